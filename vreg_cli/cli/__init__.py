@@ -1,0 +1,76 @@
+"""The `vreg` command line: a thin Typer layer. Each submodule registers its commands on ``app``."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from vreg_cli import __version__
+from vreg_cli.errors import VregError
+from vreg_cli.ui import console
+
+app = typer.Typer(
+    name="vreg",
+    help="Register colour fundus photos (fixed) with fluorescein angiograms or OCT en-face images (moving).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Turn a VregError into one red line and its exit code instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except VregError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.print("[bold red]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vreg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """vreg: multimodal retinal image registration."""
+
+
+def _register_commands() -> None:
+    # Imported for their side effect of adding commands to ``app``; each module imports heavy
+    # dependencies (torch) lazily so `vreg --help` stays fast.
+    import importlib
+
+    for name in ("data", "train", "register", "benchmark"):
+        try:
+            importlib.import_module(f"vreg_cli.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"vreg_cli.cli.{name}":
+                raise
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()

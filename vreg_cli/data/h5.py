@@ -1,0 +1,103 @@
+"""The vreg HDF5 file: schema constants and a reader that is safe in DataLoader workers.
+
+Schema (version 1), documented for users in ``data_specs/hdf5_schema.md``:
+
+- ``/ids``               (N,) variable-length UTF-8 sample ids
+- ``/split``             (N,) variable-length UTF-8, each "train" | "val" | "test"
+- ``/images/cf``         (N, H, W, 3) uint8 RGB
+- ``/images/<mod>``      (N, H, W) uint8 grey, for mod in fa, oct (required) and octa (optional)
+- ``/masks/vessel``      (N, H, W) uint8 in {0, 1}, the vessel mask shared by all modalities
+- ``/masks/fov``         (N, H, W) uint8 in {0, 1}, the field of view (derived from CF when not given)
+- ``/provenance/<name>`` (N,) UTF-8 source file of each image or mask
+- image and mask datasets are chunked one sample per chunk and compressed (gzip level 4 with shuffle)
+- root attributes: ``format`` = "vreg", ``schema_version`` = 1, ``layout``, ``size`` = [H, W], ``seed``,
+  ``split_fractions``, ``modalities`` (list), ``vreg_version``, ``created`` (ISO 8601 UTC)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from vreg_cli.errors import VregError
+
+FORMAT = "vreg"
+SCHEMA_VERSION = 1
+SPLITS = ("train", "val", "test")
+REQUIRED_MODALITIES = ("cf", "fa", "oct")
+OPTIONAL_MODALITIES = ("octa",)
+MASKS = ("vessel", "fov")
+
+
+def _text(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+class VregH5:
+    """Read access to a vreg HDF5 file.
+
+    The h5py handle is opened lazily and reopened after a fork (one handle per DataLoader worker process),
+    because HDF5 handles must not be shared across processes.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise VregError(f"{self.path}: no such file")
+        self._file: h5py.File | None = None
+        self._pid = -1
+        f = self.file
+        if f.attrs.get("format") != FORMAT:
+            raise VregError(f"{self.path}: not a vreg HDF5 file (no format='vreg' attribute); make one with `vreg prepare`")
+        version = int(f.attrs.get("schema_version", -1))
+        if version != SCHEMA_VERSION:
+            raise VregError(f"{self.path}: schema version {version}, this vreg reads version {SCHEMA_VERSION}")
+        self.ids: list[str] = _text(f["ids"][()])
+        self.splits: np.ndarray = np.array(_text(f["split"][()]))
+        self.modalities: list[str] = [m for m in f["images"].keys()]
+        self.size: tuple[int, int] = tuple(int(v) for v in f.attrs["size"])  # (H, W)
+        self.attrs: dict = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in f.attrs.items()}
+
+    @property
+    def file(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            try:
+                self._file = h5py.File(self.path, "r")
+            except OSError as exc:
+                raise VregError(f"{self.path}: not a readable HDF5 file ({exc})") from None
+            self._pid = os.getpid()
+        return self._file
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def indices(self, split: str | None = None) -> np.ndarray:
+        """Sample indices of one split (all samples when split is None)."""
+        if split is None:
+            return np.arange(len(self))
+        if split not in SPLITS:
+            raise VregError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        return np.flatnonzero(self.splits == split)
+
+    def image(self, i: int, modality: str) -> np.ndarray:
+        """(H, W, 3) for cf, (H, W) for the others, uint8."""
+        if modality not in self.modalities:
+            raise VregError(f"{self.path}: no modality {modality!r} (has {', '.join(self.modalities)})")
+        return self.file["images"][modality][i]
+
+    def mask(self, i: int, name: str = "vessel") -> np.ndarray:
+        """(H, W) bool."""
+        return self.file["masks"][name][i].astype(bool)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        return state
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

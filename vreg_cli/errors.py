@@ -1,0 +1,19 @@
+"""The errors a user can cause, each mapped by the CLI to one line and an exit code.
+
+Exit codes: 2 = bad input (missing/corrupt file, wrong layout, incompatible checkpoint),
+3 = registration refused (too few inliers, implausible transform), 1 = anything unexpected.
+"""
+
+from __future__ import annotations
+
+
+class VregError(Exception):
+    """A problem the user can fix; the message is shown as one line."""
+
+    exit_code: int = 2
+
+
+class RegistrationFailed(VregError):
+    """A registration result that vreg does not trust (never a silent identity)."""
+
+    exit_code = 3

@@ -1,0 +1,128 @@
+"""Image and table I/O with clear errors. Images in the core are numpy uint8, (H, W) grey or (H, W, 3) RGB."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from vreg_cli.errors import VregError
+from vreg_cli.paths import atomic_output
+
+Mode = Literal["any", "gray", "rgb"]
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Scale 16-bit or float images to uint8 (16-bit by 1/257, float by its own range when it exceeds [0, 1])."""
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    f = img.astype(np.float32)
+    lo, hi = float(np.nanmin(f)), float(np.nanmax(f))
+    if lo >= 0.0 and hi <= 1.0:
+        return (f * 255.0 + 0.5).astype(np.uint8)
+    return ((f - lo) / max(hi - lo, 1e-12) * 255.0 + 0.5).astype(np.uint8)
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB or (H, W) -> (H, W) uint8."""
+    if img.ndim == 2:
+        return img
+    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+
+
+def to_rgb(img: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, 3) -> (H, W, 3) uint8 RGB."""
+    if img.ndim == 3:
+        return img
+    return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+
+
+def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
+    """Read PNG/JPEG/TIFF (8- or 16-bit, grey, RGB or RGBA) as uint8.
+
+    ``mode="any"`` keeps grey images grey and returns RGB for colour ones; a 3-channel file whose channels are
+    equal (a grey FA stored as RGB) comes back as (H, W). Raises VregError naming the file when it is missing
+    or cannot be decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VregError(f"{path}: no such file")
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None or img.size == 0:
+        raise VregError(f"{path}: not a readable image (corrupt or unsupported format)")
+    img = to_uint8(img)
+    if img.ndim == 3:
+        if img.shape[2] == 4:
+            img = img[:, :, :3]
+        if img.shape[2] == 1:
+            img = img[:, :, 0]
+        else:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            if mode == "any" and np.array_equal(img[:, :, 0], img[:, :, 1]) and np.array_equal(
+                img[:, :, 1], img[:, :, 2]
+            ):
+                img = img[:, :, 0].copy()
+    if mode == "gray":
+        return to_gray(img)
+    if mode == "rgb":
+        return to_rgb(img)
+    return img
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask file as a (H, W) bool array (any non-zero pixel is foreground)."""
+    return read_image(path, mode="gray") > 0
+
+
+def write_image(path: str | os.PathLike, img: np.ndarray) -> Path:
+    """Write a (H, W) or (H, W, 3) RGB uint8 image atomically; the format follows the extension."""
+    path = Path(path)
+    out = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    ext = path.suffix.lower() or ".png"
+    ok, buf = cv2.imencode(ext, out)
+    if not ok:
+        raise VregError(f"{path}: cannot encode an image with extension {ext!r}")
+    with atomic_output(path) as tmp:
+        buf.tofile(str(tmp))
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write JSON atomically (indent 2)."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    return path
+
+
+def write_csv(path: str | os.PathLike, frame: Any) -> Path:
+    """Write a pandas DataFrame as CSV atomically."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def resize_long_side(img: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Resize so that max(H, W) == long_side.
+
+    Returns (resized, S) where S (3x3) maps original pixel coordinates to resized ones exactly, with
+    OpenCV's pixel-centre convention (see ``geometry.resize_matrix``). Area interpolation when shrinking,
+    linear when enlarging.
+    """
+    from vreg_cli.geometry import resize_matrix
+
+    h, w = img.shape[:2]
+    factor = long_side / max(h, w)
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    if size == (w, h):
+        return img, np.eye(3)
+    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    return cv2.resize(img, size, interpolation=interp), resize_matrix((h, w), (size[1], size[0]))

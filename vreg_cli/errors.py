@@ -14,6 +14,13 @@ class VregError(Exception):
 
 
 class RegistrationFailed(VregError):
-    """A registration result that vreg does not trust (never a silent identity)."""
+    """A registration result that vreg does not trust (never a silent identity).
+
+    ``details`` carries what was measured before giving up (matches, inliers, the rejected matrix...).
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.details = details

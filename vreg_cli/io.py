@@ -65,8 +65,10 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
             img = img[:, :, 0]
         else:
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            if mode == "any" and np.array_equal(img[:, :, 0], img[:, :, 1]) and np.array_equal(
-                img[:, :, 1], img[:, :, 2]
+            if (
+                mode == "any"
+                and np.array_equal(img[:, :, 0], img[:, :, 1])
+                and np.array_equal(img[:, :, 1], img[:, :, 2])
             ):
                 img = img[:, :, 0].copy()
     if mode == "gray":

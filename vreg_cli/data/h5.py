@@ -51,7 +51,9 @@ class VregH5:
         self._pid = -1
         f = self.file
         if f.attrs.get("format") != FORMAT:
-            raise VregError(f"{self.path}: not a vreg HDF5 file (no format='vreg' attribute); make one with `vreg prepare`")
+            raise VregError(
+                f"{self.path}: not a vreg HDF5 file (no format='vreg' attribute); make one with `vreg prepare`"
+            )
         version = int(f.attrs.get("schema_version", -1))
         if version != SCHEMA_VERSION:
             raise VregError(f"{self.path}: schema version {version}, this vreg reads version {SCHEMA_VERSION}")

@@ -32,7 +32,8 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except VregError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            # soft_wrap: never break the one-line message (file paths stay copyable and greppable)
+            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]")

@@ -130,3 +130,52 @@ def grid_points(hw: tuple[int, int], step: int, mask: np.ndarray | None = None) 
     if mask is not None:
         pts = pts[mask[pts[:, 1].astype(int), pts[:, 0].astype(int)]]
     return pts
+
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, isotropic scale, shift; no mirror) with dst ~ M src (Umeyama 1991).
+
+    src, dst: (N, 2) with N >= 2. Returns the 3x3 matrix. Used to refit a similarity on robust-affine inliers
+    because OpenCV's estimateAffinePartial2D has no MAGSAC++.
+    """
+    src = np.asarray(src, np.float64).reshape(-1, 2)
+    dst = np.asarray(dst, np.float64).reshape(-1, 2)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s0, d0 = src - mu_s, dst - mu_d
+    var_s = float((s0**2).sum()) / len(src)
+    u, sig, vt = np.linalg.svd(d0.T @ s0 / len(src))
+    d = np.diag([1.0, 1.0 if np.linalg.det(u @ vt) >= 0 else -1.0])
+    rot = u @ d @ vt
+    scale = float(np.trace(np.diag(sig) @ d)) / max(var_s, 1e-12)
+    m = np.eye(3)
+    m[:2, :2] = scale * rot
+    m[:2, 2] = mu_d - scale * rot @ mu_s
+    return m
+
+
+def local_affine(m: np.ndarray, pt: tuple[float, float]) -> np.ndarray:
+    """3x3 affine that best approximates ``m`` (a homography) at point ``pt`` (x, y): its first-order Taylor map."""
+    m = to_3x3(m)
+    x, y = float(pt[0]), float(pt[1])
+    w = m[2, 0] * x + m[2, 1] * y + m[2, 2]
+    u = m[0, 0] * x + m[0, 1] * y + m[0, 2]
+    v = m[1, 0] * x + m[1, 1] * y + m[1, 2]
+    jac = np.array(
+        [
+            [(m[0, 0] * w - u * m[2, 0]) / w**2, (m[0, 1] * w - u * m[2, 1]) / w**2],
+            [(m[1, 0] * w - v * m[2, 0]) / w**2, (m[1, 1] * w - v * m[2, 1]) / w**2],
+        ]
+    )
+    out = np.eye(3)
+    out[:2, :2] = jac
+    out[:2, 2] = np.array([u / w, v / w]) - jac @ np.array([x, y])
+    return out
+
+
+def center_similarity(
+    src_hw: tuple[int, int], dst_hw: tuple[int, int], angle_deg: float = 0.0, scale: float = 1.0
+) -> np.ndarray:
+    """3x3 map of an (H, W) source into a (H', W') canvas: centre onto centre, rotated (CCW on screen) and scaled."""
+    cs = ((src_hw[1] - 1) / 2.0, (src_hw[0] - 1) / 2.0)
+    cd = ((dst_hw[1] - 1) / 2.0, (dst_hw[0] - 1) / 2.0)
+    return translation_matrix(cd[0] - cs[0], cd[1] - cs[1]) @ rotation_matrix(angle_deg, cs, scale)

@@ -1,0 +1,125 @@
+"""The weight-free ``classic`` method: any rotation, scale 0.7-1.4, both polarities, refusal, one real pair."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from vreg_cli.data.synth import make_triplet
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.geometry import grid_points, point_errors, rotation_matrix, warp_image, warp_points
+from vreg_cli.io import read_image
+from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
+from vreg_cli.methods.vessels import vessel_map
+from vreg_cli.paths import SAMPLE_DIR
+from vreg_cli.register import register_pair
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def eye() -> dict[str, np.ndarray]:
+    return make_triplet(3, SIZE)
+
+
+@pytest.fixture(scope="module")
+def method() -> ClassicMethod:
+    return ClassicMethod()
+
+
+def _transformed(img: np.ndarray, angle: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image rotated/scaled about its centre on its own canvas, and that map (original -> new, 3x3)."""
+    h, w = img.shape[:2]
+    t = rotation_matrix(angle, ((w - 1) / 2, (h - 1) / 2), scale)
+    return warp_image(img, t, (h, w)), t
+
+
+def _grid_error(estimate: np.ndarray, truth: np.ndarray, fov: np.ndarray) -> float:
+    """Largest distance between the estimated and the true moving->fixed map over the fixed image's FOV grid,
+    where the moving image has content."""
+    pf = grid_points(fov.shape, 16, fov)
+    pm = warp_points(np.linalg.inv(truth), pf)
+    inside = (pm >= 0).all(axis=1) & (pm[:, 0] < fov.shape[1] - 1) & (pm[:, 1] < fov.shape[0] - 1)
+    return float(point_errors(estimate, pm[inside], pf[inside]).max())
+
+
+@pytest.mark.parametrize(
+    ("modality", "angle", "scale"),
+    [
+        ("fa", 0, 1.0),
+        ("fa", 45, 1.0),
+        ("fa", 90, 1.0),
+        ("fa", 180, 1.0),
+        ("fa", 30, 0.7),
+        ("fa", -120, 1.4),
+        ("oct", 0, 1.0),
+        ("oct", -45, 1.0),
+        ("oct", 90, 1.0),
+        ("oct", 180, 1.0),
+        ("oct", 0, 0.7),
+        ("oct", 60, 1.4),
+    ],
+)
+def test_synthetic_pairs_recovered_within_2px(
+    eye: dict[str, np.ndarray], method: ClassicMethod, modality: str, angle: float, scale: float
+) -> None:
+    moving, t = _transformed(eye[modality], angle, scale)
+    result = register_pair(eye["cf"], moving, method)
+    assert _grid_error(result.moving_to_fixed, np.linalg.inv(t), eye["fov"]) <= 2.0
+
+
+def test_inverted_moving_image_registers(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:
+    """Vessel polarity must not matter: a negative FA (dark vessels, like CF) registers as well."""
+    moving, t = _transformed(255 - eye["fa"], 75, 1.0)
+    result = register_pair(eye["cf"], moving, method)
+    assert _grid_error(result.moving_to_fixed, np.linalg.inv(t), eye["fov"]) <= 2.0
+
+
+def test_vessel_map_is_polarity_free(eye: dict[str, np.ndarray]) -> None:
+    a = vessel_map(eye["fa"])
+    b = vessel_map(255 - eye["fa"])
+    both = a.valid & b.valid
+    assert np.corrcoef(a.strength[both], b.strength[both])[0, 1] > 0.95
+
+
+def test_pure_noise_is_refused(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
+    with pytest.raises(RegistrationFailed):
+        method.match(eye["cf"], noise)
+
+
+def test_matches_reproduce_the_estimate(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:
+    """The returned points are genuine correspondences: each lands on its true partner."""
+    moving, t = _transformed(eye["oct"], 135, 1.0)
+    found = method.match(eye["cf"], moving)
+    assert len(found) >= ClassicConfig().min_inliers
+    err = point_errors(np.linalg.inv(t), found.moving, found.fixed)
+    assert np.median(err) < 1.0
+    assert found.info["quality"] > 0.0
+
+
+def test_global_estimate_finds_rotation_and_scale(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:
+    moving, t = _transformed(eye["fa"], -150, 1.2)
+    m, score = method.global_estimate(eye["cf"], moving)
+    assert score > ClassicConfig().min_score
+    # A similarity from the coarse search: within a few pixels, refinement does the rest.
+    assert _grid_error(m, np.linalg.inv(t), eye["fov"]) <= 8.0
+
+
+def _sample_pair() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    with open(SAMPLE_DIR / "landmarks.csv", newline="") as fh:
+        rows = np.array(
+            [[float(r[k]) for k in ("x_fixed", "y_fixed", "x_moving", "y_moving")] for r in csv.DictReader(fh)]
+        )
+    return read_image(SAMPLE_DIR / "fixed.png"), read_image(SAMPLE_DIR / "moving.png"), rows[:, :2], rows[:, 2:]
+
+
+@pytest.mark.parametrize("angle", [0, 90])
+def test_real_cf_fa_pair(method: ClassicMethod, angle: float) -> None:
+    fixed, moving, pf, pm = _sample_pair()
+    moved, t = _transformed(moving, angle, 1.0)
+    result = register_pair(fixed, moved, method)
+    err = point_errors(result.moving_to_fixed, warp_points(t, pm), pf) * 640 / max(fixed.shape[:2])
+    assert np.median(err) <= 10.0

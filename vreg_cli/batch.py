@@ -1,0 +1,128 @@
+"""Batch registration: many pairs, one summary CSV; a bad pair is recorded and the batch goes on."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vreg_cli.data.pairs import PairRecord
+from vreg_cli.errors import RegistrationFailed, VregError
+from vreg_cli.io import read_image, write_csv
+from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
+from vreg_cli.register import RegisterConfig, register_pair
+
+SUMMARY_COLUMNS = [
+    "name", "status", "reason", "method", "matches", "inliers", "inlier_ratio", "rotation_deg", "scale",
+    "seconds", "lm_mean", "lm_median", "lm_max", "fixed", "moving", "output", "transform",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Everything a worker needs to register one pair (picklable)."""
+
+    method_spec: str
+    search: dict[str, Any]
+    config: RegisterConfig
+    out_dir: Path
+    pictures: tuple[str, ...] = ()
+    force_output: bool = False
+
+
+def read_pairs_csv(path: str | Path) -> list[PairRecord]:
+    """Pairs from a CSV with columns fixed,moving[,name]; relative paths are relative to the CSV's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise VregError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise VregError(f"{path}: not a readable CSV ({exc})") from None
+    if not {"fixed", "moving"} <= set(frame.columns):
+        raise VregError(f"{path}: the pairs CSV needs columns fixed,moving[,name] (found {','.join(frame.columns)})")
+    records, seen = [], set()
+    for i, row in frame.iterrows():
+        name = (row.get("name") or "").strip() or Path(row["moving"]).stem or f"pair_{i:04d}"
+        if name in seen:  # two pairs must not overwrite each other's outputs
+            name = f"{name}_{i:04d}"
+        seen.add(name)
+        resolve = lambda p: Path(p) if Path(p).is_absolute() else path.parent / p  # noqa: E731
+        records.append(PairRecord(name, resolve(row["fixed"].strip()), resolve(row["moving"].strip())))
+    return records
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _method(settings: BatchSettings) -> Any:
+    """One method per process (LoFTR weights load once), keyed by spec."""
+    from vreg_cli.methods import make_method
+
+    key = (settings.method_spec, tuple(sorted(settings.search.items())))
+    if _WORKER.get("key") != key:
+        _WORKER.update(key=key, method=make_method(settings.method_spec, **settings.search))
+    return _WORKER["method"]
+
+
+def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, Any]:
+    """Register one pair and write its outputs; never raises for a bad pair (the row says what went wrong)."""
+    row: dict[str, Any] = {"name": record.name, "fixed": str(record.fixed), "moving": str(record.moving)}
+    paths = OutputPaths.in_dir(settings.out_dir, record.name, settings.pictures)
+    try:
+        fixed, moving = read_image(record.fixed), read_image(record.moving)
+        method = _method(settings)
+        row["method"] = method.describe()
+        try:
+            reg = register_pair(fixed, moving, method, settings.config)
+            row["status"] = "ok"
+        except RegistrationFailed as exc:
+            row.update(status="failed", reason=str(exc), matches=exc.details.get("matches"))
+            row["inliers"] = exc.details.get("inliers")
+            reg = exc.details.get("registration")
+            if reg is None or not settings.force_output:
+                return row
+        row.update({k: v for k, v in reg.to_json().items() if k in SUMMARY_COLUMNS and k != "method"})
+        if record.fixed_points is not None and record.moving_points is not None:
+            row.update(landmark_errors(reg, record.fixed_points, record.moving_points))
+        save_outputs(reg, fixed, moving, paths)
+        row.update(output=str(paths.warped), transform=str(paths.transform))
+    except VregError as exc:
+        row.update(status="error", reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one broken pair must not stop the batch; the row keeps the reason
+        row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+    return row
+
+
+def run_batch(
+    records: list[PairRecord],
+    settings: BatchSettings,
+    summary: Path,
+    bad: list[tuple[str, str]] | None = None,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Register every record (``workers`` processes), show progress, write ``summary`` atomically; return it."""
+    from vreg_cli.ui import progress
+
+    rows: list[dict[str, Any]] = [{"name": n, "status": "error", "reason": r} for n, r in (bad or [])]
+    with progress() as bar:
+        task = bar.add_task("registering", total=len(records))
+        if workers <= 1:
+            for record in records:
+                rows.append(register_record(record, settings))
+                bar.advance(task)
+        else:
+            ctx = multiprocessing.get_context("spawn")  # torch + fork is unsafe once OpenMP threads exist
+            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = [pool.submit(register_record, r, settings) for r in records]
+                for future in cf.as_completed(futures):
+                    rows.append(future.result())
+                    bar.advance(task)
+    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS).sort_values("name", kind="stable")
+    frame = frame.astype({"matches": "Int64", "inliers": "Int64"})  # counts stay integers next to missing values
+    write_csv(summary, frame)
+    return frame

@@ -1,0 +1,1 @@
+"""`vreg benchmark`: cases (sources, cases), metrics, the run with its append-only log, and the reports."""

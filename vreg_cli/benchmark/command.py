@@ -1,0 +1,100 @@
+"""Glue between the `vreg benchmark` options and the benchmark core (validates, runs, reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from vreg_cli.benchmark.cases import CaseConfig
+from vreg_cli.benchmark.metrics import ERROR_SCALES, Thresholds
+from vreg_cli.benchmark.report import rich_table, write_reports
+from vreg_cli.benchmark.run import BenchmarkSettings, parse_methods, run_benchmark
+from vreg_cli.errors import VregError
+from vreg_cli.ui import console, stdout, warn
+
+
+def make_source(
+    data: Path | None, split: str, modality_pairs: tuple[str, ...], pairs_dir: Path | None, layout: str, skip_bad: bool
+) -> Any:
+    """H5Source for --data, PairsSource for --pairs-dir (bad pairs listed when skipped)."""
+    from vreg_cli.benchmark.sources import H5Source, PairsSource
+
+    if data is not None:
+        return H5Source(data, split, modality_pairs)
+    from vreg_cli.data.pairs import find_pairs
+
+    records, bad = find_pairs(pairs_dir, layout, skip_bad=skip_bad)
+    for where, reason in bad:
+        warn(f"skipped bad pair {where}: {reason}")
+    return PairsSource(records, pairs_dir, layout)
+
+
+def run_from_cli(
+    *,
+    out: Path,
+    methods: list[str],
+    data: Path | None,
+    split: str,
+    modality_pairs: tuple[str, ...],
+    pairs_dir: Path | None,
+    pairs_layout: str,
+    skip_bad: bool,
+    bins: tuple[int, ...],
+    scale_range: tuple[float, float],
+    shift_frac: float,
+    seed: int,
+    error_scale: str,
+    thresholds: dict[str, float],
+    model: str,
+    workers: int,
+    resume: bool,
+    force: bool,
+) -> None:
+    """Validate the options, run the benchmark, write the reports and print the summary table."""
+    from vreg_cli.register import RegisterConfig
+
+    if error_scale not in ERROR_SCALES:
+        raise VregError(f"--error-scale {error_scale!r}: choose one of {', '.join(ERROR_SCALES)}")
+    if not bins or any(b < 0 or b > 180 for b in bins) or len(set(bins)) != len(bins):
+        raise VregError(f"--bins {bins}: give distinct whole degrees between 0 and 180")
+    if not 0 < scale_range[0] <= scale_range[1]:
+        raise VregError(f"--scale-jitter {scale_range}: need 0 < low <= high")
+    if not 0 <= shift_frac < 0.5:
+        raise VregError(f"--shift-jitter {shift_frac}: need a fraction in [0, 0.5)")
+    if workers < 1:
+        raise VregError("--workers must be at least 1")
+    try:
+        register_config = RegisterConfig(model=model)
+    except ValueError as exc:
+        raise VregError(f"--model: {exc}") from None
+    entries = parse_methods(methods)
+    source = make_source(data, split, modality_pairs, pairs_dir, pairs_layout, skip_bad)
+    settings = BenchmarkSettings(
+        cases=CaseConfig(bins=tuple(sorted(bins)), scale_range=scale_range, shift_frac=shift_frac, seed=seed),
+        thresholds=Thresholds(**thresholds),
+        error_scale=error_scale,
+        register_config=register_config,
+        workers=workers,
+        resume=resume,
+        force=force,
+    )
+    console.print(f"[bold]benchmark[/] {source.describe()}; methods: {', '.join(e.label for e in entries)}")
+    _, summary = run_benchmark(source, entries, settings, out)
+    meta = {
+        "source": source.describe(),
+        "seed": seed,
+        "bins": list(settings.cases.bins),
+        "scale_range": list(scale_range),
+        "shift_frac": shift_frac,
+        "error_scale": error_scale,
+        "methods": [(e.label, e.spec) for e in entries],
+        "model": model,
+        "workers": workers,
+    }
+    written = write_reports(summary, Path(out), meta, settings.thresholds)
+    # Piped output has no width; 120 columns keeps the table readable in logs instead of folding every cell.
+    out_console = stdout if stdout.is_terminal else Console(width=120, highlight=False)
+    out_console.print(rich_table(summary, error_scale))
+    console.print("wrote " + ", ".join(str(p) for p in [Path(out) / "cases.csv", *written]))

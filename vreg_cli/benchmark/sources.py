@@ -1,0 +1,129 @@
+"""Where benchmark cases come from: a prepared HDF5 file (synthetic ground truth) or a folder of real annotated pairs.
+
+Both sources are picklable (worker processes get a copy) and open files lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from vreg_cli.benchmark.cases import CaseConfig, CaseData, CaseSpec, carry_points, draw_case, present_moving
+from vreg_cli.data.pairs import PairRecord
+from vreg_cli.errors import VregError
+from vreg_cli.geometry import grid_points
+from vreg_cli.io import read_image
+
+MAX_BIFURCATIONS = 64
+
+
+def vessel_bifurcations(
+    vessel: np.ndarray, keep: np.ndarray | None = None, limit: int = MAX_BIFURCATIONS
+) -> np.ndarray:
+    """Branch points of a vessel mask (H, W) bool -> (K, 2) (x, y), K <= limit, optionally only where ``keep``.
+
+    Skeleton pixels with three or more skeleton neighbours, merged per connected cluster (their centroid).
+    """
+    from skimage.morphology import skeletonize
+
+    skel = skeletonize(vessel.astype(bool))
+    neighbours = ndimage.convolve(skel.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant") - 1
+    branch = skel & (neighbours >= 3)
+    labels, n = ndimage.label(branch, structure=np.ones((3, 3)))
+    if n == 0:
+        return np.zeros((0, 2))
+    centres = np.asarray(ndimage.center_of_mass(branch, labels, range(1, n + 1)), np.float64)[:, ::-1]
+    if keep is not None:
+        ij = np.round(centres).astype(int)
+        centres = centres[keep[ij[:, 1], ij[:, 0]]]
+    if len(centres) > limit:
+        # Deterministic, spatially even subsample: every k-th point in raster order.
+        order = np.lexsort((centres[:, 0], centres[:, 1]))
+        centres = centres[order[np.linspace(0, len(order) - 1, limit).round().astype(int)]]
+    return centres
+
+
+class H5Source:
+    """Cases from a vreg HDF5 file: fixed CF vs a moving modality warped by the case transform.
+
+    Error points: a regular grid inside the field of view (about 16 per side) plus vessel bifurcations.
+    """
+
+    kind = "hdf5"
+
+    def __init__(self, path: str | os.PathLike, split: str = "test", pairs: tuple[str, ...] = ("cf-fa",)) -> None:
+        from vreg_cli.data.h5 import VregH5
+
+        self.h5 = VregH5(path)
+        self.split = split
+        self.indices = [int(i) for i in self.h5.indices(split)]
+        if not self.indices:
+            raise VregError(f"{path}: split {split!r} is empty")
+        self.pairs = tuple(pairs)
+        for p in self.pairs:
+            fixed, _, moving = p.partition("-")
+            if fixed != "cf" or moving not in self.h5.modalities or moving == "cf":
+                raise VregError(
+                    f"--pairs {p!r}: expected cf-<modality> with a modality of {path} ({self.h5.modalities})"
+                )
+
+    def describe(self) -> str:
+        return (
+            f"HDF5 {self.h5.path.name}, split {self.split}, {len(self.indices)} samples, pairs {','.join(self.pairs)}"
+        )
+
+    def case_specs(self, config: CaseConfig) -> list[CaseSpec]:
+        return [
+            draw_case(config, self.h5.ids[i], p, i, b, self.h5.size)
+            for i in self.indices
+            for p in self.pairs
+            for b in config.bins
+        ]
+
+    def load(self, spec: CaseSpec) -> CaseData:
+        i = spec.index
+        fixed = self.h5.image(i, "cf")
+        original = self.h5.image(i, spec.modality.split("-", 1)[1])
+        fov = self.h5.mask(i, "fov")
+        h, w = fixed.shape[:2]
+        step = max(4, min(h, w) // 16)
+        pts = grid_points((h, w), step, fov if fov.any() else None)
+        pts = np.vstack([pts, vessel_bifurcations(self.h5.mask(i, "vessel"), fov if fov.any() else None)])
+        moving = present_moving(original, spec)
+        # The original modality is pixel-aligned with the CF, so fixed points are also original moving points.
+        return CaseData(fixed, moving, pts, carry_points(spec, pts), np.linalg.inv(spec.transform))
+
+
+class PairsSource:
+    """Cases from real annotated pairs: the moving image rotated per bin about its centre, landmarks carried along."""
+
+    kind = "pairs"
+
+    def __init__(self, records: list[PairRecord], root: str | os.PathLike = "", layout: str = "") -> None:
+        missing = [r.name for r in records if r.fixed_points is None]
+        if missing:
+            raise VregError(f"pair {missing[0]!r} has no control points; the benchmark measures errors on them")
+        self.records = records
+        self.root, self.layout = Path(root), layout
+
+    def describe(self) -> str:
+        n = len(self.records)
+        return f"{n} real pair{'s' if n != 1 else ''} in {self.root} (layout {self.layout})"
+
+    def case_specs(self, config: CaseConfig) -> list[CaseSpec]:
+        from vreg_cli.data.pairs import image_hw
+
+        specs = []
+        for i, rec in enumerate(self.records):
+            hw = image_hw(rec.moving)
+            specs.extend(draw_case(config, rec.name, "pair", i, b, hw) for b in config.bins)
+        return specs
+
+    def load(self, spec: CaseSpec) -> CaseData:
+        rec = self.records[spec.index]
+        fixed, original = read_image(rec.fixed), read_image(rec.moving)
+        moving = present_moving(original, spec)
+        return CaseData(fixed, moving, rec.fixed_points, carry_points(spec, rec.moving_points), None)

@@ -1,0 +1,101 @@
+"""`vreg benchmark`: methods side by side, success per rotation bin, CSV + markdown + plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vreg_cli.cli import app, user_errors
+from vreg_cli.errors import VregError
+
+
+def _floats(text: str, option: str, count: tuple[int, ...]) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise VregError(f"{option} {text!r}: expected comma-separated numbers") from None
+    if len(values) not in count:
+        raise VregError(f"{option} {text!r}: expected {' or '.join(str(c) for c in count)} number(s)")
+    return values
+
+
+@app.command()
+@user_errors
+def benchmark(
+    out: Annotated[Path, typer.Option("--out", help="Output folder: cases.csv, summary.csv, summary.md, plot.")],
+    method: Annotated[
+        list[str],
+        typer.Option(
+            "--method",
+            "-m",
+            help="Method spec, repeatable: classic | sift | loftr:weights=A.ckpt | "
+            "label=spec (e.g. mine=loftr:checkpoint=runs/x/best.ckpt).",
+        ),
+    ],  # fmt: skip
+    data: Annotated[Path | None, typer.Option(help="Prepared HDF5 file (synthetic ground truth).")] = None,
+    split: Annotated[str, typer.Option(help="HDF5 split to use.")] = "test",
+    pairs: Annotated[str, typer.Option(help="HDF5 modality pairs, comma-separated: cf-fa,cf-oct.")] = "cf-fa",
+    pairs_dir: Annotated[Path | None, typer.Option(help="Folder of real annotated pairs.")] = None,
+    pairs_layout: Annotated[
+        str, typer.Option(help="Pair layout: landmarks-csv | numbered-pairs | path to a .toml spec.")
+    ] = "landmarks-csv",
+    skip_bad: Annotated[bool, typer.Option(help="List bad pairs and go on instead of stopping.")] = False,
+    bins: Annotated[
+        str, typer.Option(help="Rotation bins in degrees (random sign per case).")
+    ] = "0,15,30,45,60,90,135,180",
+    scale_jitter: Annotated[str, typer.Option(help="Random scale range 'low,high' (or one value).")] = "0.9,1.1",
+    shift_jitter: Annotated[float, typer.Option(help="Random shift, up to this fraction of W and H.")] = 0.08,
+    seed: Annotated[int, typer.Option(help="Seed of the cases (same cases for every method and run).")] = 0,
+    error_scale: Annotated[
+        str, typer.Option(help="Error normalisation: long-side-640 | resize-512 | native.")
+    ] = "long-side-640",
+    sr_me: Annotated[float, typer.Option(help="SR_ME: mean error threshold.")] = 5.0,
+    sr_mae: Annotated[float, typer.Option(help="SR_MAE: max error threshold.")] = 10.0,
+    success: Annotated[str, typer.Option(help="Success: 'median,max' thresholds.")] = "10,30",
+    acceptable: Annotated[str, typer.Option(help="FIRE-style acceptable: 'median,max' thresholds.")] = "20,50",
+    auc_limit: Annotated[float, typer.Option(help="AUC over mean errors 0..this.")] = 25.0,
+    model: Annotated[str, typer.Option(help="Transform model: affine | similarity | homography.")] = "affine",
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Skip the cases already in OUT/cases.csv.")] = False,
+    force: Annotated[bool, typer.Option(help="Start again even if OUT/cases.csv exists.")] = False,
+) -> None:
+    """Benchmark registration methods on synthetic (--data) or real annotated (--pairs-dir) pairs per rotation bin."""
+    from vreg_cli.benchmark.command import run_from_cli
+
+    if (data is None) == (pairs_dir is None):
+        raise VregError("give exactly one of --data (HDF5) or --pairs-dir (real pairs)")
+    try:
+        bin_values = tuple(int(b) for b in bins.replace(" ", "").split(",") if b)
+    except ValueError:
+        raise VregError(f"--bins {bins!r}: expected comma-separated whole degrees") from None
+    scale = _floats(scale_jitter, "--scale-jitter", (1, 2))
+    run_from_cli(
+        out=out,
+        methods=method,
+        data=data,
+        split=split,
+        modality_pairs=tuple(p for p in pairs.replace(" ", "").split(",") if p),
+        pairs_dir=pairs_dir,
+        pairs_layout=pairs_layout,
+        skip_bad=skip_bad,
+        bins=bin_values,
+        scale_range=(scale[0], scale[-1]),
+        shift_frac=shift_jitter,
+        seed=seed,
+        error_scale=error_scale,
+        thresholds=dict(
+            sr_me=sr_me,
+            sr_mae=sr_mae,
+            success_median=_floats(success, "--success", (2,))[0],
+            success_max=_floats(success, "--success", (2,))[1],
+            acceptable_median=_floats(acceptable, "--acceptable", (2,))[0],
+            acceptable_max=_floats(acceptable, "--acceptable", (2,))[1],
+            auc_limit=auc_limit,
+        ),
+        model=model,
+        workers=workers,
+        resume=resume,
+        force=force,
+    )

@@ -1,0 +1,77 @@
+"""CLI glue for `vreg register --pairs/--pairs-dir` (batch) and `vreg match` (imported lazily by cli/register)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vreg_cli.errors import RegistrationFailed, VregError
+
+
+def batch_register(
+    pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str,
+    search: dict[str, Any], config: Any, pictures: tuple[str, ...], force_output: bool, workers: int,
+) -> None:  # fmt: skip
+    """Register every pair of a CSV or a folder; outputs and summary.csv go to ``out_dir``."""
+    from vreg_cli.batch import BatchSettings, read_pairs_csv, run_batch
+    from vreg_cli.ui import console, stdout
+
+    if pairs is not None and pairs_dir is not None:
+        raise VregError("give --pairs or --pairs-dir, not both")
+    if out_dir is None:
+        raise VregError("batch mode needs --out-dir DIR")
+    bad: list[tuple[str, str]] = []
+    if pairs is not None:
+        records = read_pairs_csv(pairs)
+    else:
+        from vreg_cli.data.pairs import find_pairs
+
+        records, bad = find_pairs(pairs_dir, layout, skip_bad=True)
+    if not records and not bad:
+        raise VregError(f"{pairs}: no pairs listed")
+    settings = BatchSettings(spec, search, config, out_dir, pictures, force_output)
+    summary = out_dir / "summary.csv"
+    frame = run_batch(records, settings, summary, bad, workers)
+    counts = frame["status"].value_counts().to_dict()
+    stdout.print(
+        f"{len(frame)} pairs: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} untrusted, "
+        f"{counts.get('error', 0)} errors -> {summary}"
+    )
+    if frame["lm_mean"].notna().any():
+        stdout.print(f"landmark error: mean of means {frame['lm_mean'].mean():.2f} px")
+    for _, row in frame[frame["status"] != "ok"].iterrows():
+        console.print(f"[yellow]{row['name']}[/]: {row['reason']}")
+
+
+def run_match(
+    fixed_path: Path, moving_path: Path, output: Path, plot: Path | None, spec: str, search: dict[str, Any],
+    working_size: int,
+) -> None:  # fmt: skip
+    """Match at the working size, write the matches in original pixels (+ an affine inlier flag) and a picture."""
+    from vreg_cli.estimate import estimate_transform
+    from vreg_cli.io import read_image, resize_long_side, write_image
+    from vreg_cli.methods import make_method
+    from vreg_cli.outputs import write_matches
+    from vreg_cli.register import RegisterConfig, match_pair
+    from vreg_cli.ui import stdout, warn
+    from vreg_cli.viz import draw_matches
+
+    fixed, moving = read_image(fixed_path), read_image(moving_path)
+    method = make_method(spec, **search)
+    found = match_pair(fixed, moving, method, working_size)
+    # Inlier flags from an affine fit in working-size pixels (the threshold is defined there).
+    _, s_f = resize_long_side(fixed, working_size)
+    _, s_m = resize_long_side(moving, working_size)
+    try:
+        threshold = RegisterConfig(working_size=working_size).threshold_at_working_size
+        _, inliers = estimate_transform(found.mapped(s_f, s_m), "affine", threshold, 3)
+    except RegistrationFailed as exc:
+        warn(f"no affine agrees with the matches ({exc}); every inlier flag is 0")
+        inliers = np.zeros(len(found), bool)
+    write_matches(output, found, inliers, method.describe())
+    if plot is not None:
+        write_image(plot, draw_matches(fixed, moving, found, inliers))
+    why = getattr(method, "chosen_because", "requested")
+    stdout.print(f"{method.describe()} ({why}): {len(found)} matches, {int(inliers.sum())} affine inliers -> {output}")

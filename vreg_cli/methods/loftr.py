@@ -1,0 +1,234 @@
+"""LoFTR at any in-plane rotation and over a field-of-view scale range.
+
+LoFTR is not rotation invariant (it fails past about 45 deg). Strategy, measured in scripts/bench_register.py:
+
+1. pre-align: the weight-free ``classic`` global estimate maps MOVING roughly onto FIXED; MOVING is warped into the
+   fixed frame, LoFTR matches the pre-aligned pair (near 0 deg, near scale 1, where it is good), and the matched
+   points are mapped back through the inverse pre-alignment, so the matches are MOVING -> FIXED directly;
+2. if the pre-alignment fails (or its matches do not agree on a transform), a rotation search: MOVING is turned by
+   k * ``rotation_step`` about its centre into the fixed frame, every candidate is matched against the SAME fixed
+   features (``match_many``), the candidate with most MAGSAC++ inliers wins, and a large residual rotation is
+   refined by one more pre-aligned pass.
+``max_rotation`` / ``scale_range`` narrow this: a narrow search (|rotation| <= 30 deg, scale 0.7-1.4) skips both.
+The matcher is injectable: any callable (fixed_gray, moving_gray) -> Matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vreg_cli.errors import RegistrationFailed, VregError
+from vreg_cli.estimate import estimate_transform
+from vreg_cli.geometry import center_similarity, decompose_affine, translation_matrix, warp_image
+from vreg_cli.io import to_gray
+from vreg_cli.methods.base import Matches, Method
+
+MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
+PrealignFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float]]
+PREALIGN_MODES = ("auto", "classic", "search", "none")
+#: LoFTR's own long side inside the 640 px working size: 640 costs about twice the time (scripts/bench_register.py)
+DEFAULT_SIZE = 480
+
+
+class ClassicPrealigner:
+    """The classic method's global estimate (a similarity), rejected when its correlation score is too weak.
+
+    ``max_rotation`` / ``scale_range`` narrow classic's search; None keeps classic's own defaults.
+    """
+
+    def __init__(self, max_rotation: float | None = None, scale_range: tuple[float, float] | None = None) -> None:
+        from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
+
+        given = {"max_rotation": max_rotation, "scale_range": scale_range}
+        self.classic = ClassicMethod(ClassicConfig(**{k: v for k, v in given.items() if v is not None}))
+
+    def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
+        matrix, score = self.classic.global_estimate(fixed, moving)
+        if score < self.classic.config.min_score:
+            raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})")
+        return matrix, score
+
+
+def overlap_box(valid: np.ndarray, min_share: float = 0.02, margin: int = 8, min_side: int = 64) -> tuple[int, ...]:
+    """(x0, y0, x1, y1) around the rows/columns where more than ``min_share`` of the pixels are valid.
+
+    valid: (H, W) bool. Isolated noise pixels do not widen the box; a box under ``min_side`` px gives the frame.
+    """
+    h, w = valid.shape
+    rows = np.flatnonzero(valid.mean(axis=1) > min_share)
+    cols = np.flatnonzero(valid.mean(axis=0) > min_share)
+    if len(rows) == 0 or len(cols) == 0:
+        return 0, 0, w, h
+    x0, x1 = max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)
+    y0, y1 = max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)
+    if x1 - x0 < min_side or y1 - y0 < min_side:
+        return 0, 0, w, h
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+class LoFTRMethod(Method):
+    """LoFTR matches with rotation/scale handling (see the module docstring). Images arrive at the working size."""
+
+    name: ClassVar[str] = "loftr"
+
+    def __init__(
+        self,
+        matcher: MatchFn,
+        *,
+        prealign: str = "auto",
+        prealigner: PrealignFn | None = None,
+        max_rotation: float | None = None,
+        scale_range: tuple[float, float] | None = None,
+        rotation_step: float = 90.0,
+        refine_deg: float = 10.0,
+        min_inliers: int = 12,
+        label: str = "loftr",
+    ) -> None:
+        if prealign not in PREALIGN_MODES:
+            raise VregError(f"loftr prealign={prealign!r}; choose one of {', '.join(PREALIGN_MODES)}")
+        self.matcher = matcher
+        self.prealign = prealign
+        self._given = (max_rotation, scale_range)  # what the user narrowed, handed on to the pre-aligner
+        self.max_rotation = 180.0 if max_rotation is None else float(max_rotation)
+        self.scale_range = (0.4, 2.5) if scale_range is None else (float(scale_range[0]), float(scale_range[1]))
+        self._prealigner = prealigner
+        self.rotation_step = float(rotation_step)
+        self.refine_deg = refine_deg
+        self.min_inliers = min_inliers
+        self.label = label
+
+    @classmethod
+    def from_options(cls, options: dict[str, str], **search: Any) -> LoFTRMethod:
+        """Build from spec options: weights= or checkpoint= (required), size=, prealign=, step=, device=."""
+        from vreg_cli.methods.loftr_matcher import LoFTRMatcher
+
+        known = {"weights", "checkpoint", "size", "prealign", "step", "device"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise VregError(f"unknown loftr option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        path = options.get("checkpoint") or options.get("weights")
+        if not path:
+            raise VregError("loftr needs weights: --weights FILE, --checkpoint FILE or VREG_WEIGHTS")
+        try:
+            size = int(options.get("size", DEFAULT_SIZE))
+            step = float(options.get("step", 90))
+        except ValueError:
+            raise VregError(f"loftr size/step must be numbers, got {options}") from None
+        matcher = LoFTRMatcher.from_file(path, size=size, device=options.get("device", "cpu"))
+        kind = "checkpoint" if "checkpoint" in options else "weights"
+        return cls(
+            matcher, prealign=options.get("prealign", "auto"), rotation_step=step,
+            label=f"loftr ({kind} {path})", **search,
+        )  # fmt: skip
+
+    def describe(self) -> str:
+        return self.label
+
+    @property
+    def prealigner(self) -> PrealignFn:
+        """The injected pre-aligner, else the classic global estimate (built on first use)."""
+        if self._prealigner is None:
+            self._prealigner = ClassicPrealigner(*self._given)
+        return self._prealigner
+
+    @property
+    def narrow(self) -> bool:
+        """True when the caller promises near-upright, near-same-scale images (no pre-alignment needed)."""
+        lo, hi = self.scale_range
+        return self.max_rotation <= 30.0 and lo >= 0.7 and hi <= 1.4
+
+    def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
+        """Matches MOVING -> FIXED in the given images' pixels; ``info["strategy"]`` says how they were found."""
+        fg, mg = to_gray(fixed), to_gray(moving)
+        mode = "none" if self.prealign == "auto" and self.narrow else self.prealign
+        if mode == "none":
+            return self._tag(self.matcher(fg, mg), strategy="direct")
+        notes: dict[str, Any] = {}
+        if mode in ("auto", "classic"):
+            try:
+                pre, score = self.prealigner(fixed, moving)
+                self._check_limits(pre, moving.shape[:2])
+                found = self._match_prealigned(fg, mg, pre)
+                if mode == "classic" or self._inliers(found, fixed.shape) >= self.min_inliers:
+                    return self._tag(found, strategy="classic pre-alignment", prealign_score=float(score))
+                notes["prealign_failed"] = "pre-aligned matches disagree"
+            except RegistrationFailed as exc:
+                if mode == "classic":
+                    raise
+                notes["prealign_failed"] = str(exc)
+        return self._search(fg, mg, notes)
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _tag(self, found: Matches, **info: Any) -> Matches:
+        found.info.update(info)
+        return found
+
+    def _check_limits(self, pre: np.ndarray, moving_hw: tuple[int, int]) -> None:
+        parts = decompose_affine(pre)
+        lo, hi = self.scale_range
+        if abs(parts.rotation_deg) > self.max_rotation + 0.5 * self.rotation_step or not (
+            lo / 1.25 <= parts.scale <= hi * 1.25
+        ):
+            raise RegistrationFailed(
+                f"pre-alignment outside the search range (rotation {parts.rotation_deg:.0f} deg, scale "
+                f"{parts.scale:.2f})"
+            )
+
+    def _threshold(self, hw: tuple[int, ...]) -> float:
+        return 3.0 * max(hw[:2]) / 640.0
+
+    def _inliers(self, found: Matches, fixed_hw: tuple[int, ...]) -> int:
+        try:
+            return int(estimate_transform(found, "affine", self._threshold(fixed_hw), 3)[1].sum())
+        except RegistrationFailed:
+            return 0
+
+    def _match_prealigned(self, fg: np.ndarray, mg: np.ndarray, pre: np.ndarray) -> Matches:
+        """Warp MOVING into the fixed frame with ``pre``, match inside the overlap, map back through pre^-1.
+
+        Only the bounding box where both images have content is matched: LoFTR's cost grows with the pixels, and
+        a partial overlap (CF vs a smaller OCT field) or black borders would otherwise be matched for nothing.
+        """
+        warped = warp_image(mg, pre, fg.shape[:2])
+        x0, y0, x1, y1 = overlap_box((fg > 8) & (warped > 8))
+        found = self.matcher(fg[y0:y1, x0:x1], warped[y0:y1, x0:x1])
+        shift = translation_matrix(x0, y0)
+        return found.mapped(shift, np.linalg.inv(pre) @ shift)
+
+    def _candidates(self, fixed_hw: tuple[int, int], moving_hw: tuple[int, int]) -> list[tuple[float, np.ndarray]]:
+        """(angle, moving -> fixed-frame similarity) for every k * step within the allowed rotation."""
+        lo, hi = self.scale_range
+        scale = 1.0 if lo <= 1.0 <= hi else float(np.sqrt(lo * hi))
+        base = max(fixed_hw) / max(moving_hw)  # same long side -> same field of view at scale 1
+        count = max(1, int(round(360.0 / self.rotation_step)))
+        angles = sorted({((k * self.rotation_step + 180.0) % 360.0) - 180.0 for k in range(count)}, key=abs)
+        angles = [a for a in angles if abs(a) <= self.max_rotation + 0.5 * self.rotation_step] or [0.0]
+        return [(a, center_similarity(moving_hw, fixed_hw, a, scale * base)) for a in angles]
+
+    def _search(self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any]) -> Matches:
+        candidates = self._candidates(fg.shape[:2], mg.shape[:2])
+        warped = [warp_image(mg, pre, fg.shape[:2]) for _, pre in candidates]
+        many = getattr(self.matcher, "match_many", None)
+        results = many(fg, warped) if many is not None else [self.matcher(fg, w) for w in warped]
+        scores = [self._inliers(found, fg.shape) for found in results]
+        best = int(np.argmax(scores))
+        angle, pre = candidates[best]
+        found = results[best].mapped(moving_map=np.linalg.inv(pre))
+        notes["search"] = {f"{a:g}": s for (a, _), s in zip(candidates, scores, strict=True)}
+        if scores[best] < 3:
+            return self._tag(found, strategy="rotation search (nothing agreed)", **notes)
+        # A residual rotation far from 0 deg (true angle between two steps) is matched again from a closer start.
+        try:
+            m, _ = estimate_transform(found, "similarity", self._threshold(fg.shape), 3)
+        except RegistrationFailed:
+            return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)
+        residual = decompose_affine(m @ np.linalg.inv(pre))
+        if abs(residual.rotation_deg) > self.refine_deg or not 0.8 <= residual.scale <= 1.25:
+            refined = self._match_prealigned(fg, mg, m)
+            if self._inliers(refined, fg.shape) >= scores[best]:
+                return self._tag(refined, strategy=f"rotation search {angle:g} deg + refine", **notes)
+        return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)

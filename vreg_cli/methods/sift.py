@@ -1,0 +1,47 @@
+"""Plain SIFT + Lowe's ratio test on grey CLAHE images: the naive reference every other method should beat."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.io import to_gray
+from vreg_cli.methods.base import Matches, Method
+
+
+def clahe_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W[, 3]) uint8 -> (H, W) uint8 grey with local contrast equalised."""
+    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(to_gray(img))
+
+
+class SiftMethod(Method):
+    """OpenCV SIFT keypoints, brute-force L2 matching, ratio test; no rotation or modality handling beyond SIFT's."""
+
+    name: ClassVar[str] = "sift"
+
+    def __init__(self, ratio: float = 0.8, max_features: int = 4000) -> None:
+        self.ratio = ratio
+        self.max_features = max_features
+
+    def describe(self) -> str:
+        return f"sift (ratio {self.ratio:g})"
+
+    def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
+        """Matches in the given images' pixels; confidence = 1 - (best / second-best distance)."""
+        sift = cv2.SIFT_create(nfeatures=self.max_features)
+        kp_f, des_f = sift.detectAndCompute(clahe_gray(fixed), None)
+        kp_m, des_m = sift.detectAndCompute(clahe_gray(moving), None)
+        if des_f is None or des_m is None or len(kp_f) < 2 or len(kp_m) < 2:
+            raise RegistrationFailed("sift found too few keypoints (blank or featureless image?)", matches=0)
+        pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_m, des_f, k=2)
+        good = [(a, a.distance / max(b.distance, 1e-9)) for a, b in (p for p in pairs if len(p) == 2)]
+        good = [(a, r) for a, r in good if r < self.ratio]
+        if not good:
+            return Matches.empty()
+        fixed_pts = np.array([kp_f[a.trainIdx].pt for a, _ in good])
+        moving_pts = np.array([kp_m[a.queryIdx].pt for a, _ in good])
+        conf = np.array([1.0 - r for _, r in good])
+        return Matches(fixed_pts, moving_pts, conf, {"keypoints": (len(kp_f), len(kp_m))})

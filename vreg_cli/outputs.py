@@ -1,0 +1,102 @@
+"""What a registration writes (warped image, transform JSON, pictures) and how it is scored against landmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vreg_cli.errors import VregError
+from vreg_cli.geometry import point_errors
+from vreg_cli.io import write_image, write_json
+from vreg_cli.methods.base import Matches
+from vreg_cli.register import Registration
+
+LANDMARK_COLUMNS = ("x_fixed", "y_fixed", "x_moving", "y_moving")
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where to write each output; None = not requested."""
+
+    warped: Path | None = None
+    transform: Path | None = None
+    checkerboard: Path | None = None
+    overlay: Path | None = None
+    matches: Path | None = None
+
+    @classmethod
+    def in_dir(cls, out_dir: Path, name: str, pictures: tuple[str, ...] = ()) -> OutputPaths:
+        """Batch naming: DIR/NAME.png, DIR/NAME.json and DIR/NAME_<picture>.png for each requested picture."""
+        safe = name.replace("/", "_").replace("\\", "_")
+        extra = {p: out_dir / f"{safe}_{p}.png" for p in pictures}
+        return cls(out_dir / f"{safe}.png", out_dir / f"{safe}.json", **extra)
+
+
+def save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths) -> list[Path]:
+    """Write every requested output atomically; returns the paths written."""
+    from vreg_cli import viz
+
+    written: list[Path] = []
+    warped = reg.warp(moving) if (paths.warped or paths.checkerboard or paths.overlay) else None
+    if paths.warped is not None:
+        written.append(write_image(paths.warped, warped))
+    if paths.transform is not None:
+        written.append(write_json(paths.transform, reg.to_json()))
+    if paths.checkerboard is not None:
+        written.append(write_image(paths.checkerboard, viz.checkerboard(fixed, warped)))
+    if paths.overlay is not None:
+        written.append(write_image(paths.overlay, viz.overlay(fixed, warped)))
+    if paths.matches is not None:
+        written.append(write_image(paths.matches, viz.draw_matches(fixed, moving, reg.matches, reg.inliers)))
+    return written
+
+
+def read_landmarks(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(fixed (N, 2), moving (N, 2)) from a CSV with header x_fixed,y_fixed,x_moving,y_moving (0-based pixels)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VregError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise VregError(f"{path}: not a readable CSV ({exc})") from None
+    missing = [c for c in LANDMARK_COLUMNS if c not in frame.columns]
+    if missing:
+        raise VregError(f"{path}: landmark CSV needs columns {','.join(LANDMARK_COLUMNS)} (missing {missing})")
+    values = frame[list(LANDMARK_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    if len(values) == 0 or not np.isfinite(values).all():
+        raise VregError(f"{path}: landmark CSV is empty or has non-numeric values")
+    return values[:, :2], values[:, 2:]
+
+
+def landmark_errors(reg: Registration, fixed_pts: np.ndarray, moving_pts: np.ndarray) -> dict[str, float]:
+    """Mean / median / max distance (fixed-image pixels) between mapped moving landmarks and fixed landmarks."""
+    err = point_errors(reg.moving_to_fixed, moving_pts, fixed_pts)
+    return {"lm_mean": float(err.mean()), "lm_median": float(np.median(err)), "lm_max": float(err.max())}
+
+
+MATCH_COLUMNS = ("x_fixed", "y_fixed", "x_moving", "y_moving", "confidence", "inlier")
+
+
+def write_matches(path: str | Path, matches: Matches, inliers: np.ndarray, method: str) -> Path:
+    """Write matches (original pixels) as CSV (columns MATCH_COLUMNS) or JSON by the file's extension."""
+    from vreg_cli.io import write_csv
+
+    path = Path(path)
+    table = np.column_stack([matches.fixed, matches.moving, matches.confidence, np.asarray(inliers, np.float64)])
+    frame = pd.DataFrame(table, columns=list(MATCH_COLUMNS)).astype({"inlier": int})
+    if path.suffix.lower() == ".json":
+        return write_json(
+            path,
+            {
+                "convention": "original-image pixels, 0-based, x right, y down",
+                "method": method,
+                "count": len(frame),
+                "columns": list(MATCH_COLUMNS),
+                "matches": [[round(float(v), 3) for v in row[:5]] + [int(row[5])] for row in table],
+            },
+        )
+    return write_csv(path, frame.round({c: 3 for c in MATCH_COLUMNS[:5]}))

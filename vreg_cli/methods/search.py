@@ -56,10 +56,10 @@ class _Correlator:
     """FFT cross-correlation of a fixed map against rotated/scaled copies of a moving map.
 
     Score of the best shift: correlation / sqrt(E_m * sqrt(E_f * E_f,under)), with E_m the moving map's energy,
-    E_f the fixed map's and E_f,under the fixed energy under the moving image's footprint at that shift. Plain normalisation (E_f alone)
-    penalises a zoomed-in moving image for the fixed vessels it cannot see; full overlap normalisation
-    (E_f,under alone) lets small footprints correlate well by chance. The geometric mean was measured best of the
-    three on the dev pairs at scales 0.5-0.6, 0.9-1.1 and 1.7-2.
+    E_f the fixed map's and E_f,under the fixed energy under the moving image's footprint at that shift. Plain
+    normalisation (E_f alone) penalises a zoomed-in moving image for the fixed vessels it cannot see; full overlap
+    normalisation (E_f,under alone) lets small footprints correlate well by chance. The geometric mean measured
+    best of the three on the dev pairs at scales 0.5-0.6, 0.9-1.1 and 1.7-2.
     """
 
     def __init__(self, fixed: tuple[np.ndarray, np.ndarray], moving: tuple[np.ndarray, np.ndarray]) -> None:

@@ -1,0 +1,93 @@
+"""Building a run's pieces: model (weights, freeze policy), data loaders, optimiser and LR schedule."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from vreg_cli.data.dataset import AugmentConfig, PairDataset
+from vreg_cli.data.h5 import VregH5
+from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel, load_weights
+from vreg_cli.training.config import TrainConfig
+from vreg_cli.training.distributed import DistInfo, ResumableSampler
+from vreg_cli.ui import console, warn
+
+RANDOM_INIT_WARNING = (
+    "no --weights given: LoFTR starts from RANDOM initialisation. Under the default freeze policy the backbone, "
+    "positional encoding and fine_preprocess then stay frozen at random values and only the transformers learn "
+    "on top of random features, so expect far weaker matches than fine-tuning MINIMA's weights; training everything "
+    "from scratch (--freeze none) needs much more data and many more steps. Pass --weights minima_loftr.ckpt."
+)
+
+
+def build_model(cfg: TrainConfig, info: DistInfo, model_config: dict[str, Any] | None = None) -> LoFTRModel:
+    """LoFTRModel with the run's freeze policy; weights from ``cfg.weights`` unless resuming (``model_config``)."""
+    torch.manual_seed(cfg.seed)  # identical random init on every rank (DDP also broadcasts rank 0's)
+    if model_config is not None:
+        return LoFTRModel(LoFTRConfig.from_dict(model_config))
+    model = LoFTRModel(LoFTRConfig().with_freeze(cfg.freeze))
+    if cfg.weights:
+        n = load_weights(model, cfg.weights)
+        if info.is_main:
+            console.print(f"loaded {n} tensors from {cfg.weights}")
+    elif info.is_main:
+        warn(RANDOM_INIT_WARNING)
+    return model
+
+
+def make_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[PairDataset, PairDataset | None]:
+    """Training set (random affines per epoch) and validation set (fixed affine per item, no photometric)."""
+    train_set = PairDataset(cfg.data, "train", cfg.pairs, cfg.augment, cfg.image_size, seed=cfg.seed)
+    if len(VregH5(cfg.data).indices("val")) == 0:
+        if info.is_main:
+            warn(f"{cfg.data} has no validation split: no validation metrics and no best.ckpt")
+        return train_set, None
+    val_aug = AugmentConfig(**{**vars(cfg.augment), "photometric": False})
+    val_set = PairDataset(cfg.data, "val", cfg.pairs, val_aug, cfg.image_size, seed=cfg.seed + 1, fixed_seed=True)
+    return train_set, val_set
+
+
+def make_loader(dataset: PairDataset, sampler, cfg: TrainConfig, device: torch.device) -> DataLoader:
+    # A private generator: creating a loader iterator must not consume the global RNG (exact resume).
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+
+
+def make_val_loader(dataset: PairDataset, cfg: TrainConfig, device: torch.device) -> DataLoader:
+    sampler = ResumableSampler(dataset, DistInfo(), cfg.seed, shuffle=False)
+    return make_loader(dataset, sampler, cfg, device)
+
+
+def total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimiser steps of the run: --max-steps, else epochs x (batches per epoch / accumulation)."""
+    if cfg.max_steps is not None:
+        return cfg.max_steps
+    return max(1, (cfg.epochs or 1) * batches_per_epoch // cfg.grad_accum)
+
+
+def make_optimizer(model: LoFTRModel, cfg: TrainConfig, steps: int):
+    """AdamW over trainable parameters only, linear warm-up then cosine decay to lr * min_lr_ratio."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else max(1, round(0.05 * steps))
+    warmup = min(warmup, steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * cosine
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return optimizer, scheduler

@@ -1,0 +1,86 @@
+"""TrainConfig: every knob of a training run, saved as RUN_DIR/config.json and inside each checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from vreg_cli.data.dataset import AugmentConfig, parse_pairs
+from vreg_cli.errors import VregError
+from vreg_cli.model.config import parse_freeze
+from vreg_cli.model.loss import LossConfig
+
+
+@dataclass
+class TrainConfig:
+    """A training run. Steps count optimiser steps (each ``grad_accum`` micro-batches)."""
+
+    data: str = ""
+    out: str = "runs/train"
+    weights: str | None = None  # MINIMA / LoFTR release file or vreg checkpoint; None = random init
+    pairs: tuple[str, ...] = ("cf-fa", "cf-oct")
+    freeze: str = "default"  # "default" | "none" | comma-separated module names
+    image_size: int | None = None  # square side (multiple of 8); None = the HDF5's size
+    batch_size: int = 2
+    grad_accum: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.1  # LoFTR's AdamW decay
+    warmup_steps: int | None = None  # None = 5 % of the run
+    min_lr_ratio: float = 0.01  # cosine decays to lr * min_lr_ratio
+    grad_clip: float = 0.5  # LoFTR's gradient clipping (max norm)
+    max_steps: int | None = None
+    epochs: int | None = None
+    val_every: int = 200
+    ckpt_every: int = 500
+    log_every: int = 10
+    val_max_items: int | None = 64  # validation items (fixed; None = the whole val split)
+    success_px: float = 5.0  # registration success: mean control-point error below this (training pixels)
+    ransac_px: float = 3.0  # MAGSAC++ threshold for the validation affine
+    device: str = "auto"  # auto | cuda | mps | cpu
+    workers: int = 2
+    seed: int = 0
+    amp: bool = True  # bf16 autocast on CUDA (ignored elsewhere)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig(**self.augment)
+        if isinstance(self.loss, dict):
+            self.loss = LossConfig(**self.loss)
+        self.augment.scale_range = tuple(self.augment.scale_range)
+        self.augment.gamma_range = tuple(self.augment.gamma_range)
+        self.augment.contrast_range = tuple(self.augment.contrast_range)
+        self.pairs = parse_pairs(self.pairs)
+        parse_freeze(self.freeze)  # a bad policy fails now, not after loading the data
+        if self.max_steps is None and self.epochs is None:
+            raise VregError("give --max-steps or --epochs")
+        for name in ("batch_size", "grad_accum", "val_every", "ckpt_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise VregError(f"{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise VregError(f"--max-steps must be >= 1 (got {self.max_steps})")
+        if self.image_size is not None and (self.image_size < 32 or self.image_size % 8):
+            raise VregError(f"--image-size must be a multiple of 8 and >= 32 (got {self.image_size})")
+        if self.lr <= 0:
+            raise VregError(f"--lr must be > 0 (got {self.lr})")
+        if self.loss.vessel_eps < 0:
+            raise VregError(f"--vessel-eps must be >= 0 (got {self.loss.vessel_eps})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict; ``from_dict`` inverts it."""
+        out = dataclasses.asdict(self)
+        out["pairs"] = list(self.pairs)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise VregError(f"unknown training config keys: {', '.join(unknown[:5])}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)

@@ -6,14 +6,17 @@ set positional-arguments
 test *args:
     python3 -m pytest "$@"
 
+# The main job on bundled data: register the bundled real CF-FA pair (pictures in out/), then synth -> prepare -> info
+demo:
+    vreg register data_specs/sample/fixed.png data_specs/sample/moving.png -o out/registered.png --landmarks data_specs/sample/landmarks.csv --transform-out out/transform.json --checkerboard out/checkerboard.png --overlay out/overlay.png --matches out/matches.png
+    vreg synth out/synth --n 8 --size 256 --seed 0
+    vreg prepare out/synth -o out/synth.h5 --layout fives-generated --force
+    vreg info out/synth.h5
+
 # Lint and format check
 lint:
     ruff check vreg_cli tests scripts
     ruff format --check vreg_cli tests scripts
-
-# Benchmark the bundled methods (classic, sift) on the real dev pairs into bench/methods (extra args: --resume, --force, --workers 2)
-bench-methods *args:
-    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method sift --out bench/methods {{args}}
 
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:
@@ -21,7 +24,7 @@ bench-data *args:
 
 # Benchmark classic against SIFT on the real dev pairs (8 CF-FA pairs x 8 rotation bins) into bench/classic (extra args: --resume, --force)
 bench-classic *args:
-    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method sift --out bench/classic {{args}}
+    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method sift --out bench/classic "$@"
 
 # Training-step cost, default frozen policy vs --freeze none (512 px, batch 1; CPU and CUDA when present)
 bench-train *args:

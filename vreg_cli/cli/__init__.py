@@ -60,14 +60,11 @@ def _root(
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to ``app``; each module imports heavy
     # dependencies (torch) lazily so `vreg --help` stays fast.
+    # The order here is the order of `vreg --help`: the data path from top to bottom.
     import importlib
 
     for name in ("data", "train", "register", "benchmark"):
-        try:
-            importlib.import_module(f"vreg_cli.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"vreg_cli.cli.{name}":
-                raise
+        importlib.import_module(f"vreg_cli.cli.{name}")
 
 
 _register_commands()

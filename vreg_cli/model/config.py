@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vreg_cli.config import dataclass_from_dict
 from vreg_cli.errors import VregError
 
 #: Submodules, in forward order, named exactly as in the original LoFTR (state-dict prefixes).
@@ -151,11 +152,7 @@ class LoFTRConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoFTRConfig:
         """Build from ``to_dict`` output; unknown keys are a VregError (a config from another program)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise VregError(f"unknown LoFTR config keys: {', '.join(unknown[:5])}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data, "LoFTR config")
 
     def with_freeze(self, freeze: str | tuple[str, ...]) -> LoFTRConfig:
         """Copy with another freeze policy (a ``--freeze`` string or a tuple of module names)."""

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vreg_cli.config import dataclass_from_dict
 from vreg_cli.data.dataset import AugmentConfig, parse_pairs
 from vreg_cli.errors import VregError
 from vreg_cli.model.config import parse_freeze
@@ -76,11 +77,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise VregError(f"unknown training config keys: {', '.join(unknown[:5])}")
-        return cls(**data)
+        return dataclass_from_dict(cls, data, "training config")
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -133,7 +133,7 @@ def main() -> None:
         torch.save(checkpoint_payload(model), ckpt)
         from vreg_cli.model.loftr import load_model
 
-        model = load_model(ckpt)
+        model = load_model(ckpt).use_channels_last()  # as LoFTRMatcher.from_file
     print(f"torch threads: {torch.get_num_threads()}; fixed {fixed.shape}, moving {moving.shape}")
 
     rows = []

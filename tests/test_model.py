@@ -86,6 +86,23 @@ def test_match_equals_kornia_loftr(minima_file: Path) -> None:
         assert torch.equal(ours[key], theirs[key]), key
 
 
+def test_precomputed_fixed_features_give_the_same_matches(minima_file: Path) -> None:
+    model = load_model(minima_file, config=dataclasses.replace(LoFTRConfig(), thr=0.0))
+    image0, image1 = _smooth_pair(1)
+    features0 = model.extract_features(image0)
+    assert [tuple(f.shape) for f in features0] == [(1, 256, 12, 16), (1, 128, 48, 64)]
+    movings = torch.cat([image1, torch.roll(image0, (-8, 8), (2, 3))])
+    both = model.match(image0.expand(2, -1, -1, -1), movings, features0=features0)
+    for b in range(2):
+        alone = model.match(image0, movings[b : b + 1])
+        mine = both["batch_indexes"] == b
+        assert len(alone["keypoints0"]) > 20
+        for key in ("keypoints0", "keypoints1", "confidence"):
+            assert torch.allclose(both[key][mine], alone[key], atol=1e-4), key
+    with pytest.raises(VregError, match="features0"):
+        model.match(image0[..., :64], image1[..., :64], features0=features0)
+
+
 def test_match_accepts_uint8_array_and_restores_mode(minima_file: Path) -> None:
     model = load_model(minima_file, config=dataclasses.replace(LoFTRConfig(), thr=0.0)).train()
     image0, image1 = _smooth_pair(2, 64, 64)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.io import read_image, write_csv
 from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
+from vreg_cli.parallel import process_pool
 from vreg_cli.register import RegisterConfig, register_pair
 
 SUMMARY_COLUMNS = [
@@ -116,8 +116,7 @@ def run_batch(
                 rows.append(register_record(record, settings))
                 bar.advance(task)
         else:
-            ctx = multiprocessing.get_context("spawn")  # torch + fork is unsafe once OpenMP threads exist
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            with process_pool(workers) as pool:
                 futures = [pool.submit(register_record, r, settings) for r in records]
                 for future in cf.as_completed(futures):
                     rows.append(future.result())

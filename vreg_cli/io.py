@@ -36,6 +36,11 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
 
 
+def clahe_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W[, 3]) uint8 -> (H, W) uint8 grey with local contrast equalised (CLAHE): faint vessels stay visible."""
+    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(to_gray(img))
+
+
 def to_rgb(img: np.ndarray) -> np.ndarray:
     """(H, W) or (H, W, 3) -> (H, W, 3) uint8 RGB."""
     if img.ndim == 3:

@@ -155,8 +155,8 @@ def register_pair(
     try:
         check_plausible(m_work, moving_w.shape[:2], len(found), result.n_inliers, config.plausibility())
     except RegistrationFailed as exc:
-        result.seconds = time.perf_counter() - start
         exc.details["registration"] = result
         raise
-    result.seconds = time.perf_counter() - start
+    finally:
+        result.seconds = time.perf_counter() - start
     return result

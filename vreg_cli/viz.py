@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vreg_cli.io import to_gray, to_rgb
+from vreg_cli.io import clahe_gray, to_rgb
 from vreg_cli.methods.base import Matches
 
 GREEN = (40, 220, 40)
@@ -18,12 +18,6 @@ RED = (230, 40, 40)
 def _same_size(fixed: np.ndarray, warped: np.ndarray) -> None:
     if fixed.shape[:2] != warped.shape[:2]:
         raise ValueError(f"fixed {fixed.shape[:2]} and warped {warped.shape[:2]} must have the same size")
-
-
-def _enhanced_gray(img: np.ndarray) -> np.ndarray:
-    """Grey with local contrast equalised (CLAHE) so faint vessels of either modality stay visible."""
-    gray = to_gray(img)
-    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray)
 
 
 def checkerboard(fixed: np.ndarray, warped: np.ndarray, tiles: int = 8) -> np.ndarray:
@@ -46,7 +40,7 @@ def overlay(fixed: np.ndarray, warped: np.ndarray) -> np.ndarray:
     Returns (H, W, 3) RGB uint8.
     """
     _same_size(fixed, warped)
-    f, m = _enhanced_gray(fixed), _enhanced_gray(warped)
+    f, m = clahe_gray(fixed), clahe_gray(warped)
     return np.dstack([f, m, f])
 
 

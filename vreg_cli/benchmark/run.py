@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import re
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from vreg_cli.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
 from vreg_cli.benchmark.metrics import Thresholds, summarize
 from vreg_cli.errors import VregError
 from vreg_cli.io import write_json
+from vreg_cli.parallel import process_pool
 from vreg_cli.ui import progress
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.+\-]+$")
@@ -118,11 +118,6 @@ def _prepare_log(
     return {(r["method"], r["case_id"]) for r in rows}
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # spawn, not fork: torch / OpenCV thread pools and CUDA do not survive a fork.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-
-
 def run_benchmark(
     source: Any, entries: list[MethodEntry], settings: BenchmarkSettings, out_dir: str | Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -148,7 +143,7 @@ def run_benchmark(
                 log.append(evaluate_case(ctx, spec, labels))
                 bar.advance(task_id, len(labels))
         else:
-            with _pool(settings.workers) as pool:
+            with process_pool(settings.workers) as pool:
                 pending = {pool.submit(evaluate_case, ctx, s, labels) for s, labels in tasks}
                 try:
                     while pending:

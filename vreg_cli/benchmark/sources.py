@@ -90,8 +90,8 @@ class H5Source:
         fov = self.h5.mask(i, "fov")
         h, w = fixed.shape[:2]
         step = max(4, min(h, w) // 16)
-        pts = grid_points((h, w), step, fov if fov.any() else None)
-        pts = np.vstack([pts, vessel_bifurcations(self.h5.mask(i, "vessel"), fov if fov.any() else None)])
+        inside = fov if fov.any() else None
+        pts = np.vstack([grid_points((h, w), step, inside), vessel_bifurcations(self.h5.mask(i, "vessel"), inside)])
         moving = present_moving(original, spec)
         # The original modality is pixel-aligned with the CF, so fixed points are also original moving points.
         return CaseData(fixed, moving, pts, carry_points(spec, pts), np.linalg.inv(spec.transform))

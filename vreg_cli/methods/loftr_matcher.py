@@ -3,8 +3,8 @@
 LoFTR needs sides that are multiples of 8: the image is cropped at the bottom/right by at most 7 px (no point moves,
 so the mapping stays exact). ``size`` optionally runs LoFTR on a smaller copy (long side ``size``), mapped back with
 the exact resize matrix (``vreg register`` defaults to 480; scripts/bench_register.py measures what 640 costs).
-``match_many`` matches one fixed image against several candidates of the same size and computes the fixed image's
-backbone features once (the backbone is the largest share of LoFTR's time).
+``match_many`` matches one fixed image against several candidates and computes the fixed image's backbone features
+once (``LoFTRModel.extract_features``; the backbone is the largest share of LoFTR's time).
 """
 
 from __future__ import annotations
@@ -14,35 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from vreg_cli.io import resize_long_side
 from vreg_cli.methods.base import Matches
-
-
-class _ReuseFixedBackbone(nn.Module):
-    """Wraps a backbone: images equal to ``fixed`` get the cached features instead of a new pass."""
-
-    def __init__(self, backbone: nn.Module, fixed: torch.Tensor) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.fixed = fixed
-        with torch.no_grad():
-            self.cache = backbone(fixed)  # (coarse (1, C, h, w), fine (1, C', h', w'))
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        same = torch.tensor([torch.equal(img, self.fixed[0]) for img in images])
-        fresh = self.backbone(images[~same]) if (~same).any() else None
-        outs = []
-        for level in range(2):
-            cached = self.cache[level].expand(len(images), -1, -1, -1)
-            if fresh is None:
-                outs.append(cached.contiguous())
-                continue
-            out = fresh[level].new_empty((len(images), *fresh[level].shape[1:]))
-            out[same], out[~same] = cached[same], fresh[level]
-            outs.append(out)
-        return outs[0], outs[1]
 
 
 class LoFTRMatcher:
@@ -50,16 +24,15 @@ class LoFTRMatcher:
 
     def __init__(self, model: Any, size: int | None = None, batch: int = 1) -> None:
         self.model = model.eval()
-        # Inference only: channels-last convolutions measured 25-35% faster on this CPU (oneDNN), same results.
-        self.model.backbone.to(memory_format=torch.channels_last)
         self.size = size
         self.batch = batch
 
     @classmethod
     def from_file(cls, path: str | Path, size: int | None = None, device: str = "cpu") -> LoFTRMatcher:
+        """Load the model from PATH, with the channels-last backbone (faster inference, same matches)."""
         from vreg_cli.model.loftr import load_model
 
-        return cls(load_model(path, device=device), size=size)
+        return cls(load_model(path, device=device).use_channels_last(), size=size)
 
     def _prepare(self, gray: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         """(1, 1, H8, W8) float tensor and the 3x3 map from its pixels back to ``gray``'s pixels."""
@@ -86,20 +59,18 @@ class LoFTRMatcher:
         return self._to_matches(self.model.match(t0, t1), back0, back1)
 
     def match_many(self, fixed_gray: np.ndarray, movings: list[np.ndarray]) -> list[Matches]:
-        """Match FIXED against each of ``movings`` (all the same size); the fixed backbone pass runs once."""
+        """Match FIXED against each of ``movings``; the fixed backbone pass runs once.
+
+        Candidates of one size go through LoFTR ``batch`` at a time, candidates of mixed sizes one by one.
+        """
         t0, back0 = self._prepare(fixed_gray)
+        features0 = self.model.extract_features(t0)
         prepared = [self._prepare(m) for m in movings]
-        if len({p[0].shape for p in prepared} | {t0.shape}) != 1:
-            return [self(fixed_gray, m) for m in movings]
-        backbone = self.model.backbone
+        batch = self.batch if len({t1.shape for t1, _ in prepared}) <= 1 else 1
         results: list[Matches] = []
-        try:
-            self.model.backbone = _ReuseFixedBackbone(backbone, t0)
-            for start in range(0, len(prepared), self.batch):
-                chunk = prepared[start : start + self.batch]
-                t1 = torch.cat([p[0] for p in chunk])
-                out = self.model.match(t0.expand(len(chunk), -1, -1, -1), t1)
-                results += [self._to_matches(out, back0, p[1], b) for b, p in enumerate(chunk)]
-        finally:
-            self.model.backbone = backbone
+        for start in range(0, len(prepared), batch):
+            chunk = prepared[start : start + batch]
+            t1 = torch.cat([t for t, _ in chunk])
+            out = self.model.match(t0.expand(len(chunk), -1, -1, -1), t1, features0=features0)
+            results += [self._to_matches(out, back0, back1, b) for b, (_, back1) in enumerate(chunk)]
         return results

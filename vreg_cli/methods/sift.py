@@ -8,13 +8,8 @@ import cv2
 import numpy as np
 
 from vreg_cli.errors import RegistrationFailed
-from vreg_cli.io import to_gray
+from vreg_cli.io import clahe_gray
 from vreg_cli.methods.base import Matches, Method
-
-
-def clahe_gray(img: np.ndarray) -> np.ndarray:
-    """(H, W[, 3]) uint8 -> (H, W) uint8 grey with local contrast equalised."""
-    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(to_gray(img))
 
 
 class SiftMethod(Method):

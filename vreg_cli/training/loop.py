@@ -32,7 +32,7 @@ from vreg_cli.training.build import (
 from vreg_cli.training.checkpoint import BEST, LAST, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from vreg_cli.training.config import TrainConfig
 from vreg_cli.training.metrics_log import MetricsLog
-from vreg_cli.training.validation import validate
+from vreg_cli.training.validation import to_device, validate
 from vreg_cli.ui import console, progress, warn
 
 
@@ -166,7 +166,7 @@ def _train(cfg: TrainConfig, resume, info: D.DistInfo, device: torch.device) -> 
                 parts_sum: dict[str, float] = {}
                 for micro in range(cfg.grad_accum):
                     batch, b_epoch, b_pos = next(stream)
-                    data = {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+                    data = to_device(batch, device)
                     spvs_coarse(data, model.config.stride_c)
                     sync = (
                         contextlib.nullcontext() if micro == cfg.grad_accum - 1 or not info.enabled else net.no_sync()

@@ -29,7 +29,8 @@ def _bin_name(lo: int, hi: int) -> str:
     return f"success_rot{lo}-{hi}"
 
 
-def _to_device(batch: dict, device: torch.device) -> dict:
+def to_device(batch: dict, device: torch.device) -> dict:
+    """The batch with its tensors on ``device`` (non-blocking: pinned memory from the loader on CUDA)."""
     return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
 
@@ -68,7 +69,7 @@ def validate(
         for batch in loader:
             if max_items is not None and seen >= max_items:
                 break
-            data = _to_device(batch, device)
+            data = to_device(batch, device)
             spvs_coarse(data, model.config.stride_c)
             model.forward_train(data)
             spvs_fine(data, model.config.stride_f, window)

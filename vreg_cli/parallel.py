@@ -1,0 +1,35 @@
+"""Worker processes for ``register --workers`` and ``benchmark --workers``: spawned, sharing the cores fairly."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+
+def share_cores(workers: int) -> None:
+    """Give this process's OpenCV and torch ``cpu_count // workers`` threads each (at least 1).
+
+    Each process otherwise starts one thread per core in both libraries, and ``workers`` of them oversubscribe
+    the machine. torch is imported here, inside the worker; it is skipped where it is not installed.
+    """
+    import cv2
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cv2.setNumThreads(threads)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes, each running ``share_cores(workers)`` first."""
+    # spawn, not fork: torch / OpenCV thread pools and CUDA do not survive a fork.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=share_cores,
+        initargs=(workers,),
+    )

@@ -116,11 +116,21 @@ def warp_moving(moving: np.ndarray, moving_to_fixed: np.ndarray, fixed_hw: tuple
     return warp_image(moving, moving_to_fixed, (int(fixed_hw[0]), int(fixed_hw[1])))
 
 
-def match_pair(fixed: np.ndarray, moving: np.ndarray, method: Method, working_size: int = 640) -> Matches:
-    """Run ``method`` at the working size; the matches come back in ORIGINAL pixel coordinates."""
+def _match_at_working_size(
+    fixed: np.ndarray, moving: np.ndarray, method: Method, working_size: int
+) -> tuple[Matches, np.ndarray, np.ndarray, tuple[int, int]]:
+    """Run ``method`` on both images resized to ``working_size``.
+
+    Returns (matches in working pixels, S_fixed, S_moving, moving working (H, W)); S maps original -> working pixels.
+    """
     fixed_w, s_f = resize_long_side(fixed, working_size)
     moving_w, s_m = resize_long_side(moving, working_size)
-    found = method.match(fixed_w, moving_w)
+    return method.match(fixed_w, moving_w), s_f, s_m, moving_w.shape[:2]
+
+
+def match_pair(fixed: np.ndarray, moving: np.ndarray, method: Method, working_size: int = 640) -> Matches:
+    """Run ``method`` at the working size; the matches come back in ORIGINAL pixel coordinates."""
+    found, s_f, s_m, _ = _match_at_working_size(fixed, moving, method, working_size)
     return found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m))
 
 
@@ -134,9 +144,7 @@ def register_pair(
     """
     config = config or RegisterConfig()
     start = time.perf_counter()
-    fixed_w, s_f = resize_long_side(fixed, config.working_size)
-    moving_w, s_m = resize_long_side(moving, config.working_size)
-    found = method.match(fixed_w, moving_w)
+    found, s_f, s_m, moving_hw_w = _match_at_working_size(fixed, moving, method, config.working_size)
     m_work, inliers = estimate_transform(found, config.model, config.threshold_at_working_size, config.min_inliers)
     m_orig = np.linalg.inv(s_f) @ m_work @ s_m
     m_orig /= m_orig[2, 2]
@@ -147,13 +155,13 @@ def register_pair(
         matches=found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m)),
         inliers=inliers,
         seconds=0.0,
-        parts=linear_parts(m_work, moving_w.shape[:2]),
+        parts=linear_parts(m_work, moving_hw_w),
         fixed_hw=fixed.shape[:2],
         moving_hw=moving.shape[:2],
         info={"working_matrix": m_work, **found.info},
     )
     try:
-        check_plausible(m_work, moving_w.shape[:2], len(found), result.n_inliers, config.plausibility())
+        check_plausible(m_work, moving_hw_w, len(found), result.n_inliers, config.plausibility())
     except RegistrationFailed as exc:
         exc.details["registration"] = result
         raise

@@ -42,6 +42,27 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def parse_numbers(text: str, option: str, count: tuple[int, ...]) -> tuple[float, ...]:
+    """'0.9,1.1' -> (0.9, 1.1) for an option that takes comma-separated numbers; ``count`` lists allowed lengths."""
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise VregError(f"{option} {text!r}: expected comma-separated numbers") from None
+    if len(values) not in count:
+        raise VregError(f"{option} {text!r}: expected {' or '.join(str(c) for c in count)} number(s)")
+    return values
+
+
+def parse_range(text: str | None, option: str) -> tuple[float, float] | None:
+    """'LOW,HIGH' with 0 < LOW <= HIGH (scale ranges); None stays None (option not given)."""
+    if text is None:
+        return None
+    lo, hi = parse_numbers(text, option, (2,))
+    if not 0 < lo <= hi:
+        raise VregError(f"{option} {text!r}: expected LOW,HIGH with 0 < LOW <= HIGH (e.g. 0.5,2)")
+    return lo, hi
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"vreg {__version__}")

@@ -7,18 +7,8 @@ from typing import Annotated
 
 import typer
 
-from vreg_cli.cli import app, user_errors
+from vreg_cli.cli import app, parse_numbers, user_errors
 from vreg_cli.errors import VregError
-
-
-def _floats(text: str, option: str, count: tuple[int, ...]) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise VregError(f"{option} {text!r}: expected comma-separated numbers") from None
-    if len(values) not in count:
-        raise VregError(f"{option} {text!r}: expected {' or '.join(str(c) for c in count)} number(s)")
-    return values
 
 
 @app.command()
@@ -70,7 +60,7 @@ def benchmark(
         bin_values = tuple(int(b) for b in bins.replace(" ", "").split(",") if b)
     except ValueError:
         raise VregError(f"--bins {bins!r}: expected comma-separated whole degrees") from None
-    scale = _floats(scale_jitter, "--scale-jitter", (1, 2))
+    scale = parse_numbers(scale_jitter, "--scale-jitter", (1, 2))
     run_from_cli(
         out=out,
         methods=method,
@@ -88,10 +78,10 @@ def benchmark(
         thresholds=dict(
             sr_me=sr_me,
             sr_mae=sr_mae,
-            success_median=_floats(success, "--success", (2,))[0],
-            success_max=_floats(success, "--success", (2,))[1],
-            acceptable_median=_floats(acceptable, "--acceptable", (2,))[0],
-            acceptable_max=_floats(acceptable, "--acceptable", (2,))[1],
+            success_median=parse_numbers(success, "--success", (2,))[0],
+            success_max=parse_numbers(success, "--success", (2,))[1],
+            acceptable_median=parse_numbers(acceptable, "--acceptable", (2,))[0],
+            acceptable_max=parse_numbers(acceptable, "--acceptable", (2,))[1],
             auc_limit=auc_limit,
         ),
         model=model,

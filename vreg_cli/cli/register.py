@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vreg_cli.cli import app, user_errors
+from vreg_cli.cli import app, parse_range, user_errors
 from vreg_cli.errors import RegistrationFailed, VregError
 
 MethodOpt = Annotated[
@@ -22,22 +22,6 @@ RotOpt = Annotated[
 ScaleOpt = Annotated[
     str | None, typer.Option("--scale-range", help="Allowed field-of-view scale, LOW,HIGH (default 0.4,2.5).")
 ]
-
-
-def parse_scale_range(text: str | None) -> tuple[float, float] | None:
-    """'0.5,2' or '0.5-2' or '0.5:2' -> (0.5, 2.0)."""
-    if text is None:
-        return None
-    for sep in (",", ":", "-"):
-        if sep in text:
-            try:
-                lo, hi = (float(v) for v in text.split(sep))
-            except ValueError:
-                break
-            if 0 < lo <= hi:
-                return lo, hi
-            break
-    raise VregError(f"--scale-range {text!r}: expected LOW,HIGH with 0 < LOW <= HIGH (e.g. 0.5,2)")
 
 
 def method_spec(method: str, weights: Path | None, checkpoint: Path | None) -> str:
@@ -120,7 +104,7 @@ def register(
     """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
     from vreg_cli.register import RegisterConfig
 
-    rng = parse_scale_range(scale_range)
+    rng = parse_range(scale_range, "--scale-range")
     config = RegisterConfig(
         model=model if model in ("affine", "similarity", "homography") else _bad_model(model),
         working_size=working_size, threshold_px=threshold, allow_mirror=allow_mirror,
@@ -198,4 +182,5 @@ def match(
     if output.suffix.lower() not in (".csv", ".json"):
         raise VregError(f"{output}: the matches file must end in .csv or .json")
     spec = method_spec(method, weights, checkpoint)
-    run_match(fixed, moving, output, plot, spec, _search(max_rotation, parse_scale_range(scale_range)), working_size)
+    search = _search(max_rotation, parse_range(scale_range, "--scale-range"))
+    run_match(fixed, moving, output, plot, spec, search, working_size)

@@ -8,23 +8,13 @@ from typing import Annotated
 
 import typer
 
-from vreg_cli.cli import app, user_errors
+from vreg_cli.cli import app, parse_range, user_errors
 from vreg_cli.errors import VregError
 from vreg_cli.ui import console
 
 _AUG = "Augmentation"
 _OPT = "Optimisation"
 _RUN = "Run"
-
-
-def _floats(text: str, name: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise VregError(f"{name} must be two numbers 'LO,HI', got {text!r}") from None
-    if not 0 < lo <= hi:
-        raise VregError(f"{name} must satisfy 0 < LO <= HI, got {text!r}")
-    return lo, hi
 
 
 @app.command()
@@ -156,7 +146,7 @@ def train(
             if value is not None:
                 setattr(aug, name, value)
         if scale_range is not None:
-            aug.scale_range = _floats(scale_range, "--scale-range")
+            aug.scale_range = parse_range(scale_range, "--scale-range")
         aug.photometric = photometric
         base.loss.vessel_eps = vessel_eps if vessel_eps is not None else base.loss.vessel_eps
         options = dict(weights=str(weights) if weights else None, pairs=pairs, freeze=freeze, batch_size=batch_size,

@@ -172,7 +172,7 @@ class LoFTRModel(nn.Module):
             self.fine_matching(feat_f0_win.float(), feat_f1_win.float(), data)
 
     @contextlib.contextmanager
-    def _inference(self) -> Iterator[None]:
+    def inference(self) -> Iterator[None]:
         """No autograd and eval mode; the previous mode is restored afterwards."""
         was_training = self.training
         self.eval()
@@ -193,7 +193,7 @@ class LoFTRModel(nn.Module):
         """
         batch = _as_batch(image, self._device())
         _check_image("image", batch)
-        with self._inference():
+        with self.inference():
             return self.backbone(batch)
 
     def match(
@@ -216,7 +216,7 @@ class LoFTRModel(nn.Module):
         """
         device = self._device()
         data = {"image0": _as_batch(image0, device), "image1": _as_batch(image1, device)}
-        with self._inference():
+        with self.inference():
             self.forward_train(data, features0)
         return {
             "keypoints0": data["mkpts0_f"],

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import grid_points, point_errors, warp_points
 from vreg_cli.methods.base import Matches
+from vreg_cli.model.loftr import LoFTRModel
 from vreg_cli.model.supervision import spvs_coarse, spvs_fine
 from vreg_cli.register import estimate_transform
 
@@ -55,17 +55,15 @@ def _registration(data: dict, b: int, ransac_px: float) -> float:
 
 @torch.no_grad()
 def validate(
-    model: nn.Module, loader, device: torch.device, *, success_px: float, ransac_px: float, max_items: int | None
+    model: LoFTRModel, loader, device: torch.device, *, success_px: float, ransac_px: float, max_items: int | None
 ) -> dict[str, float]:
     """Run the model (eval mode) over the validation loader; returns the metrics dict (floats)."""
-    was_training = model.training
-    model.eval()
     window = model.config.fine_window_size
     tp = n_pred = n_gt = n_found = n_top1 = 0
     errors: list[float] = []
     rotations: list[float] = []
     seen = 0
-    try:
+    with model.inference():  # eval mode, no autograd graph; the previous mode comes back after
         for batch in loader:
             if max_items is not None and seen >= max_items:
                 break
@@ -93,8 +91,6 @@ def validate(
                 errors.append(_registration(data, k, ransac_px))
                 rotations.append(float(data["rotation_deg"][k]))
             seen += data["image0"].shape[0]
-    finally:
-        model.train(was_training)
     err = np.array(errors)
     rot = np.abs(np.array(rotations))
     ok = err < success_px

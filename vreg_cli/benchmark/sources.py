@@ -63,6 +63,7 @@ class H5Source:
         if not self.indices:
             raise VregError(f"{path}: split {split!r} is empty")
         self.pairs = tuple(pairs)
+        self._last: tuple[int, np.ndarray, np.ndarray] | None = None
         for p in self.pairs:
             fixed, _, moving = p.partition("-")
             if fixed != "cf" or moving not in self.h5.modalities or moving == "cf":
@@ -83,18 +84,33 @@ class H5Source:
             for b in config.bins
         ]
 
+    def _fixed_and_points(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """CF image and error points of sample i; kept for the next case, since cases come sample by sample
+        (every bin and modality of one sample in a row) and skeletonising the vessel mask is not free."""
+        if self._last is None or self._last[0] != i:
+            fixed = self.h5.image(i, "cf")
+            fov = self.h5.mask(i, "fov")
+            h, w = fixed.shape[:2]
+            step = max(4, min(h, w) // 16)
+            inside = fov if fov.any() else None
+            bifurcations = vessel_bifurcations(self.h5.mask(i, "vessel"), inside)
+            pts = np.vstack([grid_points((h, w), step, inside), bifurcations])
+            self._last = (i, _read_only(fixed), _read_only(pts))
+        return self._last[1], self._last[2]
+
     def load(self, spec: CaseSpec) -> CaseData:
         i = spec.index
-        fixed = self.h5.image(i, "cf")
+        fixed, pts = self._fixed_and_points(i)
         original = self.h5.image(i, spec.modality.split("-", 1)[1])
-        fov = self.h5.mask(i, "fov")
-        h, w = fixed.shape[:2]
-        step = max(4, min(h, w) // 16)
-        inside = fov if fov.any() else None
-        pts = np.vstack([grid_points((h, w), step, inside), vessel_bifurcations(self.h5.mask(i, "vessel"), inside)])
         moving = present_moving(original, spec)
         # The original modality is pixel-aligned with the CF, so fixed points are also original moving points.
         return CaseData(fixed, moving, pts, carry_points(spec, pts), np.linalg.inv(spec.transform))
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """Arrays shared by several cases must not be changed by one of them: writing to one raises instead."""
+    a.setflags(write=False)
+    return a
 
 
 class PairsSource:
@@ -108,6 +124,7 @@ class PairsSource:
             raise VregError(f"pair {missing[0]!r} has no control points; the benchmark measures errors on them")
         self.records = records
         self.root, self.layout = Path(root), layout
+        self._last: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def describe(self) -> str:
         n = len(self.records)
@@ -122,8 +139,15 @@ class PairsSource:
             specs.extend(draw_case(config, rec.name, "pair", i, b, hw) for b in config.bins)
         return specs
 
+    def _images(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(fixed, moving) of pair ``index``, kept for the next case: cases come pair by pair, bin after bin."""
+        if self._last is None or self._last[0] != index:
+            rec = self.records[index]
+            self._last = (index, _read_only(read_image(rec.fixed)), _read_only(read_image(rec.moving)))
+        return self._last[1], self._last[2]
+
     def load(self, spec: CaseSpec) -> CaseData:
         rec = self.records[spec.index]
-        fixed, original = read_image(rec.fixed), read_image(rec.moving)
+        fixed, original = self._images(spec.index)
         moving = present_moving(original, spec)
         return CaseData(fixed, moving, rec.fixed_points, carry_points(spec, rec.moving_points), None)

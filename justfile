@@ -26,6 +26,14 @@ bench-data *args:
 bench-classic *args:
     vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method sift --out bench/classic "$@"
 
+# Small-field-of-view protocol (zoomed-in 1.4-2.2x, degraded moving windows) on the dev pairs into bench/smallfov (extra args: --resume, --force)
+bench-smallfov *args:
+    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --protocol smallfov --method classic --method sift --out bench/smallfov "$@"
+
+# Negative cases that must be refused (other eye, other-eye windows, other modality, noise, blank) into bench/negatives
+bench-negatives *args:
+    python3 scripts/bench_negatives.py --out bench/negatives "$@"
+
 # Training-step cost, default frozen policy vs --freeze none (512 px, batch 1; CPU and CUDA when present)
 bench-train *args:
     python3 scripts/bench_train.py "$@"
@@ -33,3 +41,16 @@ bench-train *args:
 # Seconds per pair of `vreg register` (classic, sift, loftr with random-init weights) on the bundled pair + LoFTR profile
 bench-register *args:
     python3 scripts/bench_register.py "$@"
+
+# Train the small vessel-input LoFTR from scratch on 2 CPU cores (about 2 h; runs again = --resume). Env: RUN, STEPS, SIZE, N, THREADS, DRIVE
+train-small *args:
+    bash scripts/train_small.sh "$@"
+
+# The GPU variant (<= 10 min, unattended): OUT=folder just train-gpu; every figure lands in $OUT
+train-gpu *args:
+    bash scripts/gpu_train.sh "$@"
+
+# The bundled LoFTR on the real dev pairs: classic vs loftr (pre-aligned) on 8 bins, then loftr:prealign=none at 0/15/30 deg (bench/learned*)
+bench-learned *args:
+    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method loftr --out bench/learned "$@"
+    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --bins 0,15,30 --method classic --method loftr:prealign=none --out bench/learned_direct "$@"

@@ -242,3 +242,6 @@ def test_run_is_method_independent_resumable_and_counts_failures(fake_world, tmp
     # (case settings)
     with pytest.raises(VregError, match="seed"):
         run_benchmark(source, entries, replace(settings, resume=True, cases=CaseConfig(bins=(0, 60), seed=9)), tmp_path)
+    # (changed bins: the old bins' rows would stay in cases.csv next to the new ones)
+    with pytest.raises(VregError, match="bins"):
+        run_benchmark(source, entries, replace(settings, resume=True, cases=CaseConfig(bins=(0, 90))), tmp_path)

@@ -125,7 +125,7 @@ def test_cli_train_resume_and_refusals(files, tmp_path):
     assert missing.exit_code == 2 and "nope.h5" in missing.output
 
 
-def test_random_init_warns(files, tmp_path):
+def test_random_init_trains_every_module(files, tmp_path):
     data, _ = files
     result = CliRunner().invoke(
         app,
@@ -148,7 +148,8 @@ def test_random_init_warns(files, tmp_path):
         ],  # fmt: skip
     )
     assert result.exit_code == 0, result.output
-    assert "RANDOM initialisation" in " ".join(result.output.split())
+    assert "minima LoFTR from random init, every module trained" in " ".join(result.output.split())
+    assert load_model(tmp_path / "r" / "last.ckpt").config.freeze == ()  # from scratch: --freeze none
 
 
 def test_ddp_two_processes_gloo(files, tmp_path):

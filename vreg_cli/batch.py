@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,10 @@ import pandas as pd
 
 from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import RegistrationFailed, VregError
-from vreg_cli.io import read_image, write_csv
+from vreg_cli.io import read_registrable, write_csv
 from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
 from vreg_cli.parallel import process_pool
+from vreg_cli.paths import atomic_output
 from vreg_cli.register import RegisterConfig, register_pair
 
 SUMMARY_COLUMNS = [
@@ -74,7 +77,8 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
     row: dict[str, Any] = {"name": record.name, "fixed": str(record.fixed), "moving": str(record.moving)}
     paths = OutputPaths.in_dir(settings.out_dir, record.name, settings.pictures)
     try:
-        fixed, moving = read_image(record.fixed), read_image(record.moving)
+        paths.check()
+        fixed, moving = read_registrable(record.fixed), read_registrable(record.moving)
         method = _method(settings)
         row["method"] = method.describe()
         try:
@@ -98,30 +102,104 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
     return row
 
 
+def read_summary(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a batch summary.csv (a row torn by a crash is dropped); [] when there is none."""
+    if not path.is_file():
+        return []
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header != SUMMARY_COLUMNS:
+                raise VregError(f"{path}: not a batch summary.csv of this vreg version; use another --out-dir")
+            return [dict(zip(SUMMARY_COLUMNS, r, strict=True)) for r in reader if len(r) == len(SUMMARY_COLUMNS)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise VregError(f"{path}: cannot read the batch summary ({exc})") from None
+
+
+class SummaryLog:
+    """summary.csv as an append-only log: each finished pair's row is written, flushed and synced at once."""
+
+    def __init__(self, path: Path, rows: list[dict[str, Any]]) -> None:
+        """Start the file with ``rows`` (atomically: header + the rows kept from an earlier run), then append."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp, tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        self._fh = path.open("a", newline="")
+        self._writer = csv.DictWriter(self._fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._writer.writerow(row)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 def run_batch(
     records: list[PairRecord],
     settings: BatchSettings,
     summary: Path,
-    bad: list[tuple[str, str]] | None = None,
+    bad: list[Any] | None = None,
     workers: int = 1,
+    resume: bool = False,
 ) -> pd.DataFrame:
-    """Register every record (``workers`` processes), show progress, write ``summary`` atomically; return it."""
+    """Register every record (``workers`` processes) and return the summary (sorted by name).
+
+    Every finished pair is appended to ``summary`` at once, so an interrupted batch (Ctrl-C, a kill) keeps every
+    finished row; ``resume`` keeps the earlier run's ``ok`` and ``failed`` rows and registers only the other pairs
+    (errored ones are tried again). At the end the file is rewritten sorted by name. ``bad`` lists skipped pairs
+    (``(where, reason)`` with ``.name``, or plain tuples) recorded as errors.
+    """
     from vreg_cli.ui import progress
 
-    rows: list[dict[str, Any]] = [{"name": n, "status": "error", "reason": r} for n, r in (bad or [])]
-    with progress() as bar:
-        task = bar.add_task("registering", total=len(records))
-        if workers <= 1:
-            for record in records:
-                rows.append(register_record(record, settings))
-                bar.advance(task)
-        else:
-            with process_pool(workers) as pool:
-                futures = [pool.submit(register_record, r, settings) for r in records]
-                for future in cf.as_completed(futures):
-                    rows.append(future.result())
+    names = {r.name for r in records}
+    earlier = read_summary(summary) if resume else []
+    kept = [r for r in earlier if r["status"] in ("ok", "failed") and r["name"] in names]
+    done = {r["name"] for r in kept}
+    todo = [r for r in records if r.name not in done]
+    rows: list[dict[str, Any]] = list(kept)
+    log = SummaryLog(summary, kept)
+    try:
+        for entry in bad or []:
+            where, reason = entry
+            name = getattr(entry, "name", where)
+            row = {"name": name, "status": "error", "reason": f"{where}: {reason}" if where != name else reason}
+            rows.append(row)
+            log.append(row)
+        with progress() as bar:
+            task = bar.add_task("registering", total=len(todo))
+            if workers <= 1:
+                for record in todo:
+                    rows.append(register_record(record, settings))
+                    log.append(rows[-1])
                     bar.advance(task)
+            else:
+                with process_pool(workers) as pool:
+                    futures = [pool.submit(register_record, r, settings) for r in todo]
+                    for future in cf.as_completed(futures):
+                        rows.append(future.result())
+                        log.append(rows[-1])
+                        bar.advance(task)
+    finally:
+        log.close()
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS).sort_values("name", kind="stable")
-    frame = frame.astype({"matches": "Int64", "inliers": "Int64"})  # counts stay integers next to missing values
+    for col in ("matches", "inliers"):  # counts stay integers next to missing values (resumed rows are text)
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
+    for col in ("inlier_ratio", "rotation_deg", "scale", "seconds", "lm_mean", "lm_median", "lm_max"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
     write_csv(summary, frame)
     return frame
+
+
+def batch_exit_code(frame: pd.DataFrame) -> int:
+    """0 when every pair registered; 2 when any pair errored (unreadable, bad layout); else 3 when any was refused."""
+    status = set(frame["status"])
+    if "error" in status:
+        return 2
+    if "failed" in status:
+        return 3
+    return 0

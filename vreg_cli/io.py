@@ -56,9 +56,14 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
     or cannot be decoded.
     """
     path = Path(path)
+    if path.is_dir():
+        raise VregError(f"{path}: is a directory, not an image file")
     if not path.is_file():
         raise VregError(f"{path}: no such file")
-    data = np.fromfile(str(path), dtype=np.uint8)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if img is None or img.size == 0:
         raise VregError(f"{path}: not a readable image (corrupt or unsupported format)")
@@ -80,6 +85,29 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
         return to_gray(img)
     if mode == "rgb":
         return to_rgb(img)
+    return img
+
+
+#: smallest side (px) of an image that registration accepts
+MIN_REGISTRABLE_SIDE = 32
+
+
+def registrable_problem(img: np.ndarray) -> str | None:
+    """Why (H, W[, C]) ``img`` cannot be registered (smaller than 32 px, or every pixel equal), else None."""
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_REGISTRABLE_SIDE:
+        return f"{w}x{h} px is too small to register (need at least {MIN_REGISTRABLE_SIDE} px on each side)"
+    if int(img.max()) == int(img.min()):
+        return f"blank image (every pixel is {int(img.min())}): nothing to register"
+    return None
+
+
+def read_registrable(path: str | os.PathLike) -> np.ndarray:
+    """:func:`read_image` for registration inputs: VregError naming the file when it is blank or too small."""
+    img = read_image(path)
+    problem = registrable_problem(img)
+    if problem:
+        raise VregError(f"{path}: {problem}")
     return img
 
 

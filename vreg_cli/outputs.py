@@ -12,6 +12,7 @@ from vreg_cli.errors import VregError
 from vreg_cli.geometry import point_errors
 from vreg_cli.io import write_image, write_json
 from vreg_cli.methods.base import Matches
+from vreg_cli.paths import check_output_paths, output_group
 from vreg_cli.register import Registration
 
 LANDMARK_COLUMNS = ("x_fixed", "y_fixed", "x_moving", "y_moving")
@@ -34,9 +35,20 @@ class OutputPaths:
         extra = {p: out_dir / f"{safe}_{p}.png" for p in pictures}
         return cls(out_dir / f"{safe}.png", out_dir / f"{safe}.json", **extra)
 
+    def check(self) -> None:
+        """Before any work: every requested path is writable, images have an extension OpenCV writes (VregError)."""
+        check_output_paths(
+            images=(self.warped, self.checkerboard, self.overlay, self.matches), others=(self.transform,)
+        )
+
 
 def save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths) -> list[Path]:
-    """Write every requested output atomically; returns the paths written."""
+    """Write every requested output atomically, all or none (one failure leaves no new file); returns the paths."""
+    with output_group():
+        return _save_outputs(reg, fixed, moving, paths)
+
+
+def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths) -> list[Path]:
     from vreg_cli import viz
 
     written: list[Path] = []
@@ -57,6 +69,8 @@ def save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths
 def read_landmarks(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(fixed (N, 2), moving (N, 2)) from a CSV with header x_fixed,y_fixed,x_moving,y_moving (0-based pixels)."""
     path = Path(path)
+    if path.is_dir():
+        raise VregError(f"{path}: is a directory, not a landmarks CSV")
     if not path.is_file():
         raise VregError(f"{path}: no such file")
     try:
@@ -67,8 +81,16 @@ def read_landmarks(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if missing:
         raise VregError(f"{path}: landmark CSV needs columns {','.join(LANDMARK_COLUMNS)} (missing {missing})")
     values = frame[list(LANDMARK_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    if len(values) == 0 or not np.isfinite(values).all():
-        raise VregError(f"{path}: landmark CSV is empty or has non-numeric values")
+    if len(values) == 0:
+        raise VregError(f"{path}: landmark CSV has no rows")
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if len(bad):
+        row = frame.iloc[int(bad[0])][list(LANDMARK_COLUMNS)].tolist()
+        # line numbers as an editor shows them: the header is line 1 (pandas skips blank lines, hence "row")
+        raise VregError(
+            f"{path}:{int(bad[0]) + 2}: landmark row {int(bad[0]) + 1} {row} is not 4 finite numbers "
+            f"({len(bad)} such row(s))"
+        )
     return values[:, :2], values[:, 2:]
 
 

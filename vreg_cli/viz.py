@@ -86,26 +86,29 @@ def draw_matches(
     return canvas
 
 
-def plot_success_vs_rotation(
-    curves: dict[str, list[tuple[int, float, int]]],
-    path: str | os.PathLike,
-    *,
-    ylabel: str = "success rate",
-    title: str = "Success vs rotation",
-    note: str = "",
-) -> Path:
-    """Line plot, one line per method: rate (0..1) against rotation bin (degrees); written atomically as PNG.
-
-    curves: method label -> [(bin_deg, rate, n_cases), ...]. The number of cases per point is written in the legend
-    (or beside the points when it differs between bins). ``note`` goes under the title (e.g. the error scale).
-    """
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, never a display)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a display
     import matplotlib.pyplot as plt
 
-    from vreg_cli.paths import atomic_output
+    return plt
 
+
+def success_vs_rotation_figure(
+    curves: dict[str, list[tuple[int, float, int]]],
+    *,
+    ylabel: str = "success rate",
+    title: str = "Success vs rotation",
+    note: str = "",
+):
+    """Line plot (matplotlib Figure), one line per method: rate (0..1) against rotation bin (degrees).
+
+    curves: method label -> [(bin_deg, rate, n_cases), ...]. The number of cases per point is written in the legend
+    (or beside the points when it differs between bins). ``note`` goes under the title (e.g. the error scale).
+    """
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=120)
     all_bins: set[int] = set()
     for label, points in curves.items():
@@ -127,8 +130,48 @@ def plot_success_vs_rotation(
     ax.set_title(title + (f"\n{note}" if note else ""), fontsize=10)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
+    return fig
+
+
+def cumulative_error_figure(errors: dict[str, np.ndarray], limit: float, aucs: dict[str, float], note: str = ""):
+    """The AUC curve (matplotlib Figure): share of cases with mean error <= t for t in [0, limit], one step line per
+    method. errors: method label -> (N,) mean errors (inf for failures); aucs: the area for each label's legend."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=120)
+    t = np.linspace(0.0, limit, 501)
+    for label, e in errors.items():
+        e = np.where(np.isnan(e), np.inf, np.asarray(e, np.float64))
+        share = (e[None, :] <= t[:, None]).mean(axis=1) if e.size else np.zeros_like(t)
+        ax.plot(t, 100.0 * share, label=f"{label} (AUC {aucs.get(label, float('nan')):.3f}, n={e.size})")
+    ax.set_xlim(0, limit)
+    ax.set_ylim(-3, 103)
+    ax.set_xlabel("threshold on the mean control-point error (px)")
+    ax.set_ylabel("cases with mean error <= threshold (%)")
+    ax.grid(alpha=0.3)
+    ax.set_title("Cumulative control-point error" + (f"\n{note}" if note else ""), fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it."""
+    from vreg_cli.paths import atomic_output
+
     path = Path(path)
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
+    pyplot().close(fig)
     return path
+
+
+def plot_success_vs_rotation(
+    curves: dict[str, list[tuple[int, float, int]]],
+    path: str | os.PathLike,
+    *,
+    ylabel: str = "success rate",
+    title: str = "Success vs rotation",
+    note: str = "",
+) -> Path:
+    """``success_vs_rotation_figure`` written as PNG (atomically)."""
+    return save_figure(success_vs_rotation_figure(curves, ylabel=ylabel, title=title, note=note), path)

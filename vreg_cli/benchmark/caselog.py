@@ -63,10 +63,15 @@ class CaseLog:
 
 
 def check_run_config(path: Path, config: dict[str, Any], resume: bool) -> None:
-    """On --resume the settings that define cases and metrics must match the earlier run's run.json."""
+    """On --resume the settings that define cases and metrics (bins included) must match the earlier run.json."""
     if resume and path.is_file():
-        old = json.loads(path.read_text())
-        diffs = [k for k in config if k != "bins" and old.get(k) != config[k]]
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise VregError(f"--resume: {path} is unreadable ({exc}); use a new --out or --force") from None
+        if not isinstance(old, dict):
+            raise VregError(f"--resume: {path} is not a vreg run.json; use a new --out or --force")
+        diffs = [k for k in config if old.get(k) != config[k]]
         if diffs:
             k = diffs[0]
             raise VregError(

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from vreg_cli.benchmark.cases import CaseConfig
+from vreg_cli.benchmark.html_report import write_report
 from vreg_cli.benchmark.metrics import ERROR_SCALES, Thresholds
 from vreg_cli.benchmark.report import rich_table, write_reports
 from vreg_cli.benchmark.run import BenchmarkSettings, parse_methods, run_benchmark
@@ -46,11 +47,13 @@ def run_from_cli(
     shift_frac: float,
     seed: int,
     error_scale: str,
+    protocol: str = "standard",
     thresholds: dict[str, float],
     model: str,
     workers: int,
     resume: bool,
     force: bool,
+    report_worst: int = 6,
 ) -> None:
     """Validate the options, run the benchmark, write the reports and print the summary table."""
     from vreg_cli.register import RegisterConfig
@@ -65,6 +68,8 @@ def run_from_cli(
         raise VregError(f"--shift-jitter {shift_frac}: need a fraction in [0, 0.5)")
     if workers < 1:
         raise VregError("--workers must be at least 1")
+    if report_worst < 0:
+        raise VregError(f"--report-worst must be >= 0 (got {report_worst})")
     try:
         register_config = RegisterConfig(model=model)
     except ValueError as exc:
@@ -72,7 +77,9 @@ def run_from_cli(
     entries = parse_methods(methods)
     source = make_source(data, split, modality_pairs, pairs_dir, pairs_layout, skip_bad)
     settings = BenchmarkSettings(
-        cases=CaseConfig(bins=tuple(sorted(bins)), scale_range=scale_range, shift_frac=shift_frac, seed=seed),
+        cases=CaseConfig(
+            bins=tuple(sorted(bins)), scale_range=scale_range, shift_frac=shift_frac, seed=seed, protocol=protocol
+        ),
         thresholds=Thresholds(**thresholds),
         error_scale=error_scale,
         register_config=register_config,
@@ -88,13 +95,20 @@ def run_from_cli(
         "bins": list(settings.cases.bins),
         "scale_range": list(scale_range),
         "shift_frac": shift_frac,
+        **settings.cases.describe(),
         "error_scale": error_scale,
         "methods": [(e.label, e.spec) for e in entries],
         "model": model,
         "workers": workers,
     }
     written = write_reports(summary, Path(out), meta, settings.thresholds)
+    written.append(write_report(out, report_worst, source=source, specs=source.case_specs(settings.cases)))
     # Piped output has no width; 120 columns keeps the table readable in logs instead of folding every cell.
     out_console = stdout if stdout.is_terminal else Console(width=120, highlight=False)
     out_console.print(rich_table(summary, error_scale))
     console.print("wrote " + ", ".join(str(p) for p in [Path(out) / "cases.csv", *written]))
+
+
+def report_only_from_cli(out: Path, report_worst: int) -> None:
+    """``--report-only OUT``: rebuild OUT/report.html from the files of a finished run (nothing runs again)."""
+    console.print(f"wrote {write_report(out, report_worst)}")

@@ -43,7 +43,8 @@ TERMINAL = [("cases", "n", "int"), ("failed", "fail", "int"), ("success", "succe
             ("seconds", "s", "num")]  # fmt: skip
 
 
-def _fmt(value: Any, kind: str) -> str:
+def cell_text(value: Any, kind: str) -> str:
+    """A table cell: "rate" as a percentage, "int" whole, "px" with 2 decimals (inf for failures), else a number."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if kind == "rate":
@@ -67,6 +68,21 @@ def criteria_text(t: Thresholds, error_scale: str) -> str:
     )
 
 
+def _case_text(meta: dict[str, Any]) -> str:
+    """How the protocol of the run draws its cases, in words."""
+    if meta.get("protocol", "standard") == "smallfov":
+        r = lambda k: f"{meta[k][0]:g}-{meta[k][1]:g}"  # noqa: E731
+        return (
+            f"protocol smallfov: moving = window zoomed {r('zoom_range')} (log-uniform), centre at {r('center_range')} "
+            f"of W and H, gamma {r('gamma_range')}, blur sigma {r('blur_range')} px, noise sigma {r('noise_range')}; "
+            f"only points in view, at least {meta['min_points']}"
+        )
+    return (
+        f"scale {meta['scale_range'][0]:g}-{meta['scale_range'][1]:g}, shift up to {100 * meta['shift_frac']:g}% of "
+        "the image size"
+    )
+
+
 def write_markdown(summary: pd.DataFrame, path: Path, meta: dict[str, Any], t: Thresholds) -> Path:
     """summary.md: settings, criteria, the method x bin table and a success-vs-rotation pivot."""
     n_cases = int(summary[summary["bin"] == "all"]["cases"].max()) if not summary.empty else 0
@@ -75,8 +91,7 @@ def write_markdown(summary: pd.DataFrame, path: Path, meta: dict[str, Any], t: T
         "",
         f"- source: {meta['source']}",
         f"- cases per method: {n_cases} (seed {meta['seed']}, bins {', '.join(str(b) for b in meta['bins'])} degrees "
-        f"with random sign, scale {meta['scale_range'][0]:g}-{meta['scale_range'][1]:g}, shift up to "
-        f"{100 * meta['shift_frac']:g}% of the image size)",
+        f"with random sign, {_case_text(meta)})",
         f"- error normalisation: **{meta['error_scale']}**",
         "- methods: " + "; ".join(f"`{label}` = `{spec}`" for label, spec in meta.get("methods", [])),
         f"- register: model {meta.get('model', 'affine')}; {meta.get('workers', 1)} worker process(es) (s/case is the "
@@ -88,21 +103,22 @@ def write_markdown(summary: pd.DataFrame, path: Path, meta: dict[str, Any], t: T
         "|---|---:|" + "---:|" * len(COLUMNS),
     ]
     for _, r in summary.iterrows():
-        lines.append(f"| {r['method']} | {r['bin']} | " + " | ".join(_fmt(r[c], k) for c, _, k in COLUMNS) + " |")
+        lines.append(f"| {r['method']} | {r['bin']} | " + " | ".join(cell_text(r[c], k) for c, _, k in COLUMNS) + " |")
     pivot = summary[summary["bin"] != "all"].pivot(index="method", columns="bin", values="success")
     if not pivot.empty:
         bins = sorted(pivot.columns, key=int)
         lines += ["", "Success rate per rotation bin:", "", "| method | " + " | ".join(f"{b}°" for b in bins) + " |"]
         lines.append("|---|" + "---:|" * len(bins))
         for m in dict.fromkeys(summary["method"]):
-            lines.append(f"| {m} | " + " | ".join(_fmt(pivot.loc[m, b], "rate") for b in bins) + " |")
+            lines.append(f"| {m} | " + " | ".join(cell_text(pivot.loc[m, b], "rate") for b in bins) + " |")
     with atomic_output(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return path
 
 
-def write_plot(summary: pd.DataFrame, path: Path, error_scale: str, t: Thresholds) -> Path:
-    from vreg_cli.viz import plot_success_vs_rotation
+def success_figure(summary: pd.DataFrame, error_scale: str, t: Thresholds):
+    """The success-vs-rotation figure (matplotlib) of a summary: one line per method over the bins."""
+    from vreg_cli.viz import success_vs_rotation_figure
 
     per_bin = summary[summary["bin"] != "all"]
     curves = {
@@ -110,7 +126,13 @@ def write_plot(summary: pd.DataFrame, path: Path, error_scale: str, t: Threshold
         for m, g in per_bin.groupby("method", sort=False)
     }
     note = f"success: median <= {t.success_median:g} and max <= {t.success_max:g} px ({error_scale})"
-    return plot_success_vs_rotation(curves, path, note=note)
+    return success_vs_rotation_figure(curves, note=note)
+
+
+def write_plot(summary: pd.DataFrame, path: Path, error_scale: str, t: Thresholds) -> Path:
+    from vreg_cli.viz import save_figure
+
+    return save_figure(success_figure(summary, error_scale, t), path)
 
 
 def write_reports(summary: pd.DataFrame, out_dir: Path, meta: dict[str, Any], t: Thresholds) -> list[Path]:
@@ -131,6 +153,6 @@ def rich_table(summary: pd.DataFrame, error_scale: str) -> Table:
     for _, header, _ in TERMINAL:
         table.add_column(header, justify="right")
     for _, r in summary.iterrows():
-        cells = [str(r["method"]), str(r["bin"])] + [_fmt(r[c], k) for c, _, k in TERMINAL]
+        cells = [str(r["method"]), str(r["bin"])] + [cell_text(r[c], k) for c, _, k in TERMINAL]
         table.add_row(*cells, style="bold" if r["bin"] == "all" else None, end_section=r["bin"] == "all")
     return table

@@ -87,6 +87,8 @@ def _run_config(source: Any, settings: BenchmarkSettings) -> dict[str, Any]:
                 "bins": list(settings.cases.bins),
                 "scale_range": list(settings.cases.scale_range),
                 "shift_frac": settings.cases.shift_frac,
+                # only non-standard protocols add keys, so runs from before protocols existed still resume
+                **(settings.cases.describe() if settings.cases.protocol != "standard" else {}),
                 "error_scale": settings.error_scale,
                 "thresholds": settings.thresholds.as_dict(),
                 "register": reg_dict,
@@ -118,6 +120,22 @@ def _prepare_log(
     return {(r["method"], r["case_id"]) for r in rows}
 
 
+METHODS_FILE = "methods.json"
+
+
+def _record_methods(path: Path, ctx: EvalContext, entries: list[MethodEntry]) -> None:
+    """methods.json: what each label ran (spec, the built method's description, why ``auto`` chose it) and the vreg
+    version, for the reports; labels of earlier runs in the same folder are kept."""
+    from vreg_cli import __version__
+
+    old = json.loads(path.read_text()).get("methods", {}) if path.is_file() else {}
+    for e in entries:
+        m = ctx.method(e.label)
+        loaded = m.describe() if hasattr(m, "describe") else str(m)  # any object may stand in for a Method
+        old[e.label] = {"spec": e.spec, "loaded": loaded, "chosen_because": getattr(m, "chosen_because", "")}
+    write_json(path, {"vreg_version": __version__, "methods": old})
+
+
 def run_benchmark(
     source: Any, entries: list[MethodEntry], settings: BenchmarkSettings, out_dir: str | Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -133,6 +151,7 @@ def run_benchmark(
         ctx.method(e.label)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = _prepare_log(out_dir, source, entries, settings)
+    _record_methods(out_dir / METHODS_FILE, ctx, entries)
     tasks = [(s, [e.label for e in entries if (e.label, s.case_id) not in done]) for s in specs]
     tasks = [(s, labels) for s, labels in tasks if labels]
     total = sum(len(labels) for _, labels in tasks)

@@ -11,7 +11,15 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from vreg_cli.benchmark.cases import CaseConfig, CaseData, CaseSpec, carry_points, draw_case, present_moving
+from vreg_cli.benchmark.cases import (
+    CaseConfig,
+    CaseData,
+    CaseSpec,
+    carry_points,
+    draw_case,
+    in_view,
+    present_moving,
+)
 from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import VregError
 from vreg_cli.geometry import grid_points
@@ -77,12 +85,18 @@ class H5Source:
         )
 
     def case_specs(self, config: CaseConfig) -> list[CaseSpec]:
-        return [
-            draw_case(config, self.h5.ids[i], p, i, b, self.h5.size)
-            for i in self.indices
-            for p in self.pairs
-            for b in config.bins
-        ]
+        specs = []
+        for i in self.indices:
+            # smallfov windows must keep enough error points in view: check them on the field-of-view grid
+            points = self._grid(i, self.h5.mask(i, "fov")) if config.protocol != "standard" else None
+            for p in self.pairs:
+                specs.extend(draw_case(config, self.h5.ids[i], p, i, b, self.h5.size, points) for b in config.bins)
+        return specs
+
+    def _grid(self, i: int, fov: np.ndarray) -> np.ndarray:
+        """Regular grid of error points (about 16 per side) inside the field of view of sample i (all if none)."""
+        h, w = fov.shape[:2]
+        return grid_points((h, w), max(4, min(h, w) // 16), fov if fov.any() else None)
 
     def _fixed_and_points(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """CF image and error points of sample i; kept for the next case, since cases come sample by sample
@@ -90,11 +104,8 @@ class H5Source:
         if self._last is None or self._last[0] != i:
             fixed = self.h5.image(i, "cf")
             fov = self.h5.mask(i, "fov")
-            h, w = fixed.shape[:2]
-            step = max(4, min(h, w) // 16)
-            inside = fov if fov.any() else None
-            bifurcations = vessel_bifurcations(self.h5.mask(i, "vessel"), inside)
-            pts = np.vstack([grid_points((h, w), step, inside), bifurcations])
+            bifurcations = vessel_bifurcations(self.h5.mask(i, "vessel"), fov if fov.any() else None)
+            pts = np.vstack([self._grid(i, fov), bifurcations])
             self._last = (i, _read_only(fixed), _read_only(pts))
         return self._last[1], self._last[2]
 
@@ -104,7 +115,16 @@ class H5Source:
         original = self.h5.image(i, spec.modality.split("-", 1)[1])
         moving = present_moving(original, spec)
         # The original modality is pixel-aligned with the CF, so fixed points are also original moving points.
-        return CaseData(fixed, moving, pts, carry_points(spec, pts), np.linalg.inv(spec.transform))
+        carried = carry_points(spec, pts)
+        keep = _points_in_view(spec, carried, moving.shape[:2])
+        return CaseData(fixed, moving, pts[keep], carried[keep], np.linalg.inv(spec.transform))
+
+
+def _points_in_view(spec: CaseSpec, carried: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(N,) bool: which error points count. smallfov: those in the presented window; standard: all of them."""
+    if spec.protocol == "standard":
+        return np.ones(len(carried), bool)
+    return in_view(carried, hw)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:
@@ -136,7 +156,8 @@ class PairsSource:
         specs = []
         for i, rec in enumerate(self.records):
             hw = image_hw(rec.moving)
-            specs.extend(draw_case(config, rec.name, "pair", i, b, hw) for b in config.bins)
+            points = rec.moving_points if config.protocol != "standard" else None
+            specs.extend(draw_case(config, rec.name, "pair", i, b, hw, points) for b in config.bins)
         return specs
 
     def _images(self, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,4 +171,6 @@ class PairsSource:
         rec = self.records[spec.index]
         fixed, original = self._images(spec.index)
         moving = present_moving(original, spec)
-        return CaseData(fixed, moving, rec.fixed_points, carry_points(spec, rec.moving_points), None)
+        carried = carry_points(spec, rec.moving_points)
+        keep = _points_in_view(spec, carried, moving.shape[:2])
+        return CaseData(fixed, moving, rec.fixed_points[keep], carried[keep], None)

@@ -14,16 +14,18 @@ from vreg_cli.errors import VregError
 @app.command()
 @user_errors
 def benchmark(
-    out: Annotated[Path, typer.Option("--out", help="Output folder: cases.csv, summary.csv, summary.md, plot.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder: cases.csv, summary.csv/.md, plot, report.html.")
+    ] = None,
     method: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--method",
             "-m",
             help="Method spec, repeatable: classic | sift | loftr:weights=A.ckpt | "
             "label=spec (e.g. mine=loftr:checkpoint=runs/x/best.ckpt).",
         ),
-    ],  # fmt: skip
+    ] = None,  # fmt: skip
     data: Annotated[Path | None, typer.Option(help="Prepared HDF5 file (synthetic ground truth).")] = None,
     split: Annotated[str, typer.Option(help="HDF5 split to use.")] = "test",
     pairs: Annotated[str, typer.Option(help="HDF5 modality pairs, comma-separated: cf-fa,cf-oct.")] = "cf-fa",
@@ -38,6 +40,13 @@ def benchmark(
     scale_jitter: Annotated[str, typer.Option(help="Random scale range 'low,high' (or one value).")] = "0.9,1.1",
     shift_jitter: Annotated[float, typer.Option(help="Random shift, up to this fraction of W and H.")] = 0.08,
     seed: Annotated[int, typer.Option(help="Seed of the cases (same cases for every method and run).")] = 0,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="Cases: standard (whole moving image, --scale-jitter/--shift-jitter) | smallfov (zoomed-in window "
+            "1.4-2.2x, degraded: the CF-OCT en-face regime)."
+        ),
+    ] = "standard",
     error_scale: Annotated[
         str, typer.Option(help="Error normalisation: long-side-640 | resize-512 | native.")
     ] = "long-side-640",
@@ -50,10 +59,19 @@ def benchmark(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     resume: Annotated[bool, typer.Option(help="Skip the cases already in OUT/cases.csv.")] = False,
     force: Annotated[bool, typer.Option(help="Start again even if OUT/cases.csv exists.")] = False,
+    report_only: Annotated[
+        Path | None,
+        typer.Option("--report-only", help="Rebuild OUT/report.html from OUT/cases.csv and stop (runs nothing)."),
+    ] = None,
+    report_worst: Annotated[int, typer.Option(help="Worst cases per method shown in report.html.")] = 6,
 ) -> None:
     """Benchmark registration methods on synthetic (--data) or real annotated (--pairs-dir) pairs per rotation bin."""
-    from vreg_cli.benchmark.command import run_from_cli
+    from vreg_cli.benchmark.command import report_only_from_cli, run_from_cli
 
+    if report_only is not None:
+        return report_only_from_cli(report_only, report_worst)
+    if out is None:
+        raise VregError("give --out (the output folder), or --report-only OUT to rebuild a report")
     if (data is None) == (pairs_dir is None):
         raise VregError("give exactly one of --data (HDF5) or --pairs-dir (real pairs)")
     try:
@@ -63,7 +81,7 @@ def benchmark(
     scale = parse_numbers(scale_jitter, "--scale-jitter", (1, 2))
     run_from_cli(
         out=out,
-        methods=method,
+        methods=method or [],
         data=data,
         split=split,
         modality_pairs=tuple(p for p in pairs.replace(" ", "").split(",") if p),
@@ -74,6 +92,7 @@ def benchmark(
         scale_range=(scale[0], scale[-1]),
         shift_frac=shift_jitter,
         seed=seed,
+        protocol=protocol,
         error_scale=error_scale,
         thresholds=dict(
             sr_me=sr_me,
@@ -88,4 +107,5 @@ def benchmark(
         workers=workers,
         resume=resume,
         force=force,
+        report_worst=report_worst,
     )

@@ -23,9 +23,13 @@ def synth(
     ),
     size: Annotated[int, typer.Option(help="Image size in pixels (square).")] = 512,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same images.")] = 0,
-    vessels: Annotated[str, typer.Option(help="Vessel geometry: procedural | drive (bundled real masks).")] = (
-        "procedural"
-    ),
+    vessels: Annotated[
+        str,
+        typer.Option(
+            help="Vessel geometry: procedural | drive (6 bundled real masks) | a folder in DRIVE's layout "
+            "(vessels/<id>.png, fov/<id>.png)."
+        ),
+    ] = ("procedural"),
 ) -> None:
     """Write a synthetic CF/FA/OCT/OCTA data set with vessel masks, in a chosen layout."""
     from vreg_cli.data.synth import write_synth_dataset

@@ -100,6 +100,9 @@ def register(
     pairs_layout: Annotated[str, typer.Option("--pairs-layout", help="Layout of --pairs-dir.")] = "landmarks-csv",
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Batch output folder.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Batch: parallel processes.")] = 1,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Batch: keep the ok/failed rows of --out-dir's summary.csv, do the rest.")
+    ] = False,
 ) -> None:
     """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
     from vreg_cli.register import RegisterConfig
@@ -120,8 +123,12 @@ def register(
             raise VregError("give FIXED MOVING or --pairs/--pairs-dir, not both")
         wanted = {"checkerboard": checkerboard, "overlay": overlay, "matches": matches}
         pictures = tuple(name for name, value in wanted.items() if value)
-        batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, search, config, pictures, force_output, workers)
+        batch_register(
+            pairs, pairs_dir, pairs_layout, out_dir, spec, search, config, pictures, force_output, workers, resume
+        )
         return
+    if resume:
+        raise VregError("--resume applies to batch mode (--pairs/--pairs-dir with --out-dir)")
     if fixed is None or moving is None:
         raise VregError("give FIXED and MOVING images (or --pairs CSV / --pairs-dir DIR with --out-dir)")
     _register_one(fixed, moving, spec, search, config, output, transform_out, checkerboard, overlay, matches,
@@ -137,17 +144,18 @@ def _register_one(
     transform_out: Path | None, checkerboard: Path | None, overlay: Path | None, matches: Path | None,
     landmarks: Path | None, force_output: bool,
 ) -> None:  # fmt: skip
-    from vreg_cli.io import read_image
+    from vreg_cli.io import read_registrable
     from vreg_cli.methods import make_method
     from vreg_cli.outputs import OutputPaths, landmark_errors, read_landmarks, save_outputs
     from vreg_cli.register import register_pair
     from vreg_cli.ui import warn
 
-    fixed, moving = read_image(fixed_path), read_image(moving_path)
+    paths = OutputPaths(output, transform_out, checkerboard, overlay, matches)
+    paths.check()  # before any work: a bad output path must not fail after the registration
+    fixed, moving = read_registrable(fixed_path), read_registrable(moving_path)
     points = read_landmarks(landmarks) if landmarks else None
     method = make_method(spec, **search)
     why = getattr(method, "chosen_because", "requested")
-    paths = OutputPaths(output, transform_out, checkerboard, overlay, matches)
     try:
         reg = register_pair(fixed, moving, method, config)
     except RegistrationFailed as exc:

@@ -13,15 +13,21 @@ from vreg_cli.errors import RegistrationFailed, VregError
 def batch_register(
     pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str,
     search: dict[str, Any], config: Any, pictures: tuple[str, ...], force_output: bool, workers: int,
+    resume: bool = False,
 ) -> None:  # fmt: skip
-    """Register every pair of a CSV or a folder; outputs and summary.csv go to ``out_dir``."""
-    from vreg_cli.batch import BatchSettings, read_pairs_csv, run_batch
+    """Register every pair of a CSV or a folder; outputs and summary.csv go to ``out_dir``.
+
+    Exit status (batch_exit_code): 0 all ok, 3 some pair refused as untrusted, 2 some pair errored (bad input).
+    """
+    from vreg_cli.batch import BatchSettings, batch_exit_code, read_pairs_csv, run_batch
+    from vreg_cli.paths import check_output_path
     from vreg_cli.ui import console, stdout
 
     if pairs is not None and pairs_dir is not None:
         raise VregError("give --pairs or --pairs-dir, not both")
     if out_dir is None:
         raise VregError("batch mode needs --out-dir DIR")
+    check_output_path(out_dir / "summary.csv")
     bad: list[tuple[str, str]] = []
     if pairs is not None:
         records = read_pairs_csv(pairs)
@@ -33,7 +39,7 @@ def batch_register(
         raise VregError(f"{pairs}: no pairs listed")
     settings = BatchSettings(spec, search, config, out_dir, pictures, force_output)
     summary = out_dir / "summary.csv"
-    frame = run_batch(records, settings, summary, bad, workers)
+    frame = run_batch(records, settings, summary, bad, workers, resume)
     counts = frame["status"].value_counts().to_dict()
     stdout.print(
         f"{len(frame)} pairs: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} untrusted, "
@@ -42,7 +48,14 @@ def batch_register(
     if frame["lm_mean"].notna().any():
         stdout.print(f"landmark error: mean of means {frame['lm_mean'].mean():.2f} px")
     for _, row in frame[frame["status"] != "ok"].iterrows():
-        console.print(f"[yellow]{row['name']}[/]: {row['reason']}")
+        console.print(f"[yellow]{row['name']}[/]: {row['reason']}", soft_wrap=True)
+    code = batch_exit_code(frame)
+    if code:
+        n_bad = int((frame["status"] != "ok").sum())
+        kind = "errored or were refused" if code == 2 else "were refused as untrusted"
+        error = VregError(f"{n_bad} of {len(frame)} pairs {kind}; every row is in {summary}")
+        error.exit_code = code
+        raise error
 
 
 def run_match(
@@ -51,14 +64,16 @@ def run_match(
 ) -> None:  # fmt: skip
     """Match at the working size, write the matches in original pixels (+ an affine inlier flag) and a picture."""
     from vreg_cli.estimate import estimate_transform
-    from vreg_cli.io import read_image, resize_long_side, write_image
+    from vreg_cli.io import read_registrable, resize_long_side, write_image
     from vreg_cli.methods import make_method
     from vreg_cli.outputs import write_matches
+    from vreg_cli.paths import check_output_paths, output_group
     from vreg_cli.register import RegisterConfig, match_pair
     from vreg_cli.ui import stdout, warn
     from vreg_cli.viz import draw_matches
 
-    fixed, moving = read_image(fixed_path), read_image(moving_path)
+    check_output_paths(images=(plot,), others=(output,))
+    fixed, moving = read_registrable(fixed_path), read_registrable(moving_path)
     method = make_method(spec, **search)
     found = match_pair(fixed, moving, method, working_size)
     # Inlier flags from an affine fit in working-size pixels (the threshold is defined there).
@@ -70,8 +85,9 @@ def run_match(
     except RegistrationFailed as exc:
         warn(f"no affine agrees with the matches ({exc}); every inlier flag is 0")
         inliers = np.zeros(len(found), bool)
-    write_matches(output, found, inliers, method.describe())
-    if plot is not None:
-        write_image(plot, draw_matches(fixed, moving, found, inliers))
+    with output_group():
+        write_matches(output, found, inliers, method.describe())
+        if plot is not None:
+            write_image(plot, draw_matches(fixed, moving, found, inliers))
     why = getattr(method, "chosen_because", "requested")
     stdout.print(f"{method.describe()} ({why}): {len(found)} matches, {int(inliers.sum())} affine inliers -> {output}")

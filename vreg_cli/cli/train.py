@@ -44,8 +44,26 @@ def train(
     freeze: Annotated[
         str | None,
         typer.Option(
-            help="Frozen modules: default (backbone, pos_encoding, fine_preprocess) | none | comma list.",
+            help="Frozen modules: default (backbone, pos_encoding, fine_preprocess) | none | comma list. "
+            "[default: default with --weights, none from scratch]",
             rich_help_panel=_OPT,
+        ),
+    ] = None,
+    arch: Annotated[
+        str | None,
+        typer.Option(
+            help="LoFTR size preset for random init: minima (11.6 M parameters) | small (2.2 M, trains on a CPU). "
+            "[default: the weights' own, else minima]",
+            rich_help_panel=_RUN,
+        ),
+    ] = None,
+    input_: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="What the network sees: gray | vessels (classic's polarity-free vessel map of both images). "
+            "[default: the weights' own, else gray]",
+            rich_help_panel=_RUN,
         ),
     ] = None,
     vessel_eps: Annotated[
@@ -128,7 +146,8 @@ def train(
         changes = dict(max_steps=max_steps, epochs=epochs, device=device, workers=workers, val_every=val_every,
                        ckpt_every=ckpt_every, data=str(data) if data else None)  # fmt: skip
         fixed = dict(weights=weights, pairs=pairs, freeze=freeze, vessel_eps=vessel_eps, batch_size=batch_size,
-                     lr=lr, image_size=image_size, max_rotation=max_rotation, seed=seed)  # fmt: skip
+                     lr=lr, image_size=image_size, max_rotation=max_rotation, seed=seed, arch=arch,
+                     input=input_)  # fmt: skip
         given = [k.replace("_", "-") for k, v in fixed.items() if v is not None]
         if given:
             raise VregError(f"--{', --'.join(given)} cannot change when resuming (the run's config is kept)")
@@ -149,7 +168,7 @@ def train(
             aug.scale_range = parse_range(scale_range, "--scale-range")
         aug.photometric = photometric
         base.loss.vessel_eps = vessel_eps if vessel_eps is not None else base.loss.vessel_eps
-        options = dict(weights=str(weights) if weights else None, pairs=pairs, freeze=freeze, batch_size=batch_size,
+        options = dict(weights=str(weights) if weights else None, pairs=pairs, batch_size=batch_size,
                        grad_accum=grad_accum, lr=lr, warmup_steps=warmup_steps, image_size=image_size,
                        val_every=val_every, ckpt_every=ckpt_every, val_max_items=val_items, device=device,
                        workers=workers, seed=seed)  # fmt: skip
@@ -162,6 +181,9 @@ def train(
                 **options,
                 "max_steps": max_steps,
                 "epochs": epochs,
+                "freeze": freeze,
+                "arch": arch,
+                "input": input_,
                 "amp": not no_amp,
                 "augment": aug,
                 "loss": base.loss,

@@ -19,6 +19,7 @@ from vreg_cli.data.h5 import VregH5
 from vreg_cli.errors import VregError
 from vreg_cli.geometry import affine_matrix, warp_image
 from vreg_cli.io import to_gray
+from vreg_cli.model.inputs import model_input
 
 PAIRS = ("cf-fa", "cf-oct", "cf-octa")
 
@@ -80,10 +81,16 @@ def _fit(img: np.ndarray, hw: tuple[int, int], kind: str) -> np.ndarray:
     return area > 0 if kind == "vessel" else area >= 0.5
 
 
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    """A float image in [0, 1] as uint8 (what the model input sees at inference)."""
+    return np.round(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 class PairDataset(Dataset):
     """Items of one split: every sample once per pair kind (index = sample_position * n_pairs + pair).
 
-    An item is a dict of tensors: "image0" (1, H, W) float fixed CF grey in [0, 1], "image1" (1, H, W) moving,
+    An item is a dict of tensors: "image0" (1, H, W) float fixed CF in [0, 1] (grey, or its vessel map with
+    ``input_mode="vessels"``), "image1" (1, H, W) moving,
     "vessel0" / "vessel1" (H, W) bool, "fov0" / "fov1" (H, W) bool (moving ones warped), "moving_to_fixed"
     (3, 3) float32 (moving pixels -> fixed pixels), "rotation_deg" () float, "pair" () long (index into
     ``pairs``), "sample" () long (HDF5 row). H, W = ``image_size`` (square) or the file's size, floored to a
@@ -99,6 +106,7 @@ class PairDataset(Dataset):
         image_size: int | None = None,
         seed: int = 0,
         fixed_seed: bool = False,
+        input_mode: str = "gray",
     ) -> None:
         self.h5 = VregH5(path)
         self.pairs = parse_pairs(pairs)
@@ -114,6 +122,7 @@ class PairDataset(Dataset):
         if min(self.hw) < 32:
             raise VregError(f"image size {self.hw} too small for LoFTR (need >= 32 px per side)")
         self.seed, self.fixed_seed, self.epoch = seed, fixed_seed, 0
+        self.input_mode = input_mode  # "gray" | "vessels" (model/inputs.py), applied after augmentation
 
     def set_epoch(self, epoch: int) -> None:
         """New random affines each epoch (training); validation items stay fixed."""
@@ -144,6 +153,10 @@ class PairDataset(Dataset):
         if self.augment.photometric:
             fixed = photometric(fixed, rng, self.augment).astype(np.float32)
             moving = photometric(moving, rng, self.augment).astype(np.float32)
+        if self.input_mode != "gray":
+            fixed, moving = (
+                model_input(_to_uint8(x), self.input_mode).astype(np.float32) / 255.0 for x in (fixed, moving)
+            )
         return {
             "image0": torch.from_numpy(fixed)[None],
             "image1": torch.from_numpy(np.ascontiguousarray(moving, dtype=np.float32))[None],

@@ -60,17 +60,56 @@ class VregH5:
             raise VregError(
                 f"{self.path}: not a vreg HDF5 file (no format='vreg' attribute); make one with `vreg prepare`"
             )
-        version = int(f.attrs.get("schema_version", -1))
+        try:
+            version = int(f.attrs.get("schema_version", -1))
+        except (TypeError, ValueError):
+            version = -1
         if version != SCHEMA_VERSION:
             raise VregError(f"{self.path}: schema version {version}, this vreg reads version {SCHEMA_VERSION}")
-        self.ids: list[str] = _text(f["ids"][()])
-        self.splits: np.ndarray = np.array(_text(f["split"][()]))
-        self.modalities: list[str] = [m for m in f["images"].keys()]
-        self.size: tuple[int, int] = tuple(int(v) for v in f.attrs["size"])  # (H, W)
-        self.attrs: dict = {
-            k: (v.tolist() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v)
-            for k, v in f.attrs.items()
-        }
+        try:
+            self._check_layout(f)
+            self.ids: list[str] = _text(f["ids"][()])
+            self.splits: np.ndarray = np.array(_text(f["split"][()]))
+            self.modalities: list[str] = [m for m in f["images"].keys()]
+            self.size: tuple[int, int] = tuple(int(v) for v in f.attrs["size"])  # (H, W)
+            self.attrs: dict = {
+                k: (v.tolist() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v)
+                for k, v in f.attrs.items()
+            }
+        except VregError:
+            raise
+        except (KeyError, OSError, TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise VregError(f"{self.path}: damaged vreg HDF5 file ({exc})") from None
+        bad = sorted(set(self.splits.tolist()) - set(SPLITS))
+        if bad:
+            raise VregError(f"{self.path}: /split holds {bad[0]!r}; expected one of {', '.join(SPLITS)}")
+
+    def _check_layout(self, f: h5py.File) -> None:
+        """Every dataset of the schema is present with N samples of the file's size (VregError naming the first
+        that is not), so that training or a benchmark never fails on a damaged file after it started.
+        """
+        where = self.path
+        size = f.attrs.get("size")
+        if size is None or np.asarray(size).shape != (2,):
+            raise VregError(f"{where}: damaged vreg HDF5 file (root attribute 'size' must be [H, W])")
+        h, w = (int(v) for v in np.asarray(size))
+        for name in ("ids", "split", "images", "masks"):
+            if name not in f:
+                raise VregError(f"{where}: damaged vreg HDF5 file (no /{name})")
+        n = f["ids"].shape[0] if f["ids"].ndim == 1 else -1
+        expected = {"split": (n,), "masks/vessel": (n, h, w), "masks/fov": (n, h, w), "images/cf": (n, h, w, 3)}
+        expected.update({f"images/{m}": (n, h, w) for m in REQUIRED_MODALITIES[1:]})
+        expected.update({f"images/{m}": (n, h, w) for m in f["images"] if m not in REQUIRED_MODALITIES})
+        if n < 0:
+            raise VregError(f"{where}: damaged vreg HDF5 file (/ids is not one-dimensional)")
+        for name, shape in expected.items():
+            if name not in f or not isinstance(f[name], h5py.Dataset):
+                raise VregError(f"{where}: damaged vreg HDF5 file (no /{name})")
+            if f[name].shape != shape:
+                raise VregError(
+                    f"{where}: damaged vreg HDF5 file (/{name} has shape {f[name].shape}, expected {shape} "
+                    f"for {n} samples of {w}x{h})"
+                )
 
     @property
     def file(self) -> h5py.File:

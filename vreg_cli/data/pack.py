@@ -21,7 +21,7 @@ from vreg_cli.data.layouts import load_layout
 from vreg_cli.data.samples import BadSample, LoadedSample, check_present, image_hw, load_sample
 from vreg_cli.data.splits import assign_splits, parse_fractions, read_split_file
 from vreg_cli.errors import VregError
-from vreg_cli.paths import atomic_output
+from vreg_cli.paths import atomic_output, check_output_path
 from vreg_cli.ui import progress as progress_bar
 from vreg_cli.ui import warn
 
@@ -65,6 +65,7 @@ def pack(
     src, out = Path(src), Path(out)
     if out.exists() and not force:
         raise VregError(f"{out} exists; use --force to replace it")
+    check_output_path(out)  # a directory or an unwritable folder fails now, not after packing
     fractions = parse_fractions(split)
     assigned = read_split_file(split_file) if split_file is not None else None
     spec = load_layout(layout)

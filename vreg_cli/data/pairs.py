@@ -17,7 +17,9 @@ the point files parse, the two sides have the same count, at least 3 points, eve
 from __future__ import annotations
 
 import csv
+import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,11 +46,27 @@ class PairRecord:
 
 
 class BadPair(Exception):
-    """Internal: one pair that fails validation (file, reason)."""
+    """Internal: one pair that fails validation (file, reason); ``name`` is the pair's name once known."""
 
     def __init__(self, where: Path | str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")
         self.where, self.reason = str(where), reason
+        self.name: str | None = None
+
+
+@dataclass(frozen=True)
+class BadEntry:
+    """A skipped pair: unpacks (and indexes) as ``(where, reason)``; ``name`` is the pair name batch rows use."""
+
+    where: str
+    reason: str
+    name: str
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.where, self.reason))
+
+    def __getitem__(self, index: int) -> str:
+        return (self.where, self.reason)[index]
 
 
 def image_hw(path: Path) -> tuple[int, int]:
@@ -82,9 +100,12 @@ def _parse_xy_lines(path: Path) -> np.ndarray:
         try:
             if len(fields) != 2:
                 raise ValueError
-            pts.append((float(fields[0]), float(fields[1])))
+            x, y = float(fields[0]), float(fields[1])
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise ValueError
+            pts.append((x, y))
         except ValueError:
-            raise BadPair(f"{path}:{lineno}", f"cannot parse {raw.strip()!r} as 'x y'") from None
+            raise BadPair(f"{path}:{lineno}", f"cannot parse {raw.strip()!r} as finite 'x y'") from None
     return np.asarray(pts, np.float64).reshape(-1, 2)
 
 
@@ -104,10 +125,13 @@ def _parse_csv(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
             if all((row.get(c) or "").strip() == "" for c in columns):
                 continue
             try:
-                rows.append([float(row[c]) for c in columns])
+                numbers = [float(row[c]) for c in columns]
+                if not all(math.isfinite(v) for v in numbers):
+                    raise ValueError
+                rows.append(numbers)
             except (TypeError, ValueError):
                 values = ",".join(str(row.get(c)) for c in columns)
-                raise BadPair(f"{path}:{reader.line_num}", f"cannot parse {values!r} as numbers") from None
+                raise BadPair(f"{path}:{reader.line_num}", f"cannot parse {values!r} as finite numbers") from None
     arr = np.asarray(rows, np.float64).reshape(-1, 4)
     return arr[:, :2], arr[:, 2:]
 
@@ -161,6 +185,14 @@ def _make_record(root: Path, fixed: Path, spec: dict[str, Any]) -> PairRecord:
     name = str(PurePosixPath(_fmt(spec.get("name", "{rel}/{base}"), fields).replace(os.sep, "/")))
     if name == ".":
         name = root.resolve().name
+    try:
+        return _check_record(name, fixed, fields, spec)
+    except BadPair as exc:
+        exc.name = name
+        raise
+
+
+def _check_record(name: str, fixed: Path, fields: dict[str, str], spec: dict[str, Any]) -> PairRecord:
     moving = Path(_fmt(spec["moving"], fields))
     if not moving.is_file():
         raise BadPair(fixed, f"has no moving image {moving.name} beside it")
@@ -178,11 +210,11 @@ def _make_record(root: Path, fixed: Path, spec: dict[str, Any]) -> PairRecord:
 
 def find_pairs(
     root: str | os.PathLike, layout: str = "landmarks-csv", skip_bad: bool = False
-) -> tuple[list[PairRecord], list[tuple[str, str]]]:
+) -> tuple[list[PairRecord], list[BadEntry]]:
     """Find and validate every pair under ``root`` described by a pairs spec (bundled name or .toml path).
 
-    Returns (pairs sorted by name, bad) where bad lists (file, reason). Without ``skip_bad`` the first bad pair raises
-    a VregError naming the file and the reason. No pair at all is always an error.
+    Returns (pairs sorted by name, bad) where bad lists BadEntry (unpacks as (file, reason); ``.name``). Without
+    ``skip_bad`` the first bad pair raises a VregError naming the file and the reason. No pair at all is an error.
     """
     root = Path(root)
     if not root.is_dir():
@@ -193,14 +225,14 @@ def find_pairs(
     globs = [spec["fixed"]] if isinstance(spec["fixed"], str) else list(spec["fixed"])
     fixed_files = sorted({p for g in globs for p in root.glob(g) if p.is_file()})
     pairs: list[PairRecord] = []
-    bad: list[tuple[str, str]] = []
+    bad: list[BadEntry] = []
     for fixed in fixed_files:
         try:
             pairs.append(_make_record(root, fixed, spec))
         except BadPair as exc:
             if not skip_bad:
                 raise VregError(f"{exc.where}: {exc.reason} (use --skip-bad to skip bad pairs)") from None
-            bad.append((exc.where, exc.reason))
+            bad.append(BadEntry(exc.where, exc.reason, exc.name or str(fixed.relative_to(root))))
     if not pairs:
         detail = f"; {len(bad)} bad pair(s), first: {bad[0][0]}: {bad[0][1]}" if bad else ""
         raise VregError(f"{root}: no pairs in layout {spec_path.stem!r} ({spec.get('description', '')}){detail}")

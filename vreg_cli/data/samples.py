@@ -15,7 +15,7 @@ import numpy as np
 from vreg_cli.data.fov import fov_from_cf
 from vreg_cli.data.layouts import SampleFiles, TripletLayout
 from vreg_cli.errors import VregError
-from vreg_cli.io import read_image
+from vreg_cli.io import read_image, registrable_problem
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -115,6 +115,10 @@ def load_sample(sample: SampleFiles, modalities: list[str], out_hw: tuple[int, i
             raise BadSample(
                 f"{prov[name]}: size {arr.shape[1]}x{arr.shape[0]} differs from {cf_path.name} ({hw[1]}x{hw[0]})"
             )
+    for name, arr in images.items():  # blank or tiny images cannot be registered, so they cannot teach it either
+        problem = registrable_problem(arr)
+        if problem:
+            raise BadSample(f"{prov[name]}: {problem}")
     for name, arr in masks.items():
         if not arr.any():
             raise BadSample(f"{prov[name]}: {name} mask is empty")

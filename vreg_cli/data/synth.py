@@ -25,15 +25,19 @@ def make_triplet(
     """One synthetic eye, all images pixel-aligned.
 
     Returns {"cf": (S, S, 3) uint8 RGB, "fa", "oct", "octa": (S, S) uint8, "vessel": (S, S) bool,
-    "fov": (S, S) bool}. ``vessels`` = "procedural" (generated vessel tree) or "drive" (a bundled real
-    DRIVE manual annotation). The same int seed always gives the same arrays.
+    "fov": (S, S) bool}. ``vessels`` = "procedural" (generated vessel tree), "drive" (a bundled real
+    DRIVE manual annotation) or a folder in DRIVE's layout (``vessels/<id>.png``, ``fov/<id>.png``). The same int
+    seed always gives the same arrays.
     """
-    if vessels not in VESSEL_SOURCES:
-        raise VregError(f"unknown vessel source {vessels!r}; expected one of {', '.join(VESSEL_SOURCES)}")
+    source = Path(vessels) if vessels not in VESSEL_SOURCES else None
+    if source is not None and not source.is_dir():
+        raise VregError(
+            f"unknown vessel source {vessels!r}; expected one of {', '.join(VESSEL_SOURCES)} or a DRIVE-layout folder"
+        )
     if size < 32:
         raise VregError(f"synthetic images need size >= 32 (got {size})")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    scene = procedural_scene(rng, size) if vessels == "procedural" else drive_scene(rng, size)
+    scene = procedural_scene(rng, size) if vessels == "procedural" else drive_scene(rng, size, source)
     # Each modality gets its own child generator so their noise is independent yet reproducible.
     children = rng.spawn(4)
     return {

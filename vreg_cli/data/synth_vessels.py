@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from vreg_cli.errors import VregError
 from vreg_cli.paths import DATA_SPECS
 
 DRIVE_DIR = DATA_SPECS / "drive"
@@ -165,19 +167,40 @@ def procedural_scene(rng: np.random.Generator, size: int) -> VesselScene:
     return VesselScene(artery, vein, vessel, fov, disc, disc_r, fovea)
 
 
-def drive_ids() -> list[str]:
-    """Ids of the bundled DRIVE masks (``data_specs/drive/<id>_vessel.png``)."""
-    return sorted(p.name.split("_")[0] for p in DRIVE_DIR.glob("*_vessel.png"))
+def drive_ids(source: Path | None = None) -> list[str]:
+    """Ids of the bundled DRIVE masks (``data_specs/drive/<id>_vessel.png``), or of a folder in DRIVE's own layout
+    (``SOURCE/vessels/<id>.png`` with ``SOURCE/fov/<id>.png``)."""
+    if source is None:
+        return sorted(p.name.split("_")[0] for p in DRIVE_DIR.glob("*_vessel.png"))
+    return sorted(p.stem for p in (source / "vessels").glob("*.png") if (source / "fov" / p.name).is_file())
 
 
-def drive_scene(rng: np.random.Generator, size: int) -> VesselScene:
-    """A real DRIVE manual vessel mask (random one, random left/right flip), padded square and resized."""
-    ids = drive_ids()
+def _drive_masks(pick: str, source: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """(vessel, fov) uint8 masks of one DRIVE id in the bundled format (half size, vessels area-averaged)."""
+    if source is None:
+        soft = cv2.imread(str(DRIVE_DIR / f"{pick}_vessel.png"), cv2.IMREAD_GRAYSCALE)
+        return soft, cv2.imread(str(DRIVE_DIR / f"{pick}_fov.png"), cv2.IMREAD_GRAYSCALE)
+    vessel = cv2.imread(str(source / "vessels" / f"{pick}.png"), cv2.IMREAD_GRAYSCALE)
+    fov = cv2.imread(str(source / "fov" / f"{pick}.png"), cv2.IMREAD_GRAYSCALE)
+    if vessel is None or fov is None or vessel.shape != fov.shape:
+        raise VregError(f"{source}: unreadable or mismatched DRIVE masks for id {pick}")
+    half = (vessel.shape[1] // 2, vessel.shape[0] // 2)
+    return (
+        cv2.resize(vessel, half, interpolation=cv2.INTER_AREA),
+        cv2.resize(fov, half, interpolation=cv2.INTER_AREA),
+    )
+
+
+def drive_scene(rng: np.random.Generator, size: int, source: Path | None = None) -> VesselScene:
+    """A real DRIVE manual vessel mask (random one, random left/right flip), padded square and resized.
+
+    ``source``: a folder in DRIVE's layout (all 40 DRIVE masks, say) instead of the six bundled ones.
+    """
+    ids = drive_ids(source)
     if not ids:
-        raise FileNotFoundError(f"no bundled DRIVE masks in {DRIVE_DIR}")
+        raise VregError(f"no DRIVE masks in {source or DRIVE_DIR} (expected vessels/<id>.png and fov/<id>.png)")
     pick = ids[int(rng.integers(len(ids)))]
-    soft = cv2.imread(str(DRIVE_DIR / f"{pick}_vessel.png"), cv2.IMREAD_GRAYSCALE)
-    fov = cv2.imread(str(DRIVE_DIR / f"{pick}_fov.png"), cv2.IMREAD_GRAYSCALE)
+    soft, fov = _drive_masks(pick, source)
     flip = rng.random() < 0.5
     h, w = soft.shape
     side = max(h, w)

@@ -25,11 +25,13 @@ from vreg_cli.estimate import estimate_transform
 from vreg_cli.geometry import center_similarity, decompose_affine, translation_matrix, warp_image
 from vreg_cli.io import to_gray
 from vreg_cli.methods.base import Matches, Method
+from vreg_cli.paths import BUNDLED_LOFTR
 
 MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
 PrealignFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float]]
 PREALIGN_MODES = ("auto", "classic", "search", "none")
-#: LoFTR's own long side inside the 640 px working size: 640 costs about twice the time (scripts/bench_register.py)
+#: LoFTR's own long side inside the 640 px working size for a model that does not say what it was trained at
+#: (MINIMA): 640 costs about twice the time (scripts/bench_register.py). A vreg checkpoint's ``train_size`` wins.
 DEFAULT_SIZE = 480
 
 
@@ -99,6 +101,7 @@ class LoFTRMethod(Method):
         self.refine_deg = refine_deg
         self.min_inliers = min_inliers
         self.label = label
+        self._scale: float | None = None  # the matcher's resize factor for the current fixed frame (see match)
 
     @classmethod
     def from_options(cls, options: dict[str, str], **search: Any) -> LoFTRMethod:
@@ -111,14 +114,19 @@ class LoFTRMethod(Method):
             raise VregError(f"unknown loftr option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         path = options.get("checkpoint") or options.get("weights")
         if not path:
-            raise VregError("loftr needs weights: --weights FILE, --checkpoint FILE or VREG_WEIGHTS")
+            if not BUNDLED_LOFTR.is_file():
+                raise VregError(
+                    f"loftr needs weights: --weights FILE, --checkpoint FILE or VREG_WEIGHTS ({BUNDLED_LOFTR} is "
+                    "missing from this checkout)"
+                )
+            path = str(BUNDLED_LOFTR)
         try:
-            size = int(options.get("size", DEFAULT_SIZE))
+            size = int(options["size"]) if "size" in options else None
             step = float(options.get("step", 90))
         except ValueError:
             raise VregError(f"loftr size/step must be numbers, got {options}") from None
         matcher = LoFTRMatcher.from_file(path, size=size, device=options.get("device", "cpu"))
-        kind = "checkpoint" if "checkpoint" in options else "weights"
+        kind = "checkpoint" if "checkpoint" in options else "weights" if "weights" in options else "bundled"
         return cls(
             matcher, prealign=options.get("prealign", "auto"), rotation_step=step,
             label=f"loftr ({kind} {path})", **search,
@@ -143,15 +151,21 @@ class LoFTRMethod(Method):
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Matches MOVING -> FIXED in the given images' pixels; ``info["strategy"]`` says how they were found."""
         fg, mg = to_gray(fixed), to_gray(moving)
+        # what the network sees (grey, or vessel maps for a vessels model), computed once on the whole images
+        to_input = getattr(self.matcher, "model_input", None)
+        inputs = (to_input(fg), to_input(mg)) if to_input is not None else (fg, mg)
+        # crops of the fixed frame are matched at the whole frame's pixel size (what the network was trained at)
+        scale_for = getattr(self.matcher, "scale_for", None)
+        self._scale = scale_for(fg.shape) if scale_for is not None else None
         mode = "none" if self.prealign == "auto" and self.narrow else self.prealign
         if mode == "none":
-            return self._tag(self.matcher(fg, mg), strategy="direct")
+            return self._tag(self.matcher(*inputs), strategy="direct")
         notes: dict[str, Any] = {}
         if mode in ("auto", "classic"):
             try:
                 pre, score = self.prealigner(fixed, moving)
                 self._check_limits(pre, moving.shape[:2])
-                found = self._match_prealigned(fg, mg, pre)
+                found = self._match_prealigned(fg, mg, pre, inputs)
                 if mode == "classic" or self._inliers(found, fixed.shape) >= self.min_inliers:
                     return self._tag(found, strategy="classic pre-alignment", prealign_score=float(score))
                 notes["prealign_failed"] = "pre-aligned matches disagree"
@@ -159,9 +173,15 @@ class LoFTRMethod(Method):
                 if mode == "classic":
                     raise
                 notes["prealign_failed"] = str(exc)
-        return self._search(fg, mg, notes)
+        return self._search(fg, mg, notes, inputs)
 
     # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _run(self, fixed_in: np.ndarray, moving_in: np.ndarray) -> Matches:
+        """The matcher on two images of the fixed frame (crops included), at the frame's scale when it has one."""
+        if self._scale is None:
+            return self.matcher(fixed_in, moving_in)
+        return self.matcher(fixed_in, moving_in, scale=self._scale)
 
     def _tag(self, found: Matches, **info: Any) -> Matches:
         found.info.update(info)
@@ -187,15 +207,19 @@ class LoFTRMethod(Method):
         except RegistrationFailed:
             return 0
 
-    def _match_prealigned(self, fg: np.ndarray, mg: np.ndarray, pre: np.ndarray) -> Matches:
+    def _match_prealigned(
+        self, fg: np.ndarray, mg: np.ndarray, pre: np.ndarray, inputs: tuple[np.ndarray, np.ndarray]
+    ) -> Matches:
         """Warp MOVING into the fixed frame with ``pre``, match inside the overlap, map back through pre^-1.
 
         Only the bounding box where both images have content is matched: LoFTR's cost grows with the pixels, and
         a partial overlap (CF vs a smaller OCT field) or black borders would otherwise be matched for nothing.
+        ``inputs``: the network's view of (fixed, moving) (= the grey images, or their vessel maps).
         """
         warped = warp_image(mg, pre, fg.shape[:2])
         x0, y0, x1, y1 = overlap_box((fg > 8) & (warped > 8))
-        found = self.matcher(fg[y0:y1, x0:x1], warped[y0:y1, x0:x1])
+        fixed_in, moving_in = inputs[0], warp_image(inputs[1], pre, fg.shape[:2])
+        found = self._run(fixed_in[y0:y1, x0:x1], moving_in[y0:y1, x0:x1])
         shift = translation_matrix(x0, y0)
         return found.mapped(shift, np.linalg.inv(pre) @ shift)
 
@@ -209,11 +233,17 @@ class LoFTRMethod(Method):
         angles = [a for a in angles if abs(a) <= self.max_rotation + 0.5 * self.rotation_step] or [0.0]
         return [(a, center_similarity(moving_hw, fixed_hw, a, scale * base)) for a in angles]
 
-    def _search(self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any]) -> Matches:
+    def _search(
+        self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any], inputs: tuple[np.ndarray, np.ndarray]
+    ) -> Matches:
         candidates = self._candidates(fg.shape[:2], mg.shape[:2])
-        warped = [warp_image(mg, pre, fg.shape[:2]) for _, pre in candidates]
+        fixed_in = inputs[0]
+        warped = [warp_image(inputs[1], pre, fg.shape[:2]) for _, pre in candidates]
         many = getattr(self.matcher, "match_many", None)
-        results = many(fg, warped) if many is not None else [self.matcher(fg, w) for w in warped]
+        if many is None:
+            results = [self._run(fixed_in, w) for w in warped]
+        else:
+            results = many(fixed_in, warped) if self._scale is None else many(fixed_in, warped, scale=self._scale)
         scores = [self._inliers(found, fg.shape) for found in results]
         best = int(np.argmax(scores))
         angle, pre = candidates[best]
@@ -228,7 +258,7 @@ class LoFTRMethod(Method):
             return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)
         residual = decompose_affine(m @ np.linalg.inv(pre))
         if abs(residual.rotation_deg) > self.refine_deg or not 0.8 <= residual.scale <= 1.25:
-            refined = self._match_prealigned(fg, mg, m)
+            refined = self._match_prealigned(fg, mg, m, inputs)
             if self._inliers(refined, fg.shape) >= scores[best]:
                 return self._tag(refined, strategy=f"rotation search {angle:g} deg + refine", **notes)
         return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)

@@ -29,16 +29,41 @@ class LoFTRMatcher:
 
     @classmethod
     def from_file(cls, path: str | Path, size: int | None = None, device: str = "cpu") -> LoFTRMatcher:
-        """Load the model from PATH, with the channels-last backbone (faster inference, same matches)."""
+        """Load the model from PATH, with the channels-last backbone (faster inference, same matches).
+
+        ``size`` None: the long side the model was trained at (a vreg checkpoint's ``train_size``), else
+        ``methods.loftr.DEFAULT_SIZE``.
+        """
+        from vreg_cli.methods.loftr import DEFAULT_SIZE
         from vreg_cli.model.loftr import load_model
 
-        return cls(load_model(path, device=device).use_channels_last(), size=size)
+        model = load_model(path, device=device).use_channels_last()
+        return cls(model, size=size or model.config.train_size or DEFAULT_SIZE)
 
-    def _prepare(self, gray: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        """(1, 1, H8, W8) float tensor and the 3x3 map from its pixels back to ``gray``'s pixels."""
+    def model_input(self, gray: np.ndarray) -> np.ndarray:
+        """What the network sees for a grey (H, W) uint8 image: itself, or its vessel map (``config.input``).
+
+        Call it on whole images (before crops), so that a vessel map's scales follow the image's resolution.
+        """
+        from vreg_cli.model.inputs import model_input
+
+        return model_input(gray, getattr(getattr(self.model, "config", None), "input", "gray"))
+
+    def scale_for(self, frame_hw: tuple[int, ...]) -> float:
+        """The resize factor that brings a whole image of ``frame_hw`` to the matcher's long side (<= 1)."""
+        return 1.0 if self.size is None else min(1.0, self.size / max(frame_hw[:2]))
+
+    def _prepare(self, gray: np.ndarray, scale: float | None = None) -> tuple[torch.Tensor, np.ndarray]:
+        """(1, 1, H8, W8) float tensor and the 3x3 map from its pixels back to ``gray``'s pixels.
+
+        ``scale``: resize by this factor (a crop of a larger frame keeps the frame's pixel size, which is what the
+        network was trained at); None: bring ``gray``'s own long side down to ``size``.
+        """
         back = np.eye(3)
-        if self.size is not None and max(gray.shape) > self.size:
-            gray, s = resize_long_side(gray, self.size)
+        if scale is None and self.size is not None and max(gray.shape) > self.size:
+            scale = self.size / max(gray.shape)
+        if scale is not None and scale < 1.0:
+            gray, s = resize_long_side(gray, max(8, round(max(gray.shape) * scale)))
             back = np.linalg.inv(s)
         h8, w8 = gray.shape[0] // 8 * 8, gray.shape[1] // 8 * 8
         if h8 == 0 or w8 == 0:
@@ -53,19 +78,21 @@ class LoFTRMatcher:
         conf = out["confidence"].cpu().numpy().astype(np.float64)[keep]
         return Matches(kp0, kp1, conf).mapped(back0, back1)
 
-    def __call__(self, fixed_gray: np.ndarray, moving_gray: np.ndarray) -> Matches:
-        t0, back0 = self._prepare(fixed_gray)
-        t1, back1 = self._prepare(moving_gray)
+    def __call__(self, fixed_gray: np.ndarray, moving_gray: np.ndarray, scale: float | None = None) -> Matches:
+        t0, back0 = self._prepare(fixed_gray, scale)
+        t1, back1 = self._prepare(moving_gray, scale)
         return self._to_matches(self.model.match(t0, t1), back0, back1)
 
-    def match_many(self, fixed_gray: np.ndarray, movings: list[np.ndarray]) -> list[Matches]:
+    def match_many(
+        self, fixed_gray: np.ndarray, movings: list[np.ndarray], scale: float | None = None
+    ) -> list[Matches]:
         """Match FIXED against each of ``movings``; the fixed backbone pass runs once.
 
         Candidates of one size go through LoFTR ``batch`` at a time, candidates of mixed sizes one by one.
         """
-        t0, back0 = self._prepare(fixed_gray)
+        t0, back0 = self._prepare(fixed_gray, scale)
         features0 = self.model.extract_features(t0)
-        prepared = [self._prepare(m) for m in movings]
+        prepared = [self._prepare(m, scale) for m in movings]
         batch = self.batch if len({t1.shape for t1, _ in prepared}) <= 1 else 1
         results: list[Matches] = []
         for start in range(0, len(prepared), batch):

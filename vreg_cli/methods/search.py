@@ -86,11 +86,20 @@ class _Correlator:
         warped = cv2.warpAffine(self.moving, to_canvas[:2], (p, p), flags=cv2.INTER_LINEAR)
         score = _xcorr(self.f_hat, cv2.dft(warped))
         _, peak, _, (tx, ty) = cv2.minMaxLoc(score)
-        # Fixed energy under the footprint at the peak's shift only: a dot product instead of two more FFTs.
-        foot = cv2.warpAffine(self.m_valid, to_canvas[:2], (p, p), flags=cv2.INTER_LINEAR)
-        f_under = max(float((np.roll(self.f2, (-ty, -tx), axis=(0, 1)) * foot).sum()), 1e-3 * self.f_energy)
+        # Fixed energy under the footprint at the peak's shift only: a dot product instead of two more FFTs, over
+        # the footprint's bounding box (the warped valid mask is zero elsewhere).
+        hm, wm = self.m_valid.shape
+        corners = to_canvas[:2] @ np.array([[0, wm - 1, 0, wm - 1], [0, 0, hm - 1, hm - 1], [1, 1, 1, 1]], float)
+        x0, y0 = (max(0, int(math.floor(v)) - 1) for v in corners.min(axis=1))
+        x1, y1 = (min(p, int(math.ceil(v)) + 2) for v in corners.max(axis=1))
+        box = translation_matrix(-x0, -y0) @ to_canvas
+        foot = cv2.warpAffine(self.m_valid, box[:2], (max(1, x1 - x0), max(1, y1 - y0)), flags=cv2.INTER_LINEAR)
+        under = self.f2.take(np.arange(y0 + ty, y0 + ty + foot.shape[0]) % p, axis=0)
+        under = under.take(np.arange(x0 + tx, x0 + tx + foot.shape[1]) % p, axis=1)
+        f_under = max(float((under * foot).sum()), 1e-3 * self.f_energy)
         m_energy = max(float((warped**2).sum()), 1e-12)
-        norm = math.sqrt(math.sqrt(f_under * self.f_energy) * m_energy)
+        # a blank fixed vessel map has no energy: score 0 instead of dividing by zero
+        norm = max(math.sqrt(math.sqrt(f_under * self.f_energy) * m_energy), 1e-12)
         # Sub-pixel peak by a parabola through the neighbours (circular indices); the norm is a constant here.
         left, right = score[ty, (tx - 1) % p], score[ty, (tx + 1) % p]
         u, d = score[(ty - 1) % p, tx], score[(ty + 1) % p, tx]

@@ -30,6 +30,26 @@ MODULE_NAMES: tuple[str, ...] = (
 FREEZABLE: tuple[str, ...] = ("backbone", "pos_encoding", "loftr_coarse", "fine_preprocess", "loftr_fine")
 #: The plan's default: keep MINIMA's multimodal features, adapt only the two transformers.
 DEFAULT_FREEZE: tuple[str, ...] = ("backbone", "pos_encoding", "fine_preprocess")
+#: What the network sees: "gray" (the image /255, MINIMA's input) or "vessels" (both images through the
+#: polarity-free vessel map of ``classic``, so CF, FA and OCT look alike; see ``model/inputs.py``).
+INPUTS: tuple[str, ...] = ("gray", "vessels")
+#: Architecture presets (``--arch``): field overrides of the MINIMA default. ``small`` (2.2 M parameters) trains
+#: from scratch on 2 CPU cores: ResNet-FPN initial_dim 64, blocks (64, 96, 128); coarse d_model 128, 4 heads,
+#: 2 x (self, cross); fine d_model 64, 4 heads.
+ARCHS: dict[str, dict[str, Any]] = {
+    "minima": {},
+    "small": {
+        "initial_dim": 64,
+        "block_dims": (64, 96, 128),
+        "coarse_d_model": 128,
+        "coarse_d_ffn": 128,
+        "coarse_nhead": 4,
+        "coarse_layer_names": ("self", "cross") * 2,
+        "fine_d_model": 64,
+        "fine_d_ffn": 64,
+        "fine_nhead": 4,
+    },
+}
 
 
 def parse_freeze(spec: str) -> tuple[str, ...]:
@@ -84,6 +104,10 @@ class LoFTRConfig:
     fine_nhead: int = 8
     fine_layer_names: tuple[str, ...] = ("self", "cross")
     freeze: tuple[str, ...] = field(default=DEFAULT_FREEZE)
+    #: network input, "gray" | "vessels" (INPUTS); register and benchmark feed what the checkpoint says
+    input: str = "gray"
+    #: long side of the images the model was trained at (None: unknown, e.g. MINIMA); the matcher's default size
+    train_size: int | None = None
 
     def __post_init__(self) -> None:
         # tuples whatever came in (lists from JSON / TOML), so configs compare and hash
@@ -96,8 +120,32 @@ class LoFTRConfig:
             raise VregError(f"LoFTR match_type {self.match_type!r} is not supported (only 'dual_softmax')")
         if self.fine_window_size % 2 != 1:
             raise VregError(f"LoFTR fine_window_size must be odd, got {self.fine_window_size}")
+        if self.input not in INPUTS:
+            raise VregError(f"LoFTR input {self.input!r} is not known; choose one of {', '.join(INPUTS)}")
+        if self.block_dims[-1] != self.coarse_d_model or self.block_dims[0] != self.fine_d_model:
+            raise VregError(
+                f"LoFTR block_dims {self.block_dims} must end with coarse_d_model ({self.coarse_d_model}) and start "
+                f"with fine_d_model ({self.fine_d_model})"
+            )
         if not 0.0 < self.train_coarse_percent <= 1.0:
             raise VregError(f"train_coarse_percent must be in (0, 1], got {self.train_coarse_percent}")
+
+    @classmethod
+    def for_arch(cls, arch: str, **changes: Any) -> LoFTRConfig:
+        """The preset ``arch`` (a key of ARCHS) with ``changes``, e.g. ``for_arch("small", input="vessels")``."""
+        if arch not in ARCHS:
+            raise VregError(f"unknown LoFTR arch {arch!r}; choose one of {', '.join(ARCHS)}")
+        return cls(**{**ARCHS[arch], **changes})
+
+    @property
+    def arch(self) -> str:
+        """The preset this config equals in its architecture fields, else "custom"."""
+        fields = {f.name for f in dataclasses.fields(self)} - {"freeze", "input", "train_size"}
+        for name, overrides in ARCHS.items():
+            ref = LoFTRConfig(**overrides)
+            if all(getattr(ref, f) == getattr(self, f) for f in fields):
+                return name
+        return "custom"
 
     @property
     def stride_c(self) -> int:

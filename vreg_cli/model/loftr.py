@@ -12,6 +12,7 @@ Keypoints are in input pixels in LoFTR's frame, exactly as ``kornia.feature.LoFT
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from vreg_cli.model.checkpoint import (
     load_state,
     load_weights,
     read_checkpoint,
+    stored_model_config,
 )
 from vreg_cli.model.coarse import PaddedCoarseMatching
 from vreg_cli.model.config import MODULE_NAMES, LoFTRConfig
@@ -270,15 +272,29 @@ def _as_batch(image: torch.Tensor | np.ndarray, device: torch.device) -> torch.T
     return tensor.to(device)
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu", config: LoFTRConfig | None = None) -> LoFTRModel:
+def load_model(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    config: LoFTRConfig | None = None,
+    *,
+    arch: str | None = None,
+    **changes: Any,
+) -> LoFTRModel:
     """Build a LoFTRModel and load weights from a MINIMA/LoFTR file or a vreg checkpoint (strict), in eval mode.
 
-    The config is ``config`` when given, else the ``model_config`` stored in a vreg checkpoint, else the MINIMA
-    default ``LoFTRConfig()``.
+    The config is ``config`` when given, else the ``model_config`` stored in a vreg checkpoint, else the preset
+    ``arch`` (default MINIMA's); ``changes`` (e.g. ``freeze=()``, ``input="vessels"``) are applied on top.
     """
     obj = read_checkpoint(path)
     if config is None:
-        config = LoFTRConfig.from_dict(obj["model_config"]) if is_vreg_checkpoint(obj) else LoFTRConfig()
+        if is_vreg_checkpoint(obj):
+            config = LoFTRConfig.from_dict(stored_model_config(obj, path))
+            if arch is not None and config.arch != arch:
+                raise VregError(f"{path}: holds a {config.arch!r} LoFTR, not --arch {arch}")
+        else:
+            config = LoFTRConfig.for_arch(arch or "minima")
+    if changes:
+        config = dataclasses.replace(config, **changes)
     model = LoFTRModel(config)
     load_state(model, extract_state_dict(obj, path), path)
     return model.to(device).eval()

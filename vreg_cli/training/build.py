@@ -10,43 +10,58 @@ from torch.utils.data import DataLoader
 
 from vreg_cli.data.dataset import AugmentConfig, PairDataset
 from vreg_cli.data.h5 import VregH5
-from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel, load_weights
+from vreg_cli.model.config import parse_freeze
+from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel, load_model
 from vreg_cli.training.config import TrainConfig
 from vreg_cli.training.distributed import DistInfo, ResumableSampler
 from vreg_cli.ui import console, warn
 
-RANDOM_INIT_WARNING = (
-    "no --weights given: LoFTR starts from RANDOM initialisation. Under the default freeze policy the backbone, "
-    "positional encoding and fine_preprocess then stay frozen at random values and only the transformers learn "
-    "on top of random features, so expect far weaker matches than fine-tuning MINIMA's weights; training everything "
-    "from scratch (--freeze none) needs much more data and many more steps. Pass --weights minima_loftr.ckpt."
-)
-
 
 def build_model(cfg: TrainConfig, info: DistInfo, model_config: dict[str, Any] | None = None) -> LoFTRModel:
-    """LoFTRModel with the run's freeze policy; weights from ``cfg.weights`` unless resuming (``model_config``)."""
+    """LoFTRModel with the run's freeze policy; weights from ``cfg.weights`` unless resuming (``model_config``).
+
+    Without weights the model starts from random init (``cfg.arch``, MINIMA's architecture by default) and trains
+    everything (TrainConfig refuses a frozen random backbone). With a vreg checkpoint as weights its own
+    architecture and input are kept (``--input`` may change the input, for ablations).
+    """
     torch.manual_seed(cfg.seed)  # identical random init on every rank (DDP also broadcasts rank 0's)
     if model_config is not None:
         return LoFTRModel(LoFTRConfig.from_dict(model_config))
-    model = LoFTRModel(LoFTRConfig().with_freeze(cfg.freeze))
+    changes: dict[str, Any] = {"freeze": parse_freeze(cfg.freeze), "train_size": train_size(cfg)}
+    if cfg.input is not None:
+        changes["input"] = cfg.input
     if cfg.weights:
-        n = load_weights(model, cfg.weights)
+        model = load_model(cfg.weights, arch=cfg.arch, **changes)
         if info.is_main:
-            console.print(f"loaded {n} tensors from {cfg.weights}")
-    elif info.is_main:
-        warn(RANDOM_INIT_WARNING)
-    return model
+            console.print(f"loaded {len(model.state_dict())} tensors from {cfg.weights} ({model.config.arch} LoFTR)")
+        return model
+    if info.is_main:
+        console.print(f"no --weights: {cfg.arch or 'minima'} LoFTR from random init, every module trained")
+    return LoFTRModel(LoFTRConfig.for_arch(cfg.arch or "minima", **changes))
 
 
-def make_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[PairDataset, PairDataset | None]:
-    """Training set (random affines per epoch) and validation set (fixed affine per item, no photometric)."""
-    train_set = PairDataset(cfg.data, "train", cfg.pairs, cfg.augment, cfg.image_size, seed=cfg.seed)
+def train_size(cfg: TrainConfig) -> int:
+    """Long side of the training images: --image-size, else the HDF5's (floored to a multiple of 8)."""
+    side = cfg.image_size or max(VregH5(cfg.data).size)
+    return side - side % 8
+
+
+def make_datasets(cfg: TrainConfig, info: DistInfo, input_mode: str = "gray") -> tuple[PairDataset, PairDataset | None]:
+    """Training set (random affines per epoch) and validation set (fixed affine per item, no photometric).
+
+    ``input_mode``: the model's input ("gray" | "vessels"), applied to both images of every item.
+    """
+    train_set = PairDataset(
+        cfg.data, "train", cfg.pairs, cfg.augment, cfg.image_size, seed=cfg.seed, input_mode=input_mode
+    )
     if len(VregH5(cfg.data).indices("val")) == 0:
         if info.is_main:
             warn(f"{cfg.data} has no validation split: no validation metrics and no best.ckpt")
         return train_set, None
     val_aug = AugmentConfig(**{**vars(cfg.augment), "photometric": False})
-    val_set = PairDataset(cfg.data, "val", cfg.pairs, val_aug, cfg.image_size, seed=cfg.seed + 1, fixed_seed=True)
+    val_set = PairDataset(
+        cfg.data, "val", cfg.pairs, val_aug, cfg.image_size, seed=cfg.seed + 1, fixed_seed=True, input_mode=input_mode
+    )
     return train_set, val_set
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from vreg_cli.errors import VregError
-from vreg_cli.model.checkpoint import checkpoint_payload, read_checkpoint
+from vreg_cli.model.checkpoint import checkpoint_payload, is_vreg_checkpoint, read_checkpoint, stored_model_config
 from vreg_cli.paths import atomic_output
 
 LAST, BEST = "last.ckpt", "best.ckpt"
@@ -63,14 +63,29 @@ def save_checkpoint(
     return path
 
 
-def load_trainer_state(run_dir: str | Path) -> dict[str, Any]:
-    """The ``last.ckpt`` of a run directory, checked to hold the trainer keys (for ``--resume``)."""
+def resume_path(run_dir: str | Path) -> Path:
+    """The checkpoint ``--resume RUN_DIR`` reads: RUN_DIR/last.ckpt, or the file itself when given one."""
     path = Path(run_dir)
-    path = path / LAST if path.is_dir() else path
+    return path / LAST if path.is_dir() else path
+
+
+def load_trainer_state(run_dir: str | Path) -> dict[str, Any]:
+    """The ``last.ckpt`` of a run directory, checked to hold the trainer keys (for ``--resume``).
+
+    Read by the one weights reader (:func:`vreg_cli.model.checkpoint.read_checkpoint`: no code from the file runs).
+    """
+    path = resume_path(run_dir)
     if not path.is_file():
         raise VregError(f"{path}: no checkpoint to resume from (expected RUN_DIR/{LAST})")
     obj = read_checkpoint(path)
+    if not is_vreg_checkpoint(obj):
+        raise VregError(f"{path}: not a vreg training checkpoint (no 'format': 'vreg-loftr')")
     missing = [k for k in ("model", "optimizer", "scheduler", "step", "train_config") if k not in obj]
     if missing:
         raise VregError(f"{path}: not a vreg training checkpoint (missing {', '.join(missing)})")
+    stored_model_config(obj, path)
+    kinds = (("step", int), ("optimizer", dict), ("scheduler", dict), ("train_config", dict))
+    bad = [k for k, kind in kinds if not isinstance(obj[k], kind)]
+    if bad:
+        raise VregError(f"{path}: corrupt training checkpoint (malformed {', '.join(bad)})")
     return obj

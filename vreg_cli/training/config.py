@@ -9,7 +9,7 @@ from typing import Any
 from vreg_cli.config import dataclass_from_dict
 from vreg_cli.data.dataset import AugmentConfig, parse_pairs
 from vreg_cli.errors import VregError
-from vreg_cli.model.config import parse_freeze
+from vreg_cli.model.config import ARCHS, INPUTS, parse_freeze
 from vreg_cli.model.loss import LossConfig
 
 
@@ -21,7 +21,10 @@ class TrainConfig:
     out: str = "runs/train"
     weights: str | None = None  # MINIMA / LoFTR release file or vreg checkpoint; None = random init
     pairs: tuple[str, ...] = ("cf-fa", "cf-oct")
-    freeze: str = "default"  # "default" | "none" | comma-separated module names
+    #: "default" | "none" | comma-separated module names; None = "default" with --weights, "none" from scratch
+    freeze: str | None = None
+    arch: str | None = None  # LoFTR preset (model/config.py ARCHS); None = the weights' own, else "minima"
+    input: str | None = None  # "gray" | "vessels"; None = the weights' own, else "gray"
     image_size: int | None = None  # square side (multiple of 8); None = the HDF5's size
     batch_size: int = 2
     grad_accum: int = 1
@@ -54,7 +57,18 @@ class TrainConfig:
         self.augment.gamma_range = tuple(self.augment.gamma_range)
         self.augment.contrast_range = tuple(self.augment.contrast_range)
         self.pairs = parse_pairs(self.pairs)
-        parse_freeze(self.freeze)  # a bad policy fails now, not after loading the data
+        if self.freeze is None:
+            self.freeze = "default" if self.weights else "none"
+        frozen = parse_freeze(self.freeze)  # a bad policy fails now, not after loading the data
+        if not self.weights and "backbone" in frozen:
+            raise VregError(
+                f"--freeze {self.freeze} without --weights would freeze a randomly initialised backbone, which "
+                "learns nothing: train from scratch with --freeze none, or pass --weights"
+            )
+        if self.arch is not None and self.arch not in ARCHS:
+            raise VregError(f"unknown --arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if self.input is not None and self.input not in INPUTS:
+            raise VregError(f"unknown --input {self.input!r}; choose one of {', '.join(INPUTS)}")
         if self.max_steps is None and self.epochs is None:
             raise VregError("give --max-steps or --epochs")
         for name in ("batch_size", "grad_accum", "val_every", "ckpt_every", "log_every"):

@@ -17,9 +17,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 from vreg_cli.errors import VregError
 from vreg_cli.io import write_json
+from vreg_cli.model.checkpoint import extract_state_dict, load_state
 from vreg_cli.model.loftr import LoFTRModel, parameter_table
 from vreg_cli.model.loss import loftr_loss
 from vreg_cli.model.supervision import spvs_coarse, spvs_fine
+from vreg_cli.paths import check_output_path
 from vreg_cli.training import distributed as D
 from vreg_cli.training.build import (
     build_model,
@@ -29,7 +31,15 @@ from vreg_cli.training.build import (
     make_val_loader,
     total_steps,
 )
-from vreg_cli.training.checkpoint import BEST, LAST, load_trainer_state, rng_state, save_checkpoint, set_rng_state
+from vreg_cli.training.checkpoint import (
+    BEST,
+    LAST,
+    load_trainer_state,
+    resume_path,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from vreg_cli.training.config import TrainConfig
 from vreg_cli.training.metrics_log import MetricsLog
 from vreg_cli.training.validation import to_device, validate
@@ -88,22 +98,26 @@ def train(cfg: TrainConfig, resume: str | Path | None = None) -> TrainResult:
 
 def _train(cfg: TrainConfig, resume, info: D.DistInfo, device: torch.device) -> TrainResult:
     run_dir = Path(cfg.out)
+    check_output_path(run_dir / LAST)  # an unwritable run directory fails now, not at the first checkpoint
     state = load_trainer_state(resume) if resume is not None else None
     model = build_model(cfg, info, state["model_config"] if state else None)
     if state:
-        model.load_state_dict(state["model"], strict=True)
+        load_state(model, extract_state_dict(state, resume_path(resume)), resume_path(resume))
     model.to(device).train()
-    train_set, val_set = make_datasets(cfg, info)
+    train_set, val_set = make_datasets(cfg, info, model.config.input)
     sampler = D.ResumableSampler(train_set, info, cfg.seed, shuffle=True)
     loader = make_loader(train_set, sampler, cfg, device)
     steps = total_steps(cfg, math.ceil(sampler.num_samples / cfg.batch_size))
     optimizer, scheduler = make_optimizer(model, cfg, steps)
     step, epoch, pos, best, last_saved = 0, 0, 0, -1.0, None
     if state:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, epoch, pos = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
-        best = float(state.get("metrics", {}).get("best_score", -1.0))
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            step, epoch, pos = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+            best = float(state.get("metrics", {}).get("best_score", -1.0))
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            raise VregError(f"{resume_path(resume)}: optimiser/scheduler state does not fit this run ({exc})") from None
         last_saved = step
         rngs = state.get("rng") or []
         if len(rngs) == info.world:

@@ -1,4 +1,5 @@
-"""RUN_DIR/metrics.csv (one row per logged train step or validation; rewritten atomically) and TensorBoard.
+"""RUN_DIR/metrics.csv (one row per logged train step or validation; rewritten atomically), RUN_DIR/curves.png
+(redrawn at each validation and at the end) and TensorBoard.
 
 TensorBoard event files go to RUN_DIR/tb when the ``tensorboard`` package is installed; otherwise only the CSV.
 """
@@ -12,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from vreg_cli.io import write_csv
+from vreg_cli.training.curves import CURVES, write_curves
 
 
 class MetricsLog:
@@ -33,7 +35,10 @@ class MetricsLog:
 
     def add(self, step: int, kind: str, values: dict[str, float]) -> None:
         self.rows.append({"step": step, "kind": kind, **values})
-        write_csv(self.path, pd.DataFrame(self.rows))
+        frame = pd.DataFrame(self.rows)
+        write_csv(self.path, frame)
+        if kind == "val":
+            write_curves(frame, self.path.with_name(CURVES))
         if self._tb is not None:
             for key, value in values.items():
                 if isinstance(value, int | float) and math.isfinite(value):
@@ -41,5 +46,7 @@ class MetricsLog:
             self._tb.flush()
 
     def close(self) -> None:
+        if self.rows:  # also a run without validation gets its loss and learning-rate curves
+            write_curves(pd.DataFrame(self.rows), self.path.with_name(CURVES))
         if self._tb is not None:
             self._tb.close()

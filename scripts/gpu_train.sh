@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The GPU variant of `just train-small`: one unattended run of at most ~10 minutes that writes every figure to $OUT.
+#
+#   OUT=/tmp/gpu just train-gpu          (on the device machine: OUT is set by the device tool)
+#
+# It needs only the repository (the 6 bundled DRIVE masks and the bundled sample pair; no ../shared):
+#   1. synthetic triplets at 384 px (procedural + bundled DRIVE vessel trees), packed to HDF5;
+#   2. `vreg train` of the small vessel-input preset from scratch on CUDA (bf16), time-boxed by STEPS;
+#   3. throughput of a training step (default frozen policy vs --freeze none, `scripts/bench_train.py`);
+#   4. `vreg benchmark` of the new checkpoint (prealign=none, 0/15/30 deg) and classic on the bundled sample pair.
+# Bring $OUT/run/best.ckpt back and benchmark it on the real dev pairs on the CPU machine.
+set -euo pipefail
+OUT=${OUT:?set OUT to the folder for the results}
+STEPS=${STEPS:-1500}
+SIZE=${SIZE:-384}
+N=${N:-600}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/log.txt") 2>&1
+nvidia-smi || true
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+src=$(mktemp -d)
+start=$(date +%s)
+vreg synth "$src/proc" --n "$N" --size "$SIZE" --layout flat --seed 21
+vreg synth "$src/drive" --n "$N" --size "$SIZE" --layout flat --seed 22 --vessels drive
+for s in proc drive; do
+    for dir in "$src/$s"/*/; do
+        m=$(basename "$dir"); mkdir -p "$src/all/$m"
+        for f in "$dir"*.png; do mv "$f" "$src/all/$m/${s}_$(basename "$f")"; done
+    done
+done
+vreg prepare "$src/all" -o "$src/train.h5" --layout flat --split 0.95,0.05,0 --force
+echo "data: $(( $(date +%s) - start )) s"
+t0=$(date +%s)
+vreg train --data "$src/train.h5" --out "$OUT/run" --arch small --input vessels --max-steps "$STEPS" --batch-size 16 \
+    --lr 2e-3 --max-rotation 20 --scale-range 0.8,1.25 --max-translation 0.15 --photometric --pairs cf-fa,cf-oct \
+    --val-every 250 --ckpt-every 250 --val-items 64 --workers 8 --device cuda --seed 0
+echo "train: $(( $(date +%s) - t0 )) s for $STEPS steps"
+python3 scripts/bench_train.py --size 512 --steps 5 > "$OUT/bench_train.txt" 2>&1 || true
+mkdir -p "$src/pairs" && cp -r data_specs/sample "$src/pairs/sample"
+vreg benchmark --pairs-dir "$src/pairs" --pairs-layout landmarks-csv --bins 0,15,30 \
+    --method classic --method "ours=loftr:checkpoint=$OUT/run/best.ckpt,prealign=none,device=cuda" \
+    --out "$OUT/bench_sample" || true
+echo "total: $(( $(date +%s) - start )) s"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Train the small vessel-input LoFTR from scratch on synthetic triplets (procedural + DRIVE vessel trees).
+#
+# Sized for 2 CPU cores and about 2 hours; run it in the background (`just train-small &`). Running it again
+# continues the run exactly where it stopped (`vreg train --resume`). Settings come from the environment:
+#   RUN=runs/small  STEPS=500  SIZE=256  N=320 (samples per vessel source)  THREADS=2
+#   DRIVE=../shared/data/drive (a folder in DRIVE's layout; the 6 bundled masks when it is absent)
+# Extra arguments go to `vreg train` (first run only), e.g. `just train-small --max-rotation 180`.
+set -euo pipefail
+RUN=${RUN:-runs/small}
+STEPS=${STEPS:-500}
+SIZE=${SIZE:-256}
+N=${N:-320}
+THREADS=${THREADS:-2}
+DRIVE=${DRIVE:-../shared/data/drive}
+export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+DATA="$RUN/data/train${SIZE}.h5"
+
+if [ -f "$RUN/last.ckpt" ]; then
+    exec vreg train --resume "$RUN" --max-steps "$STEPS"
+fi
+
+if [ ! -f "$DATA" ]; then
+    [ -d "$DRIVE/vessels" ] || DRIVE=drive
+    tmp="$RUN/data/src"
+    rm -rf "$tmp"
+    vreg synth "$tmp/proc" --n "$N" --size "$SIZE" --layout flat --seed 11
+    vreg synth "$tmp/drive" --n "$N" --size "$SIZE" --layout flat --seed 12 --vessels "$DRIVE"
+    # one flat tree, ids prefixed by their source
+    for src in proc drive; do
+        for dir in "$tmp/$src"/*/; do
+            modality=$(basename "$dir")
+            mkdir -p "$tmp/all/$modality"
+            for f in "$dir"*.png; do mv "$f" "$tmp/all/$modality/${src}_$(basename "$f")"; done
+        done
+    done
+    vreg prepare "$tmp/all" -o "$DATA" --layout flat --split 0.95,0.05,0 --force
+    rm -rf "$tmp"
+fi
+
+# Residual rotation and scale as LoFTR sees them after classic's pre-alignment (<= 20 deg, 0.8-1.25).
+vreg train --data "$DATA" --out "$RUN" --arch small --input vessels --max-steps "$STEPS" --batch-size 4 --lr 1e-3 \
+    --max-rotation 20 --scale-range 0.8,1.25 --max-translation 0.15 --photometric --pairs cf-fa,cf-oct \
+    --val-every 50 --ckpt-every 25 --val-items 32 --workers 1 --seed 0 "$@"

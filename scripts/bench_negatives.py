@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -42,14 +43,17 @@ def _digest(img: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest()
 
 
-def build_cases(pairs_dir: Path, others: list[Path], limit: int) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """(kind, name, fixed, moving) negative cases, in a fixed order."""
+def build_cases(
+    pairs_dir: Path, others: list[Path], limit: int, eye_regex: str = ""
+) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(kind, name, fixed, moving) negative cases, in a fixed order. eye_regex: its first group of a pair's folder
+    name names the eye (default: pairs with identical fixed images are one eye)."""
     dirs = sorted(p.parent for p in pairs_dir.glob("*/fixed.png"))[:limit]
     if not dirs:
         sys.exit(f"no <pair>/fixed.png under {pairs_dir}")
     fixed = [read_image(d / "fixed.png") for d in dirs]
     moving = [read_image(d / "moving.png") for d in dirs]
-    eye = [_digest(f) for f in fixed]
+    eye = [re.match(eye_regex, d.name).group(1) if eye_regex else _digest(f) for d, f in zip(dirs, fixed, strict=True)]
     n = len(dirs)
     cases = []
     window = CaseConfig(protocol="smallfov", seed=0)
@@ -97,10 +101,11 @@ def main() -> None:
     ap.add_argument("--other", type=Path, action="append", help="image(s) of another modality and eye")
     ap.add_argument("--method", default="classic")
     ap.add_argument("--limit", type=int, default=1000, help="use at most this many pairs")
+    ap.add_argument("--eye-regex", default="", help="regex whose first group of a pair folder's name is the eye id")
     ap.add_argument("--out", type=Path, default=Path("bench/negatives"))
     args = ap.parse_args()
     others = args.other if args.other is not None else [DEV / "samples" / "cf_oct_moving.png"]
-    cases = build_cases(args.pairs_dir, others, args.limit)
+    cases = build_cases(args.pairs_dir, others, args.limit, args.eye_regex)
     method = make_method(args.method)
     rows = []
     for kind, name, fixed, moving in cases:

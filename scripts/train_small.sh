@@ -3,12 +3,12 @@
 #
 # Sized for 2 CPU cores and about 2 hours; run it in the background (`just train-small &`). Running it again
 # continues the run exactly where it stopped (`vreg train --resume`). Settings come from the environment:
-#   RUN=runs/small  STEPS=500  SIZE=256  N=320 (samples per vessel source)  THREADS=2
+#   RUN=runs/small  STEPS=400  SIZE=256  N=320 (samples per vessel source)  THREADS=2
 #   DRIVE=../shared/data/drive (a folder in DRIVE's layout; the 6 bundled masks when it is absent)
 # Extra arguments go to `vreg train` (first run only), e.g. `just train-small --max-rotation 180`.
 set -euo pipefail
 RUN=${RUN:-runs/small}
-STEPS=${STEPS:-500}
+STEPS=${STEPS:-400}
 SIZE=${SIZE:-256}
 N=${N:-320}
 THREADS=${THREADS:-2}

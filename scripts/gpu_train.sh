@@ -14,6 +14,8 @@ OUT=${OUT:?set OUT to the folder for the results}
 STEPS=${STEPS:-1500}
 SIZE=${SIZE:-384}
 N=${N:-600}
+DEVICE=${DEVICE:-cuda}   # DEVICE=cpu STEPS=2 N=4 SIZE=128 BENCH_SIZE=128 checks the script on a CPU machine
+BENCH_SIZE=${BENCH_SIZE:-512}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 nvidia-smi || true
@@ -33,11 +35,11 @@ echo "data: $(( $(date +%s) - start )) s"
 t0=$(date +%s)
 vreg train --data "$src/train.h5" --out "$OUT/run" --arch small --input vessels --max-steps "$STEPS" --batch-size 16 \
     --lr 2e-3 --max-rotation 20 --scale-range 0.8,1.25 --max-translation 0.15 --photometric --pairs cf-fa,cf-oct \
-    --val-every 250 --ckpt-every 250 --val-items 64 --workers 8 --device cuda --seed 0
+    --val-every 250 --ckpt-every 250 --val-items 64 --workers 8 --device "$DEVICE" --seed 0
 echo "train: $(( $(date +%s) - t0 )) s for $STEPS steps"
-python3 scripts/bench_train.py --size 512 --steps 5 > "$OUT/bench_train.txt" 2>&1 || true
+python3 scripts/bench_train.py --size "$BENCH_SIZE" --steps 5 --device "$DEVICE" > "$OUT/bench_train.txt" 2>&1 || true
 mkdir -p "$src/pairs" && cp -r data_specs/sample "$src/pairs/sample"
 vreg benchmark --pairs-dir "$src/pairs" --pairs-layout landmarks-csv --bins 0,15,30 \
-    --method classic --method "ours=loftr:checkpoint=$OUT/run/best.ckpt,prealign=none,device=cuda" \
+    --method classic --method "ours=loftr:checkpoint=$OUT/run/best.ckpt,prealign=none,device=$DEVICE" \
     --out "$OUT/bench_sample" || true
 echo "total: $(( $(date +%s) - start )) s"

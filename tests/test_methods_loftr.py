@@ -201,9 +201,13 @@ def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("VREG_WEIGHTS", "env.ckpt")
     name, options, why = resolve_spec("auto")
     assert (name, options["weights"], why) == ("loftr", "env.ckpt", "auto: weights from VREG_WEIGHTS")
-    for bad in ("orb", "sift:weights=a.ckpt", "loftr", "loftr:size=big,weights=a", "loftr:weights=a,colour=1"):
+    for bad in ("orb", "sift:weights=a.ckpt", "loftr:size=big,weights=a", "loftr:weights=a,colour=1"):
         with pytest.raises(VregError):
             make_method(bad)
+    # plain "loftr" takes the bundled checkpoint; without it in the checkout the error says so
+    monkeypatch.setattr("vreg_cli.methods.loftr.BUNDLED_LOFTR", tmp_path / "absent.ckpt")
+    with pytest.raises(VregError, match="loftr needs weights.*absent.ckpt is missing"):
+        make_method("loftr")
 
 
 def test_cli_with_a_test_made_checkpoint(tmp_path: Path, rotated_pair) -> None:

@@ -19,14 +19,7 @@ from vreg_cli.methods.loftr import LoFTRMethod
 from vreg_cli.methods.loftr_matcher import LoFTRMatcher
 from vreg_cli.register import RegisterConfig, register_pair
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny images: one thread is faster, and the shared test machine is not oversubscribed by OpenMP."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SIZE = 96

@@ -22,13 +22,7 @@ from vreg_cli.train import TrainConfig, train
 from vreg_cli.training.build import build_model
 from vreg_cli.training.distributed import DistInfo
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_small_preset_is_the_documented_architecture():

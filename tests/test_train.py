@@ -21,14 +21,7 @@ from vreg_cli.model.checkpoint import read_checkpoint
 from vreg_cli.model.loftr import load_model
 from vreg_cli.train import TrainConfig, resume_config, train
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the CI machine is small and shared; one intra-op thread avoids oversubscription (tests only)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

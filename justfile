@@ -42,7 +42,7 @@ bench-train *args:
 bench-register *args:
     python3 scripts/bench_register.py "$@"
 
-# Train the small vessel-input LoFTR from scratch on 2 CPU cores (about 2 h; runs again = --resume). Env: RUN, STEPS, SIZE, N, THREADS, DRIVE
+# Train the small vessel-input LoFTR from scratch on 2 CPU cores (400 steps, about 1.5 h; running it again resumes). Env: RUN, STEPS, SIZE, N, THREADS, DRIVE
 train-small *args:
     bash scripts/train_small.sh "$@"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the small vessel-input LoFTR from scratch on synthetic triplets (procedural + DRIVE vessel trees).
 #
-# Sized for 2 CPU cores and about 2 hours; run it in the background (`just train-small &`). Running it again
+# Sized for 2 CPU cores and about 1.5 hours (400 steps); run it in the background (`just train-small &`). Running it again
 # continues the run exactly where it stopped (`vreg train --resume`). Settings come from the environment:
 #   RUN=runs/small  STEPS=400  SIZE=256  N=320 (samples per vessel source)  THREADS=2
 #   DRIVE=../shared/data/drive (a folder in DRIVE's layout; the 6 bundled masks when it is absent)

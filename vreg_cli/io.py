@@ -129,6 +129,18 @@ def write_image(path: str | os.PathLike, img: np.ndarray) -> Path:
     return path
 
 
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON object from a file vreg wrote (run.json, methods.json, config.json); one VregError line otherwise."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VregError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(obj, dict):
+        raise VregError(f"{path}: not a JSON object as vreg writes it")
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically (indent 2)."""
     path = Path(path)

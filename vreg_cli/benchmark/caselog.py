@@ -5,7 +5,6 @@ nothing done; ``--resume`` reads it back (tolerating a torn last line) and skips
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pandas as pd
 
 from vreg_cli.benchmark.evaluate import COLUMNS
 from vreg_cli.errors import VregError
+from vreg_cli.io import read_json
 from vreg_cli.paths import atomic_output
 
 
@@ -66,11 +66,9 @@ def check_run_config(path: Path, config: dict[str, Any], resume: bool) -> None:
     """On --resume the settings that define cases and metrics (bins included) must match the earlier run.json."""
     if resume and path.is_file():
         try:
-            old = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise VregError(f"--resume: {path} is unreadable ({exc}); use a new --out or --force") from None
-        if not isinstance(old, dict):
-            raise VregError(f"--resume: {path} is not a vreg run.json; use a new --out or --force")
+            old = read_json(path)
+        except VregError as exc:
+            raise VregError(f"--resume: {exc}; use a new --out or --force") from None
         diffs = [k for k in config if old.get(k) != config[k]]
         if diffs:
             k = diffs[0]

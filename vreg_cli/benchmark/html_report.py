@@ -33,6 +33,7 @@ from vreg_cli.benchmark.metrics import Thresholds, summarize
 from vreg_cli.benchmark.report import COLUMNS, SCALE_TEXT, cell_text, criteria_text, success_figure
 from vreg_cli.benchmark.run import METHODS_FILE
 from vreg_cli.errors import VregError
+from vreg_cli.io import read_json
 from vreg_cli.report_html import Html, figure_png, img, join, kv_table, page, table, tag, utc_now
 from vreg_cli.report_html import write_page as _write_page
 
@@ -55,18 +56,8 @@ def load_run(out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any
     if frame.empty:
         raise VregError(f"{cases}: no finished cases to report")
     methods_path = out_dir / METHODS_FILE
-    methods = _read_json(methods_path) if methods_path.is_file() else {}
-    return frame, _read_json(run), methods
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VregError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(obj, dict):
-        raise VregError(f"{path}: not a vreg benchmark file")
-    return obj
+    methods = read_json(methods_path) if methods_path.is_file() else {}
+    return frame, read_json(run), methods
 
 
 def thresholds_of(run: dict[str, Any]) -> Thresholds:

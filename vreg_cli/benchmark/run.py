@@ -21,7 +21,7 @@ from vreg_cli.benchmark.cases import CaseConfig, CaseSpec
 from vreg_cli.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
 from vreg_cli.benchmark.metrics import Thresholds, summarize
 from vreg_cli.errors import VregError
-from vreg_cli.io import write_json
+from vreg_cli.io import read_json, write_json
 from vreg_cli.parallel import process_pool
 from vreg_cli.ui import progress
 
@@ -128,7 +128,7 @@ def _record_methods(path: Path, ctx: EvalContext, entries: list[MethodEntry]) ->
     version, for the reports; labels of earlier runs in the same folder are kept."""
     from vreg_cli import __version__
 
-    old = json.loads(path.read_text()).get("methods", {}) if path.is_file() else {}
+    old = read_json(path).get("methods", {}) if path.is_file() else {}
     for e in entries:
         m = ctx.method(e.label)
         loaded = m.describe() if hasattr(m, "describe") else str(m)  # any object may stand in for a Method

@@ -7,7 +7,6 @@ run's validation split of its HDF5 file; when that file is gone the page says so
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from vreg_cli.errors import VregError
+from vreg_cli.io import read_json
 from vreg_cli.report_html import (
     Html,
     encode_image,
@@ -158,7 +158,7 @@ def build_report(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu
         raise VregError(f"{run_dir}: no such run directory")
     ckpt_path, ckpt = _checkpoint(run_dir)
     config_path = run_dir / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else dict(ckpt.get("train_config") or {})
+    config = read_json(config_path) if config_path.is_file() else dict(ckpt.get("train_config") or {})
     model = load_model(ckpt_path, device)
     metrics = _read_metrics(run_dir)
     curves = img(figure_png(curves_figure(metrics)), "training curves", cls="plot")

@@ -14,6 +14,7 @@ share of the searched patches, multiplied (each capped at 1).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -183,18 +184,13 @@ class ClassicMethod(Method):
         m, cand = hyp.moving, hyp.candidate
         mat = cand.matrix
         step = self._patch_step(f, m, mat)
+        # the same patch grid for the shrinking refinement radii and the wide verification below
+        match = functools.partial(
+            patch_matches, f.vessels, m.vessels, patch=c.patch, step=step, min_ncc=c.min_ncc, min_content=c.min_content
+        )
         pm, inl = None, None
         for radius in c.radii:
-            pm = patch_matches(
-                f.vessels,
-                m.vessels,
-                mat,
-                patch=c.patch,
-                step=step,
-                radius=radius,
-                min_ncc=c.min_ncc,
-                min_content=c.min_content,
-            )
+            pm = match(mat, radius=radius)
             fit = fit_affine(pm, c.ransac_threshold)
             if fit is None:
                 return None
@@ -203,16 +199,7 @@ class ClassicMethod(Method):
         # Verification: search every patch again in a wide window around the final estimate. A true estimate puts
         # most peaks where it predicts; by chance a peak lands within the threshold of the prediction about
         # pi t^2 / (2 R + 1)^2 of the time (~1 % at R = 24), unlike the last refinement pass (R = 5: ~25 %).
-        vm = patch_matches(
-            f.vessels,
-            m.vessels,
-            mat,
-            patch=c.patch,
-            step=step,
-            radius=c.verify_radius,
-            min_ncc=c.min_ncc,
-            min_content=c.min_content,
-        )
+        vm = match(mat, radius=c.verify_radius)
         residual = np.linalg.norm(warp_points(mat, vm.moving) - vm.fixed, axis=1)
         agree = int((residual <= c.ransac_threshold).sum())
         scale = decompose_affine(np.linalg.inv(f.to_work) @ mat @ m.to_work).scale  # in the pixels given

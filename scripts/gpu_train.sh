@@ -22,15 +22,7 @@ nvidia-smi || true
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 src=$(mktemp -d)
 start=$(date +%s)
-vreg synth "$src/proc" --n "$N" --size "$SIZE" --layout flat --seed 21
-vreg synth "$src/drive" --n "$N" --size "$SIZE" --layout flat --seed 22 --vessels drive
-for s in proc drive; do
-    for dir in "$src/$s"/*/; do
-        m=$(basename "$dir"); mkdir -p "$src/all/$m"
-        for f in "$dir"*.png; do mv "$f" "$src/all/$m/${s}_$(basename "$f")"; done
-    done
-done
-vreg prepare "$src/all" -o "$src/train.h5" --layout flat --split 0.95,0.05,0 --force
+bash scripts/synth_training_set.sh "$src/train.h5" "$N" "$SIZE" drive 21
 echo "data: $(( $(date +%s) - start )) s"
 t0=$(date +%s)
 vreg train --data "$src/train.h5" --out "$OUT/run" --arch small --input vessels --max-steps "$STEPS" --batch-size 16 \

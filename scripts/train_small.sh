@@ -22,20 +22,7 @@ fi
 
 if [ ! -f "$DATA" ]; then
     [ -d "$DRIVE/vessels" ] || DRIVE=drive
-    tmp="$RUN/data/src"
-    rm -rf "$tmp"
-    vreg synth "$tmp/proc" --n "$N" --size "$SIZE" --layout flat --seed 11
-    vreg synth "$tmp/drive" --n "$N" --size "$SIZE" --layout flat --seed 12 --vessels "$DRIVE"
-    # one flat tree, ids prefixed by their source
-    for src in proc drive; do
-        for dir in "$tmp/$src"/*/; do
-            modality=$(basename "$dir")
-            mkdir -p "$tmp/all/$modality"
-            for f in "$dir"*.png; do mv "$f" "$tmp/all/$modality/${src}_$(basename "$f")"; done
-        done
-    done
-    vreg prepare "$tmp/all" -o "$DATA" --layout flat --split 0.95,0.05,0 --force
-    rm -rf "$tmp"
+    bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" 11
 fi
 
 # Residual rotation and scale as LoFTR sees them after classic's pre-alignment (<= 20 deg, 0.8-1.25).

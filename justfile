@@ -34,6 +34,10 @@ bench-smallfov *args:
 bench-negatives *args:
     python3 scripts/bench_negatives.py --out bench/negatives "$@"
 
+# classic at working size 640 vs 320, interleaved on the same dev cases (seconds per pair and their ratio)
+bench-working-size *args:
+    python3 scripts/bench_working_size.py "$@"
+
 # Training-step cost, default frozen policy vs --freeze none (512 px, batch 1; CPU and CUDA when present)
 bench-train *args:
     python3 scripts/bench_train.py "$@"

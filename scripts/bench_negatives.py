@@ -33,7 +33,7 @@ import numpy as np
 from vreg_cli.benchmark.cases import CaseConfig, draw_case, present_moving
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.io import read_image
-from vreg_cli.methods import make_method
+from vreg_cli.methods import build_method
 from vreg_cli.register import register_pair
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -106,7 +106,7 @@ def main() -> None:
     args = ap.parse_args()
     others = args.other if args.other is not None else [DEV / "samples" / "cf_oct_moving.png"]
     cases = build_cases(args.pairs_dir, others, args.limit, args.eye_regex)
-    method = make_method(args.method)
+    method = build_method(args.method).method
     rows = []
     for kind, name, fixed, moving in cases:
         start = time.perf_counter()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vreg_cli.context import RegistrationContext
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import affine_matrix, decompose_affine, warp_image
 from vreg_cli.io import read_image, resize_long_side, to_gray, write_csv
@@ -30,7 +31,7 @@ from vreg_cli.methods.sift import SiftMethod
 from vreg_cli.model.config import MODULE_NAMES
 from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel, checkpoint_payload
 from vreg_cli.paths import SAMPLE_DIR
-from vreg_cli.register import RegisterConfig, register_pair
+from vreg_cli.register import register_pair
 
 
 def seconds(fn: Any, repeats: int) -> tuple[float, float, float]:
@@ -137,9 +138,9 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}; fixed {fixed.shape}, moving {moving.shape}")
 
     rows = []
-    config = RegisterConfig()  # working size 640 for every method; LoFTR runs inside it at its own size
-    fw, _ = resize_long_side(fixed, config.working_size)
-    mw, _ = resize_long_side(moving, config.working_size)
+    context = RegistrationContext()  # working size 640 for every method; LoFTR runs inside it at its own size
+    fw, _ = resize_long_side(fixed, context.working_size)
+    mw, _ = resize_long_side(moving, context.working_size)
     prealigner = ClassicPrealigner()
     pre, _ = prealigner(fw, mw)
 
@@ -150,7 +151,7 @@ def main() -> None:
         print(f"{size:4d}  {name:52s} min {best:6.2f} s  median {median:6.2f} s  cpu {cpu:6.2f} s", flush=True)
 
     for name, method in {"classic": ClassicMethod(), "sift": SiftMethod()}.items():
-        timed(640, name, lambda m=method: register_pair(fixed, moving, m, config))
+        timed(640, name, lambda m=method: register_pair(fixed, moving, m))
     timed(640, "  part: classic global estimate", lambda: prealigner(fw, mw))
     for size in (int(s) for s in args.sizes.split(",")):
         matcher = LoFTRMatcher(model, size=size, batch=args.batch)
@@ -162,7 +163,7 @@ def main() -> None:
             variants["loftr rotation search 4x90, fixed features reused"] = LoFTRMethod(matcher, prealign="search")
             variants["loftr rotation search 4x90, no reuse"] = LoFTRMethod(NoReuse(matcher), prealign="search")
         for name, method in variants.items():
-            timed(size, name, lambda m=method: register_pair(fixed, moving, m, config))
+            timed(size, name, lambda m=method: register_pair(fixed, moving, m))
         prof = profile(model, matcher, to_gray(fw), warp_image(to_gray(mw), pre, fw.shape[:2]))
         share = ", ".join(f"{k} {v:.2f}s ({v / prof['total']:.0%})" for k, v in prof.items() if k in MODULE_NAMES)
         print(f"      profile of one LoFTR match ({prof['matches']:.0f} matches, {prof['total']:.2f} s): {share}")

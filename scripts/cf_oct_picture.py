@@ -13,7 +13,7 @@ import numpy as np
 
 from vreg_cli.geometry import warp_image
 from vreg_cli.io import read_image, to_rgb, write_image
-from vreg_cli.methods import make_method
+from vreg_cli.methods import build_method
 from vreg_cli.register import register_pair
 from vreg_cli.viz import checkerboard
 
@@ -26,7 +26,7 @@ def main() -> None:
     args = ap.parse_args()
     fixed = read_image(args.samples / "cf_oct_fixed.png")
     moving = read_image(args.samples / "cf_oct_moving.png")
-    reg = register_pair(fixed, moving, make_method(args.method))
+    reg = register_pair(fixed, moving, build_method(args.method).method)
     cf_in_oct = warp_image(to_rgb(fixed), np.linalg.inv(reg.moving_to_fixed), moving.shape[:2])
     write_image(args.out, checkerboard(to_rgb(moving), cf_in_oct))
     p = reg.parts

@@ -15,8 +15,8 @@ import torch
 
 from vreg_cli.data.dataset import AugmentConfig
 from vreg_cli.model.loftr import load_model
-from vreg_cli.train import TrainConfig
 from vreg_cli.training.build import make_datasets, make_val_loader
+from vreg_cli.training.config import TrainConfig
 from vreg_cli.training.distributed import DistInfo
 from vreg_cli.training.validation import validate
 
@@ -33,8 +33,7 @@ def main(data: str, pairs: str, paths: list[str]) -> None:
         _, val_set = make_datasets(cfg, DistInfo(), model.config.input)
         if val_set is None:
             raise SystemExit(f"{data} has no validation split")
-        out = validate(model, make_val_loader(val_set, cfg, device), device, success_px=5.0, ransac_px=3.0,
-                       max_items=64)  # fmt: skip
+        out = validate(model, make_val_loader(val_set, cfg, device), device, max_items=64)
         print(path, pairs, {k: round(out[k], 3) for k in KEYS}, flush=True)
 
 

@@ -21,6 +21,7 @@ from vreg_cli.data.pairs import find_pairs
 from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.geometry import translation_matrix, warp_points
 from vreg_cli.io import read_image
+from vreg_cli.methods import BuiltMethod
 from vreg_cli.methods.base import Matches
 from vreg_cli.paths import SAMPLE_DIR
 
@@ -47,7 +48,7 @@ class FakeSource:
 def fake_register(behaviour: dict[str, str | np.ndarray]):
     """register_pair stand-in: per method label an offset (2,) added to the true map, "fail" or "crash"."""
 
-    def register_pair(fixed, moving, method, config=None):
+    def register_pair(fixed, moving, method):
         what = behaviour[method]
         if isinstance(what, str) and what == "fail":
             raise RegistrationFailed("too few inliers", matches=5, inliers=1)
@@ -64,7 +65,7 @@ def fake_register(behaviour: dict[str, str | np.ndarray]):
 
 @pytest.fixture
 def fake_world(monkeypatch):
-    """Methods are their labels (make_method is replaced); register_pair follows ``behaviour``."""
+    """Methods are their labels (build_method is replaced); register_pair follows ``behaviour``."""
     behaviour: dict = {}
     reg = fake_register(behaviour)
     source = FakeSource()
@@ -77,7 +78,7 @@ def fake_world(monkeypatch):
 
     source.load = load
     monkeypatch.setattr(vreg_cli.register, "register_pair", reg)
-    monkeypatch.setattr("vreg_cli.methods.make_method", lambda spec: spec)
+    monkeypatch.setattr("vreg_cli.methods.build_method", lambda spec, context: BuiltMethod(spec, "test"))
     return source, behaviour
 
 
@@ -208,13 +209,13 @@ def test_run_is_method_independent_resumable_and_counts_failures(fake_world, tmp
     seen: dict[str, list] = {"a": [], "b": []}
     original = vreg_cli.register.register_pair
 
-    def recording(fixed, moving, method, config=None):
+    def recording(fixed, moving, method):
         seen[method].append((fixed.copy(), moving.copy(), original.gt.copy()))
-        return original(fixed, moving, method, config)
+        return original(fixed, moving, method)
 
     monkeypatch.setattr(vreg_cli.register, "register_pair", recording)
     behaviour.update(a=np.array([1.0, 0.0]), b="fail")
-    settings = BenchmarkSettings(cases=CaseConfig(bins=(0, 60)), error_scale="native", register_config=object())
+    settings = BenchmarkSettings(cases=CaseConfig(bins=(0, 60)), error_scale="native", registration=object())
     entries = [MethodEntry("a", "a"), MethodEntry("b", "b")]
     cases, summary = run_benchmark(source, entries, settings, tmp_path)
     assert len(cases) == 8 and set(cases["status"]) == {"ok", "failed"}

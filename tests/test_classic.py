@@ -12,7 +12,6 @@ from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import grid_points, point_errors, rotation_matrix, warp_image, warp_points
 from vreg_cli.io import read_image
 from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
-from vreg_cli.methods.vessels import vessel_map
 from vreg_cli.paths import SAMPLE_DIR
 from vreg_cli.register import register_pair
 
@@ -78,8 +77,8 @@ def test_inverted_moving_image_registers(eye: dict[str, np.ndarray], method: Cla
 
 
 def test_vessel_map_is_polarity_free(eye: dict[str, np.ndarray]) -> None:
-    a = vessel_map(eye["fa"])
-    b = vessel_map(255 - eye["fa"])
+    a = ClassicConfig().vessel_map(eye["fa"])
+    b = ClassicConfig().vessel_map(255 - eye["fa"])
     both = a.valid & b.valid
     assert np.corrcoef(a.strength[both], b.strength[both])[0, 1] > 0.95
 

@@ -10,7 +10,9 @@ from vreg_cli.geometry import (
     affine_matrix,
     decompose_affine,
     grid_points,
+    pixel_scale_matrix,
     point_errors,
+    resize_image,
     resize_matrix,
     rotation_matrix,
     to_3x3,
@@ -64,6 +66,24 @@ def test_resize_matrix_matches_cv2_resize_on_a_dot():
     np.testing.assert_allclose(warp_points(resize_matrix((40, 60), (100, 150)), [[37, 13]]), [[cx, cy]], atol=0.05)
 
 
+def test_resize_image_returns_the_exact_map_and_the_interpolation_of_its_size():
+    ys, xs = np.indices((40, 60))
+    img = np.exp(-((xs - 37.3) ** 2 + (ys - 13.6) ** 2) / 18.0).astype(np.float32)  # a dot, sigma 3 px
+    for out_hw, default in (((100, 90), cv2.INTER_LINEAR), ((17, 29), cv2.INTER_AREA)):
+        out, s = resize_image(img, out_hw)
+        np.testing.assert_array_equal(out, cv2.resize(img, out_hw[::-1], interpolation=default))
+        ys, xs = np.indices(out_hw)
+        centre = [(out * xs).sum() / out.sum(), (out * ys).sum() / out.sum()]
+        np.testing.assert_allclose(warp_points(s, [[37.3, 13.6]])[0], centre, atol=0.05)
+    img = np.zeros((40, 60), np.float32)
+    img[13, 37] = 1.0
+    near, _ = resize_image(img, (80, 120), interpolation=cv2.INTER_NEAREST_EXACT)
+    assert near.max() == 1.0 and (near == 1.0).sum() == 4  # a 2x2 block: nearest, not a blurred dot
+    same, eye = resize_image(img, (40, 60))
+    assert same is img and np.array_equal(eye, np.eye(3))
+    np.testing.assert_allclose(pixel_scale_matrix(0.5), resize_matrix((40, 60), (20, 30)))
+
+
 def test_warp_image_moves_a_dot_where_warp_points_says():
     img = np.zeros((64, 64), np.uint8)
     img[20, 30] = 255
@@ -78,6 +98,8 @@ def test_point_errors_and_grid():
     pts = grid_points((32, 32), 8)
     assert pts.shape == (16, 2)
     np.testing.assert_allclose(point_errors(m, pts, pts), 5.0)
+    # a per-axis scale applies to the error vector (3, 4) before its length: (6, 2)
+    np.testing.assert_allclose(point_errors(m, pts, pts, scale=(2.0, 0.5)), math.sqrt(40.0))
     mask = np.zeros((32, 32), bool)
     mask[:16] = True
     assert len(grid_points((32, 32), 8, mask)) == 8

@@ -4,7 +4,7 @@ import pytest
 
 from vreg_cli.errors import VregError
 from vreg_cli.geometry import warp_points
-from vreg_cli.io import read_image, resize_long_side, write_image, write_json
+from vreg_cli.io import BadTable, read_image, read_landmarks, resize_long_side, write_image, write_json
 from vreg_cli.paths import atomic_output
 
 
@@ -45,6 +45,52 @@ def test_resize_long_side_maps_coordinates_exactly():
     # corners of the pixel grid map to corners: -0.5 and W-0.5 are the image edges in both frames
     edges = warp_points(s, [[-0.5, -0.5], [640.5, 529.5]])
     np.testing.assert_allclose(edges, [[-0.5, -0.5], [small.shape[1] - 0.5, small.shape[0] - 0.5]], atol=1e-9)
+
+
+def test_read_landmarks_skips_blank_rows_and_spaces(tmp_path):
+    path = tmp_path / "lm.csv"
+    path.write_text("x_fixed, y_fixed,x_moving,y_moving\n1,2,3,4\n\n , ,,\n 5.5,6,7,8e0\n")
+    fixed, moving = read_landmarks(path)
+    np.testing.assert_array_equal(fixed, [[1, 2], [5.5, 6]])
+    np.testing.assert_array_equal(moving, [[3, 4], [7, 8]])
+    path.write_text("a,b,c,d\n1,2,3,4\n")
+    np.testing.assert_array_equal(read_landmarks(path, ["c", "d", "a", "b"])[0], [[3, 4]])
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "reason"),
+    [
+        (None, "lm.csv", "missing landmarks file"),
+        ("", "lm.csv", "missing column(s) x_fixed, y_fixed, x_moving, y_moving (header: empty)"),
+        (
+            "x_fixed,y_fixed,x_moving\n1,2,3\n",
+            "lm.csv",
+            "missing column(s) y_moving (header: x_fixed,y_fixed,x_moving)",
+        ),
+        ("x_fixed,y_fixed,x_moving,y_moving\n", "lm.csv", "landmarks CSV has no rows"),
+        # the line as an editor counts it, blank lines included; the first bad row, and how many there are
+        ("x_fixed,y_fixed,x_moving,y_moving\n1,2,3,4\n\n5,x,7,8\n9,NaN,1,2\n", "lm.csv:4", "cannot parse '5,x,7,8'"),
+        ("x_fixed,y_fixed,x_moving,y_moving\n1,2,3,inf\n", "lm.csv:2", "as finite numbers"),
+        ("x_fixed,y_fixed,x_moving,y_moving\n1,2,3\n", "lm.csv:2", "cannot parse '1,2,3,'"),
+        ('x_fixed,"y_fixed\n', "lm.csv", "not a readable CSV"),
+        ("x_fixed,y_fixed,x_moving,y_moving\n1,2,3,4,5\n", "lm.csv:2", "more fields than the header has"),
+        ("x_fixed,y_fixed,x_moving,y_moving\n1,2,3,4\n\n1,2,3,4,5\n", "lm.csv:4", "5 fields, but the header has 4"),
+    ],
+)
+def test_read_landmarks_errors_name_the_file_and_line(tmp_path, text, where, reason):
+    path = tmp_path / "lm.csv"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(BadTable) as info:
+        read_landmarks(path)
+    message = str(info.value)
+    assert isinstance(info.value, VregError) and "\n" not in message
+    assert message.startswith(f"{tmp_path / where}: ") and reason in message
+    assert (info.value.where, info.value.reason) == (str(tmp_path / where), message.split(f"{where}: ", 1)[1])
+    if "x,7" in reason:
+        assert "(2 such row(s))" in message
+    with pytest.raises(VregError, match="is a directory"):
+        read_landmarks(tmp_path)
 
 
 def test_atomic_output_leaves_nothing_on_failure(tmp_path):

@@ -122,9 +122,21 @@ def test_total_loss_backpropagates_to_confidence():
     assert parts["loss"] == pytest.approx(parts["loss_c"] + parts["loss_f"], rel=1e-6)
 
 
-def test_no_positive_does_not_crash():
-    conf = _perfect()
-    data = _data(conf)
+def test_no_positive_is_the_negative_term_alone_by_hand():
+    # LoFTR's rule: without a positive, element (0, 0) is supervised as a positive with weight 0 (graph and shapes
+    # stay the same on every DDP rank); the loss is then the negative focal term over all 16 elements, (0, 0) at 0
+    eps = 1e-4
+    conf = _perfect().requires_grad_()
+    data = _data(conf.detach())
     data["conf_matrix_gt"] = torch.zeros(1, 4, 4)
-    out = focal_coarse_loss(conf[None], data["conf_matrix_gt"], coarse_weight(data, 1e-4), LossConfig())
-    assert torch.isfinite(out)
+    out = focal_coarse_loss(conf[None], data["conf_matrix_gt"], coarse_weight(data, eps), LossConfig())
+    vessel = (1.0, 1.0, 0.0, 0.0)
+    expected = 0.0
+    for i in range(4):
+        for j in range(4):
+            n = 0.9 if i == j else 0.01
+            w = 0.0 if (i, j) == (0, 0) else vessel[i] * vessel[j] + eps
+            expected += -0.25 * n**2 * math.log(1 - n) * w / 16
+    assert out.item() == pytest.approx(expected, rel=1e-5)
+    out.backward()
+    assert conf.grad[0, 0] == 0 and conf.grad[1, 1] > 0 and conf.grad[2, 2] > 0  # confident negatives are pushed down

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from vreg_cli.context import RegistrationContext
 from vreg_cli.data.synth import make_triplet
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import affine_matrix, warp_image, warp_points
-from vreg_cli.methods import make_method
+from vreg_cli.methods import build_method
 from vreg_cli.methods.base import Matches
 from vreg_cli.methods.loftr import LoFTRMethod
 from vreg_cli.methods.loftr_matcher import LoFTRMatcher
-from vreg_cli.register import RegisterConfig, register_pair
+from vreg_cli.register import register_pair
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,19 +61,19 @@ def _error(reg_matrix: np.ndarray, truth: np.ndarray) -> float:
     return float(np.abs(warp_points(reg_matrix, grid) - warp_points(truth, grid)).max())
 
 
-CONFIG = RegisterConfig(working_size=SIZE)
+CONFIG = RegistrationContext(working_size=SIZE)
 
 
 def test_the_double_fails_at_90_degrees(rotated_pair) -> None:
     fixed, moving, _ = rotated_pair
     with pytest.raises(RegistrationFailed):
-        register_pair(fixed, moving, LoFTRMethod(ncc_matcher, prealign="none"), CONFIG)
+        register_pair(fixed, moving, LoFTRMethod(ncc_matcher, context=CONFIG, prealign="none"))
 
 
 def test_rotation_search_recovers_a_90_degree_pair(rotated_pair) -> None:
     fixed, moving, truth = rotated_pair
-    method = LoFTRMethod(ncc_matcher, prealign="search")
-    reg = register_pair(fixed, moving, method, CONFIG)
+    method = LoFTRMethod(ncc_matcher, context=CONFIG, prealign="search")
+    reg = register_pair(fixed, moving, method)
     assert _error(reg.moving_to_fixed, truth) < 2.0
     assert reg.info["strategy"].startswith("rotation search") and abs(abs(reg.parts.rotation_deg) - 90) < 1.5
     assert set(reg.info["search"]) == {"0", "90", "-90", "-180"}
@@ -81,8 +82,8 @@ def test_rotation_search_recovers_a_90_degree_pair(rotated_pair) -> None:
 def test_prealignment_is_composed_back_to_the_original_moving_pixels(rotated_pair) -> None:
     fixed, moving, truth = rotated_pair
     rough = affine_matrix(8, 1.05, (3, -2), center=CENTRE) @ truth  # a pre-alignment 8 deg / 5% / 4 px off
-    method = LoFTRMethod(ncc_matcher, prealigner=lambda f, m: (rough, 1.0))
-    reg = register_pair(fixed, moving, method, CONFIG)
+    method = LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=lambda f, m: (rough, 1.0))
+    reg = register_pair(fixed, moving, method)
     assert reg.info["strategy"] == "classic pre-alignment"
     assert _error(reg.moving_to_fixed, truth) < 2.0
 
@@ -100,7 +101,7 @@ def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> Non
         return ncc_matcher(f, m)
 
     rough = affine_matrix(4, 1.0, (2, 1), center=CENTRE) @ truth
-    reg = register_pair(fixed, moving, LoFTRMethod(recording, prealigner=lambda f, m: (rough, 1.0)), CONFIG)
+    reg = register_pair(fixed, moving, LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: (rough, 1.0)))
     assert max(seen[0]) < 0.8 * SIZE  # about the central 48 px (+ margins), not the whole frame
     assert _error(reg.moving_to_fixed, truth) < 2.0 and abs(reg.parts.scale - 0.5) < 0.02
 
@@ -113,16 +114,16 @@ def test_failed_or_wrong_prealignment_falls_back_to_the_search(rotated_pair) -> 
 
     wrong = affine_matrix(180, 1.0, center=CENTRE) @ truth
     for prealigner in (refuses, lambda f, m: (wrong, 1.0)):
-        reg = register_pair(fixed, moving, LoFTRMethod(ncc_matcher, prealigner=prealigner), CONFIG)
+        reg = register_pair(fixed, moving, LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=prealigner))
         assert reg.info["strategy"].startswith("rotation search") and "prealign_failed" in reg.info
         assert _error(reg.moving_to_fixed, truth) < 2.0
 
 
 def test_max_rotation_narrows_the_search(rotated_pair) -> None:
     fixed, moving, _ = rotated_pair
-    narrow = LoFTRMethod(ncc_matcher, max_rotation=20, scale_range=(0.8, 1.2))
+    narrow = LoFTRMethod(ncc_matcher, context=RegistrationContext(max_rotation=20, scale_range=(0.8, 1.2)))
     assert narrow.match(fixed, moving).info["strategy"] == "direct"
-    limited = LoFTRMethod(ncc_matcher, prealign="search", max_rotation=100)
+    limited = LoFTRMethod(ncc_matcher, prealign="search", context=RegistrationContext(max_rotation=100))
     assert {a for a, _ in limited._candidates((SIZE, SIZE), (SIZE, SIZE))} == {0.0, 90.0, -90.0}
 
 
@@ -153,11 +154,78 @@ def test_match_many_reuses_fixed_features_and_equals_single_matching() -> None:
         assert (s.fixed.max(0) < [77, 70]).all() and (s.fixed.min(0) >= 0).all()
 
 
+def dot_image(hw: tuple[int, int], centres: np.ndarray, peaks: list[int], sigma: float = 3.0) -> np.ndarray:
+    """(H, W) uint8: a black image with a Gaussian dot of each peak brightness at each (x, y) centre."""
+    ys, xs = np.indices(hw, dtype=np.float64)
+    img = np.zeros(hw)
+    for (x, y), peak in zip(centres, peaks, strict=True):
+        img = np.maximum(img, peak * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2)))
+    return np.round(img).astype(np.uint8)
+
+
+def _dots(img: np.ndarray) -> list[tuple[float, float]]:
+    """Centroids (x, y) of the dots of a [0, 1] image, brightest first."""
+    n, labels = cv2.connectedComponents((img > 2.5 / 255).astype(np.uint8))
+    ys, xs = np.indices(img.shape)
+    found = []
+    for k in range(1, n):
+        w = np.where(labels == k, img, 0.0)
+        found.append((w.max(), (w * xs).sum() / w.sum(), (w * ys).sum() / w.sum()))
+    return [(x, y) for _, x, y in sorted(found, reverse=True)]
+
+
+class DotModel:
+    """A LoFTRModel double that is right by construction: it matches the dots of the two images it is given, the
+    brightest to the brightest and so on, at their centroids in its own input pixels. So whatever LoFTRMatcher
+    does around the model (resizing, cropping to multiples of 8, batching) must be undone exactly."""
+
+    def eval(self) -> DotModel:
+        return self
+
+    def extract_features(self, image: torch.Tensor) -> torch.Tensor:
+        return image
+
+    def match(self, image0: torch.Tensor, image1: torch.Tensor, features0: object = None) -> dict[str, torch.Tensor]:
+        kp0: list[tuple[float, float]] = []
+        kp1: list[tuple[float, float]] = []
+        batch: list[int] = []
+        for b in range(len(image1)):
+            a, c = _dots(image0[b, 0].numpy()), _dots(image1[b, 0].numpy())
+            n = min(len(a), len(c))
+            kp0, kp1, batch = kp0 + a[:n], kp1 + c[:n], batch + [b] * n
+        return {
+            "keypoints0": torch.tensor(kp0, dtype=torch.float32).reshape(-1, 2),
+            "keypoints1": torch.tensor(kp1, dtype=torch.float32).reshape(-1, 2),
+            "confidence": torch.ones(len(batch)),
+            "batch_indexes": torch.tensor(batch, dtype=torch.long),
+        }
+
+
+DOTS = np.array([[14.3, 12.6], [111.7, 20.2], [62.4, 51.8], [20.9, 83.1], [117.2, 88.4]])
+PEAKS = [250, 215, 180, 145, 110]
+
+
 def test_internal_size_maps_points_back_to_the_callers_pixels() -> None:
-    rng = np.random.default_rng(1)
-    fixed, moving = rng.integers(0, 255, (2, 100, 130), dtype=np.uint8)
-    found = LoFTRMatcher(_random_model(), size=64)(fixed, moving)
-    assert len(found) > 0 and found.fixed[:, 0].max() > 64 and (found.fixed.max(0) < [130, 100]).all()
+    # 130x100 run at a 64 px long side (64x49, cropped to 64x48): every match must land on its dot in the caller's
+    # pixels, to a tenth of a pixel (a scalar instead of the exact per-axis map, or a lost half-pixel, is 0.4-0.5 px)
+    truth = affine_matrix(7, 0.92, (2.5, -1.7), center=(64.5, 49.5))  # fixed -> moving
+    fixed = dot_image((100, 130), DOTS, PEAKS)
+    moving = dot_image((100, 130), warp_points(truth, DOTS), PEAKS)
+    found = LoFTRMatcher(DotModel(), size=64)(fixed, moving)
+    np.testing.assert_allclose(found.fixed, DOTS, atol=0.1)
+    np.testing.assert_allclose(found.moving, warp_points(truth, DOTS), atol=0.1)
+
+
+def test_match_many_gives_each_candidate_its_own_matches() -> None:
+    # 77x70 (cropped to 72x64), two candidates in one batch: batch indexes and crops are undone per candidate
+    dots, peaks = np.array([[22.3, 20.6], [52.7, 17.2], [37.4, 35.8], [20.9, 47.1]]), PEAKS[:4]
+    fixed = dot_image((70, 77), dots, peaks)
+    truths = [affine_matrix(5, 1.0, (3, 2), center=(38, 34.5)), affine_matrix(-6, 1.08, (-2, 1), center=(38, 34.5))]
+    movings = [dot_image((70, 77), warp_points(t, dots), peaks) for t in truths]
+    many = LoFTRMatcher(DotModel(), batch=2).match_many(fixed, movings)
+    for found, t in zip(many, truths, strict=True):
+        np.testing.assert_allclose(found.fixed, dots, atol=0.1)
+        np.testing.assert_allclose(found.moving, warp_points(t, dots), atol=0.1)
 
 
 def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, rotated_pair) -> None:
@@ -169,17 +237,17 @@ def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, r
     minima = tmp_path / "minima_loftr.ckpt"
     torch.save({"state_dict": {f"matcher.{k}": v for k, v in _random_model(0.2).state_dict().items()}}, minima)
 
-    method = make_method(f"loftr:checkpoint={vreg_ckpt},prealign=search", max_rotation=90)
+    method = build_method(f"loftr:checkpoint={vreg_ckpt},prealign=search", RegistrationContext(max_rotation=90)).method
     assert isinstance(method, LoFTRMethod) and "checkpoint" in method.describe()
     fixed, moving, _ = rotated_pair
     found = method.match(fixed, moving)
     assert len(found) > 0 and found.info["strategy"].startswith("rotation search")
     assert (found.moving.min(0) >= -0.5).all() and (found.moving.max(0) <= SIZE - 0.5).all()
 
-    auto = make_method(f"auto:weights={minima}")
-    assert isinstance(auto, LoFTRMethod) and auto.chosen_because == "auto: weights given"
+    auto, why = build_method(f"auto:weights={minima}")
+    assert isinstance(auto, LoFTRMethod) and why == "auto: weights given"
     with pytest.raises(RegistrationFailed):  # random weights at the default threshold find nothing to trust
-        register_pair(fixed, moving, LoFTRMethod(auto.matcher, prealign="none"), CONFIG)
+        register_pair(fixed, moving, LoFTRMethod(auto.matcher, context=CONFIG, prealign="none"))
 
 
 def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,34 +264,103 @@ def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.Mon
     assert (name, options["weights"], why) == ("loftr", "env.ckpt", "auto: weights from VREG_WEIGHTS")
     for bad in ("orb", "sift:weights=a.ckpt", "loftr:size=big,weights=a", "loftr:weights=a,colour=1"):
         with pytest.raises(VregError):
-            make_method(bad)
+            build_method(bad)
     # plain "loftr" takes the bundled checkpoint; without it in the checkout the error says so
     monkeypatch.setattr("vreg_cli.methods.loftr.BUNDLED_LOFTR", tmp_path / "absent.ckpt")
     with pytest.raises(VregError, match="loftr needs weights.*absent.ckpt is missing"):
-        make_method("loftr")
+        build_method("loftr")
+
+
+def _cli_pair(tmp_path: Path, rotated_pair) -> tuple[list[str], np.ndarray]:
+    """f.png, m.png (m = f turned 4 deg and shifted) and a checkpoint in tmp_path; (CLI arguments, truth m -> f)."""
+    from vreg_cli.model.loftr import checkpoint_payload
+
+    ckpt = tmp_path / "best.ckpt"
+    torch.save(checkpoint_payload(_random_model()), ckpt)
+    fixed = rotated_pair[0]
+    fixed_to_moving = affine_matrix(4, 1.0, (3, -2), center=CENTRE)
+    cv2.imwrite(str(tmp_path / "f.png"), fixed)
+    cv2.imwrite(str(tmp_path / "m.png"), warp_image(fixed, fixed_to_moving, fixed.shape))
+    common = ["--checkpoint", str(ckpt), "--working-size", "96", "--max-rotation", "10", "--scale-range", "0.9,1.1"]
+    return [str(tmp_path / "f.png"), str(tmp_path / "m.png"), *common], np.linalg.inv(fixed_to_moving)
+
+
+def _as_model_output(found: Matches) -> dict[str, torch.Tensor]:
+    """Matches in the model's input pixels as LoFTRModel.match returns them (one image pair)."""
+    return {
+        "keypoints0": torch.from_numpy(found.fixed).float().reshape(-1, 2),
+        "keypoints1": torch.from_numpy(found.moving).float().reshape(-1, 2),
+        "confidence": torch.from_numpy(found.confidence).float(),
+        "batch_indexes": torch.zeros(len(found), dtype=torch.long),
+    }
+
+
+def _grey(image: torch.Tensor) -> np.ndarray:
+    return np.round(image[0, 0].numpy() * 255.0).astype(np.uint8)
 
 
 def test_cli_with_a_test_made_checkpoint(tmp_path: Path, rotated_pair) -> None:
     from typer.testing import CliRunner
 
     from vreg_cli.cli import app
-    from vreg_cli.model.loftr import checkpoint_payload
 
-    ckpt = tmp_path / "best.ckpt"
-    torch.save(checkpoint_payload(_random_model()), ckpt)
-    fixed, moving, _ = rotated_pair
-    cv2.imwrite(str(tmp_path / "f.png"), fixed)
-    cv2.imwrite(str(tmp_path / "m.png"), moving)
-    common = ["--checkpoint", str(ckpt), "--working-size", "96", "--max-rotation", "10", "--scale-range", "0.9,1.1"]
+    args, _ = _cli_pair(tmp_path, rotated_pair)
     runner = CliRunner()
-    out = tmp_path / "m.csv"
-    result = runner.invoke(app, ["match", str(tmp_path / "f.png"), str(tmp_path / "m.png"), "-o", str(out), *common])
+    out = tmp_path / "matches.csv"
+    result = runner.invoke(app, ["match", *args[:2], "-o", str(out), *args[2:]])
     assert result.exit_code == 0, result.output
     assert "loftr (checkpoint" in result.output and len(out.read_text().splitlines()) > 1
-    result = runner.invoke(app, ["register", str(tmp_path / "f.png"), str(tmp_path / "m.png"), "-o",
-                                 str(tmp_path / "o.png"), *common])  # fmt: skip
-    assert result.exit_code in (0, 3), result.output  # random weights: trusted or refused, never a crash
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    wrong = runner.invoke(app, ["register", str(tmp_path / "f.png"), str(tmp_path / "m.png"), "--method", "sift",
-                                "--checkpoint", str(ckpt)])  # fmt: skip
+    wrong = runner.invoke(app, ["register", *args[:2], "--method", "sift", "--checkpoint", args[3]])
     assert wrong.exit_code == 2 and "only apply to the loftr" in wrong.output
+
+
+def test_cli_register_with_a_checkpoint_trusts_right_matches(
+    tmp_path: Path, rotated_pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint is loaded as usual; its network is replaced by the NCC double, which is right on this pair."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from vreg_cli.cli import app
+    from vreg_cli.model.loftr import LoFTRModel
+
+    args, truth = _cli_pair(tmp_path, rotated_pair)
+    calls: list[tuple[int, ...]] = []
+
+    def right_matches(self: object, image0: torch.Tensor, image1: torch.Tensor, features0: object = None) -> dict:
+        calls.append(tuple(image1.shape))
+        return _as_model_output(ncc_matcher(_grey(image0), _grey(image1)))
+
+    monkeypatch.setattr(LoFTRModel, "match", right_matches)
+    transform = tmp_path / "t.json"
+    result = CliRunner().invoke(app, ["register", *args, "-o", str(tmp_path / "o.png"), "--transform-out",
+                                      str(transform)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert calls and (tmp_path / "o.png").is_file()  # the checkpoint's (double) network did the matching
+    assert _error(np.array(json.loads(transform.read_text())["matrix"]), truth) < 1.0
+
+
+def test_cli_register_with_a_checkpoint_refuses_matches_that_agree_on_nothing(
+    tmp_path: Path, rotated_pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random correspondences (a seeded double): no transform is trusted, exit 3 and no output written."""
+    from typer.testing import CliRunner
+
+    from vreg_cli.cli import app
+    from vreg_cli.model.loftr import LoFTRModel
+
+    args, _ = _cli_pair(tmp_path, rotated_pair)
+
+    def random_matches(self: object, image0: torch.Tensor, image1: torch.Tensor, features0: object = None) -> dict:
+        rng = np.random.default_rng(0)
+        h, w = image0.shape[-2:]
+        pts = rng.uniform(0, 1, (2, 200, 2)) * [w - 1, h - 1]
+        return _as_model_output(Matches(pts[0], pts[1], np.ones(200)))
+
+    monkeypatch.setattr(LoFTRModel, "match", random_matches)
+    result = CliRunner().invoke(app, ["register", *args, "-o", str(tmp_path / "o.png")])
+    assert result.exit_code == 3, result.output
+    assert "error:" in result.output  # one line saying why, not a traceback
+    assert not (tmp_path / "o.png").exists()
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -15,10 +15,10 @@ from rich.console import Console
 
 from vreg_cli.errors import VregError
 from vreg_cli.model.checkpoint import read_checkpoint
-from vreg_cli.model.coarse import PaddedCoarseMatching
 from vreg_cli.model.config import DEFAULT_FREEZE, LoFTRConfig, parse_freeze
 from vreg_cli.model.freeze import parameter_counts, trainable_share
-from vreg_cli.model.loftr import LoFTRModel, checkpoint_payload, load_model, load_weights, parameter_table
+from vreg_cli.model.loftr import LoFTRModel, checkpoint_payload, load_model, parameter_table
+from vreg_cli.model.padded_matching import PaddedCoarseMatching
 
 N_TENSORS = 211  # 107 backbone (17 num_batches_tracked) + 80 loftr_coarse + 4 fine_preprocess + 20 loftr_fine
 
@@ -61,8 +61,7 @@ def minima_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_minima_file_loads_every_tensor(minima_file: Path) -> None:
-    model = LoFTRModel()
-    assert load_weights(model, minima_file) == N_TENSORS
+    model = load_model(minima_file)
     saved = torch.load(minima_file, weights_only=True)["state_dict"]
     assert len(saved) == N_TENSORS
     for key, value in model.state_dict().items():
@@ -116,7 +115,8 @@ def test_unprefixed_release_file_loads(tmp_path: Path) -> None:
     state = LoFTRModel().state_dict()
     path = tmp_path / "loftr.ckpt"
     torch.save({"state_dict": state}, path)
-    assert load_weights(LoFTRModel(), path) == N_TENSORS
+    loaded = load_model(path)
+    assert all(torch.equal(v, state[k]) for k, v in loaded.state_dict().items())
 
 
 def test_vreg_checkpoint_roundtrip(tmp_path: Path) -> None:

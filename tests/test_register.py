@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vreg_cli.context import RegistrationContext
 from vreg_cli.errors import RegistrationFailed
-from vreg_cli.estimate import Plausibility, check_plausible, estimate_transform
+from vreg_cli.estimate import check_plausible, estimate_transform
 from vreg_cli.geometry import affine_matrix, decompose_affine, resize_matrix, warp_points
 from vreg_cli.io import resize_long_side
 from vreg_cli.methods.base import Matches, Method
-from vreg_cli.register import CONVENTION, RegisterConfig, match_pair, register_pair
+from vreg_cli.register import CONVENTION, match_pair, register_pair
 
 
 def _matches(m: np.ndarray, n: int = 200, outliers: float = 0.3, noise: float = 0.3, seed: int = 0) -> Matches:
@@ -36,7 +37,7 @@ def _matches(m: np.ndarray, n: int = 200, outliers: float = 0.3, noise: float = 
 )
 def test_estimate_transform_recovers_each_model(model: str, truth: np.ndarray) -> None:
     found = _matches(truth)
-    m, inliers = estimate_transform(found, model, threshold_px=3.0)
+    m, inliers = estimate_transform(found, model, threshold_px=3.0, min_inliers=12)
     grid = np.mgrid[0:640:64, 0:640:64].reshape(2, -1).T.astype(float)
     assert np.abs(warp_points(m, grid) - warp_points(truth, grid)).max() < 1.0
     bad = found.info["bad"]
@@ -45,7 +46,7 @@ def test_estimate_transform_recovers_each_model(model: str, truth: np.ndarray) -
 
 def test_similarity_refit_is_a_similarity_even_for_sheared_data() -> None:
     truth = affine_matrix(30, 1.1, (4, 2), shear_deg=4, center=(320, 320))
-    m, _ = estimate_transform(_matches(truth, outliers=0.2), "similarity", threshold_px=6.0)
+    m, _ = estimate_transform(_matches(truth, outliers=0.2), "similarity", threshold_px=6.0, min_inliers=12)
     parts = decompose_affine(m)
     assert abs(parts.shear) < 1e-9 and abs(parts.anisotropy - 1) < 1e-9 and not parts.mirrored
     # a 4 deg shear shows up as about half of it in the best similarity's rotation
@@ -55,7 +56,7 @@ def test_similarity_refit_is_a_similarity_even_for_sheared_data() -> None:
 def test_estimate_transform_refuses_too_few_or_inconsistent_matches() -> None:
     truth = affine_matrix(5, 1.0, (3, 3))
     with pytest.raises(RegistrationFailed, match="only 5 matches"):
-        estimate_transform(_matches(truth, n=5, outliers=0), "affine", min_inliers=12)
+        estimate_transform(_matches(truth, n=5, outliers=0), "affine", threshold_px=3.0, min_inliers=12)
     noise = Matches(*np.random.default_rng(1).uniform(0, 640, (2, 100, 2)), np.ones(100))
     with pytest.raises(RegistrationFailed, match="agree"):
         estimate_transform(noise, "homography", threshold_px=1.0, min_inliers=12)
@@ -73,18 +74,18 @@ def test_estimate_transform_refuses_too_few_or_inconsistent_matches() -> None:
     ],
 )
 def test_plausibility_rejections(matrix: np.ndarray, words: str) -> None:
-    limits = Plausibility(max_rotation=90.0)
+    limits = RegistrationContext(max_rotation=90.0)
     with pytest.raises(RegistrationFailed, match=words):
         check_plausible(matrix, (640, 640), 100, 80, limits)
 
 
 def test_plausible_transform_passes_and_mirror_can_be_allowed() -> None:
-    parts = check_plausible(affine_matrix(170, 1.3, center=(320, 320)), (640, 640), 100, 60, Plausibility())
+    parts = check_plausible(affine_matrix(170, 1.3, center=(320, 320)), (640, 640), 100, 60, RegistrationContext())
     assert abs(parts.rotation_deg - 170) < 1e-6
     flip = affine_matrix(0, 1.0, flip=True, center=(320, 320))
-    assert check_plausible(flip, (640, 640), 100, 60, Plausibility(allow_mirror=True)).mirrored
+    assert check_plausible(flip, (640, 640), 100, 60, RegistrationContext(allow_mirror=True)).mirrored
     with pytest.raises(RegistrationFailed, match="inliers"):
-        check_plausible(np.eye(3), (640, 640), 100, 2, Plausibility())
+        check_plausible(np.eye(3), (640, 640), 100, 2, RegistrationContext())
 
 
 class ExactDouble(Method):
@@ -92,7 +93,11 @@ class ExactDouble(Method):
 
     name = "double"
 
-    def __init__(self, truth: np.ndarray, fixed_hw: tuple[int, int], moving_hw: tuple[int, int]) -> None:
+    def __init__(
+        self, truth: np.ndarray, fixed_hw: tuple[int, int], moving_hw: tuple[int, int],
+        context: RegistrationContext | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(context)
         self.truth, self.fixed_hw, self.moving_hw = truth, fixed_hw, moving_hw
         self.seen: list[tuple[int, ...]] = []
 
@@ -109,13 +114,15 @@ def test_register_pair_maps_working_size_back_to_original_pixels_exactly() -> No
     fixed = np.zeros((301, 517, 3), np.uint8)
     moving = np.zeros((1013, 699), np.uint8)
     truth = affine_matrix(12, 0.45, (40, -10), center=(350, 500))
-    method = ExactDouble(truth, fixed.shape[:2], moving.shape[:2])
-    reg = register_pair(fixed, moving, method, RegisterConfig(working_size=256, scale_range=(0.1, 10)))
+    method = ExactDouble(
+        truth, fixed.shape[:2], moving.shape[:2], RegistrationContext(working_size=256, scale_range=(0.1, 10))
+    )
+    reg = register_pair(fixed, moving, method)
     assert max(method.seen[0][:2]) == 256 and max(method.seen[1][:2]) == 256
     assert np.allclose(reg.moving_to_fixed, truth, atol=1e-6)
     assert np.allclose(warp_points(truth, reg.matches.moving), reg.matches.fixed, atol=1e-6)
     assert reg.warp(moving).shape == (301, 517)
-    assert np.allclose(match_pair(fixed, moving, method, 256).moving, reg.matches.moving)
+    assert np.allclose(match_pair(fixed, moving, method).moving, reg.matches.moving)
     # resize_long_side's matrix is the exact pixel map of the resize (pixel centres)
     _, s = resize_long_side(moving, 256)
     assert np.allclose(warp_points(s, [[-0.5, -0.5], [698.5, 1012.5]]), [[-0.5, -0.5], [s[0, 0] * 699 - 0.5, 255.5]])
@@ -140,6 +147,6 @@ def test_implausible_result_carries_the_rejected_registration() -> None:
     with pytest.raises(RegistrationFailed, match="mirror") as info:
         register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method)
     assert np.allclose(info.value.details["registration"].moving_to_fixed, truth, atol=1e-6)
-    ok = register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method,
-                       RegisterConfig(allow_mirror=True))  # fmt: skip
+    method.context = RegistrationContext(allow_mirror=True)
+    ok = register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method)
     assert ok.parts.mirrored

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from vreg_cli.cli import app
 from vreg_cli.errors import VregError
 from vreg_cli.model.checkpoint import checkpoint_payload, read_checkpoint
-from vreg_cli.model.loftr import LoFTRModel, load_weights
+from vreg_cli.model.loftr import LoFTRModel, load_model
 from vreg_cli.paths import SAMPLE_DIR, atomic_output, output_group, remove_stale_temporaries
 from vreg_cli.training.checkpoint import load_trainer_state
 
@@ -201,8 +201,8 @@ def test_lightning_file_with_foreign_objects_loads_all_211_tensors(tmp_path: Pat
         f"{gone.__name__}.ExperimentConfig",
         f"{gone.__name__}.CfgNode",
     }
-    model = LoFTRModel()
-    assert load_weights(model, path) == N_TENSORS
+    model = load_model(path)
+    assert len(model.state_dict()) == N_TENSORS
     for key, value in model.state_dict().items():
         assert torch.equal(value, loftr_state[key]), key
 
@@ -430,7 +430,7 @@ def test_batch_register_sigint_then_resume(tmp_path: Path) -> None:
     args = ["register", "--pairs", str(pairs), "--out-dir", str(out_dir), "--method", "classic"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VREG_CONFIG": str(tmp_path / "none.toml")}
     env.pop("VREG_WEIGHTS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "vreg_cli", *args, "--working-size", "256"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "vreg_cli", *args, "--working-size", "320"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     summary = out_dir / "summary.csv"
     try:
@@ -447,7 +447,7 @@ def test_batch_register_sigint_then_resume(tmp_path: Path) -> None:
     finished = {p.stem for p in out_dir.glob("p*.json")}
     assert 2 <= len(rows) < 8 and set(rows["name"]) == finished and set(rows["status"]) == {"ok"}
     before = {name: (out_dir / f"{name}.json").stat().st_mtime_ns for name in finished}
-    result = invoke(*args, "--working-size", "256", "--resume")
+    result = invoke(*args, "--working-size", "320", "--resume")
     assert result.exit_code == 0, result.output
     rows = pd.read_csv(summary)
     assert rows["name"].tolist() == names and set(rows["status"]) == {"ok"}

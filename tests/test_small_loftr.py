@@ -18,9 +18,10 @@ from vreg_cli.model.checkpoint import checkpoint_payload
 from vreg_cli.model.config import LoFTRConfig
 from vreg_cli.model.inputs import model_input, vessel_input
 from vreg_cli.model.loftr import LoFTRModel, load_model
-from vreg_cli.train import TrainConfig, train
 from vreg_cli.training.build import build_model
+from vreg_cli.training.config import TrainConfig
 from vreg_cli.training.distributed import DistInfo
+from vreg_cli.training.loop import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -109,7 +110,7 @@ def test_from_scratch_run_saves_what_inference_needs(tmp_path):
 def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright():
     from vreg_cli.geometry import point_errors
     from vreg_cli.io import read_image
-    from vreg_cli.methods import make_method
+    from vreg_cli.methods import build_method
     from vreg_cli.outputs import read_landmarks
     from vreg_cli.paths import BUNDLED_LOFTR, SAMPLE_DIR
     from vreg_cli.register import register_pair
@@ -117,7 +118,7 @@ def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright
     model = load_model(BUNDLED_LOFTR)  # strict: every tensor present, none unexpected, shapes equal
     assert (model.config.arch, model.config.input, model.config.train_size) == ("small", "vessels", 256)
     assert BUNDLED_LOFTR.stat().st_size < 25 * 2**20
-    method = make_method("loftr:prealign=none")  # no weights: the bundled checkpoint
+    method = build_method("loftr:prealign=none").method  # no weights: the bundled checkpoint
     assert "bundled" in method.describe()
     fixed, moving = read_image(SAMPLE_DIR / "fixed.png"), read_image(SAMPLE_DIR / "moving.png")
     pts_fixed, pts_moving = read_landmarks(SAMPLE_DIR / "landmarks.csv")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -14,12 +16,16 @@ from train_helpers import write_minima_file, write_synth_h5
 from typer.testing import CliRunner
 
 import vreg_cli.training.loop as loop
+from vreg_cli.benchmark.cases import CaseConfig
+from vreg_cli.benchmark.metrics import Thresholds, case_metrics
 from vreg_cli.cli import app
 from vreg_cli.data.dataset import AugmentConfig
 from vreg_cli.errors import VregError
 from vreg_cli.model.checkpoint import read_checkpoint
-from vreg_cli.model.loftr import load_model
-from vreg_cli.train import TrainConfig, resume_config, train
+from vreg_cli.model.loftr import LoFTRModel, load_model
+from vreg_cli.training.config import TrainConfig
+from vreg_cli.training.loop import train
+from vreg_cli.training.resume import resume_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -85,6 +91,14 @@ def test_resume_equals_uninterrupted_run_and_frozen_modules_stay(files, tmp_path
     assert {"optimizer", "scheduler", "step", "rng", "train_config", "metrics"} <= set(saved)
 
 
+def test_step_reads_the_dict_the_forward_returns(files, tmp_path, monkeypatch):
+    # DDP with device_ids (CUDA) hands the model's forward a copy of the batch dict, moved to the device: the step
+    # must continue with the dict the forward returns (simulated here by a forward that fills a copy)
+    real = LoFTRModel.forward
+    monkeypatch.setattr(LoFTRModel, "forward", lambda self, data: real(self, dict(data)))
+    assert train(_cfg(files, tmp_path / "copy", max_steps=1)).step == 1
+
+
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "loftr_loss", _fail_on_call(3, float("nan")))
     with pytest.raises(VregError, match=r"non-finite loss at step 3 .*last\.ckpt \(step 2\) is kept"):
@@ -116,6 +130,15 @@ def test_cli_train_resume_and_refusals(files, tmp_path):
         app, ["train", "--data", str(tmp_path / "nope.h5"), "--out", str(tmp_path / "x"), "--max-steps", "1"]
     )
     assert missing.exit_code == 2 and "nope.h5" in missing.output
+    # --resume loads through the one weights loader: its strict key check and one-line message
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    ckpt = read_checkpoint(out / "last.ckpt")
+    ckpt["model"]["typo"] = ckpt["model"].pop("loftr_fine.layers.0.q_proj.weight")
+    torch.save(ckpt, broken / "last.ckpt")
+    bad = runner.invoke(app, ["train", "--resume", str(broken), "--max-steps", "3"])
+    text = " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "weights do not fit this LoFTR model; 1 missing: loftr_fine.layers.0.q_proj" in text
 
 
 def test_random_init_trains_every_module(files, tmp_path):
@@ -145,11 +168,33 @@ def test_random_init_trains_every_module(files, tmp_path):
     assert load_model(tmp_path / "r" / "last.ckpt").config.freeze == ()  # from scratch: --freeze none
 
 
+#: `vreg train` under torchrun, each rank then saving the weights its process ended with (RUN_DIR/rank{RANK}.pt)
+_DDP_ENTRY = """
+import os, sys
+from pathlib import Path
+import torch
+import vreg_cli.training.loop as loop
+from vreg_cli.cli import app
+
+real = loop.train
+
+def train_and_dump(cfg, resume=None):
+    result = real(cfg, resume)
+    torch.save(result.model.state_dict(), Path(cfg.out) / f"rank{os.environ['RANK']}.pt")
+    return result
+
+loop.train = train_and_dump
+app(sys.argv[1:], prog_name="vreg")
+"""
+
+
 def test_ddp_two_processes_gloo(files, tmp_path):
     data, weights = files
     out = tmp_path / "ddp"
+    entry = tmp_path / "ddp_entry.py"
+    entry.write_text(_DDP_ENTRY)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "vreg_cli",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(entry),
            "train", "--data", str(data), "--weights", str(weights), "--out", str(out), "--max-steps", "2",
            "--batch-size", "1", "--workers", "0", "--val-items", "1", "--device", "cpu"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
@@ -159,6 +204,14 @@ def test_ddp_two_processes_gloo(files, tmp_path):
     assert ckpt["step"] == 2 and len(ckpt["rng"]) == 2  # one RNG state per rank
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics[metrics.kind == "train"].step.tolist() == [2]  # logged once (by rank 0 only)
+    # the ranks trained on different shards yet end with identical weights (gradients were all-reduced), equal
+    # to the checkpoint rank 0 wrote, and the trainable modules moved away from the starting weights
+    rank0, rank1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert rank0.keys() == rank1.keys() == ckpt["model"].keys()
+    assert [k for k in rank0 if not torch.equal(rank0[k], rank1[k])] == []
+    assert all(torch.equal(rank0[k], ckpt["model"][k]) for k in rank0)
+    start = {k.removeprefix("matcher."): v for k, v in torch.load(weights, weights_only=True)["state_dict"].items()}
+    assert not torch.equal(rank0["loftr_coarse.layers.0.q_proj.weight"], start["loftr_coarse.layers.0.q_proj.weight"])
 
 
 def test_end_to_end_training_beats_untrained_model(tmp_path):
@@ -182,10 +235,37 @@ def test_end_to_end_training_beats_untrained_model(tmp_path):
     before_model = load_model(weights)
     _, val_set = make_datasets(cfg, DistInfo())
     loader = make_val_loader(val_set, cfg, torch.device("cpu"))
-    before = validate(before_model, loader, torch.device("cpu"), success_px=5.0, ransac_px=3.0, max_items=None)
+    before = validate(before_model, loader, torch.device("cpu"), max_items=None)
     after = train(cfg).val
     for key in ("val_precision", "val_top1", "val_matches"):
         print(f"{key}: {before[key]:.3f} -> {after[key]:.3f}")
     assert after["val_matches"] >= 5
     assert after["val_precision"] >= before["val_precision"] + 0.5
     assert after["val_top1"] >= before["val_top1"] + 0.2
+    # success is reported per benchmark bin; with |rotation| <= 5 every pair lies in bin 0
+    bins = CaseConfig().bins
+    assert [k for k in after if k.startswith("val_success_rot")] == [f"val_success_rot{b}" for b in bins]
+    assert after["val_success_rot0"] == after["val_success"]
+    assert all(math.isnan(after[f"val_success_rot{b}"]) for b in bins if b)
+
+
+def test_validation_judges_pairs_as_the_benchmark():
+    from vreg_cli.training.validation import rotation_bin
+
+    # each |rotation| counts in the nearest benchmark bin (0, 15, 30, 45, 60, 90, 135, 180); ties go down
+    angles = (0.0, 7.4, -7.5, 7.6, 52.0, 53.0, -112.5, 113.0, 170.0, -180.0, 190.0)
+    assert [rotation_bin(a) for a in angles] == [0, 0, 0, 15, 45, 60, 90, 135, 180, 180, 180]
+    # one success definition: median <= 10 and max <= 30 (long-side-640 px); a failed fit (None) never succeeds
+    t = Thresholds()
+    assert t.succeeded(np.array([1.0, 9.0, 10.0, 30.0]))
+    assert not t.succeeded(np.array([1.0, 2.0, 31.0])) and not t.succeeded(np.array([11.0, 11.0, 1.0]))
+    assert not t.succeeded(None) and not t.succeeded(np.array([1.0, np.inf]))
+    assert case_metrics(np.array([1.0, 2.0, 31.0]), t)["success"] is False
+
+
+def test_config_of_an_older_run_still_loads(files, tmp_path):
+    saved = _cfg(files, tmp_path / "old").to_dict()
+    old = {**saved, "success_px": 5.0, "ransac_px": 3.0}  # retired: validation uses the benchmark's definitions
+    assert TrainConfig.from_dict(old).to_dict() == saved
+    with pytest.raises(VregError, match="unknown training config keys: sucess_px"):
+        TrainConfig.from_dict({**saved, "sucess_px": 5.0})

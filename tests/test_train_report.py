@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from vreg_cli.cli import app
 from vreg_cli.data.dataset import AugmentConfig
-from vreg_cli.train import TrainConfig, train
+from vreg_cli.training.config import TrainConfig
 from vreg_cli.training.curves import CURVES
+from vreg_cli.training.loop import train
 
 runner = CliRunner()
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from vreg_cli import viz
+from vreg_cli.geometry import warp_points
 from vreg_cli.methods.base import Matches
 
 
@@ -52,3 +53,11 @@ def test_draw_matches_colours_inliers_green_and_outliers_red() -> None:
     # the fixed end of the inlier sits at (10, 10), the moving end at 2x scale right of the fixed panel
     assert out[10, 10, 1] > 150 and out[round(5.5 * 2 - 0.5), 80 + round(5.5 * 2 - 0.5), 1] > 150
     assert viz.draw_matches(fixed, moving, Matches.empty(), None).shape[0] == 640
+
+
+def test_the_match_picture_maps_points_with_the_exact_resize() -> None:
+    # 33x50 to height 100 is 152 px wide: x scales by 152/50, y by 100/33 (one factor would be off by 0.5 px)
+    panel, s = viz._fit_height(np.zeros((33, 50), np.uint8), 100)
+    assert panel.shape == (100, 152, 3)
+    edges = warp_points(s, [[-0.5, -0.5], [49.5, 32.5]])  # pixel-grid corners land on the panel's corners
+    np.testing.assert_allclose(edges, [[-0.5, -0.5], [151.5, 99.5]], atol=1e-9)

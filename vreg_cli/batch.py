@@ -11,13 +11,14 @@ from typing import Any
 
 import pandas as pd
 
+from vreg_cli.context import RegistrationContext
 from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.io import read_registrable, write_csv
 from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
 from vreg_cli.parallel import process_pool
 from vreg_cli.paths import atomic_output
-from vreg_cli.register import RegisterConfig, register_pair
+from vreg_cli.register import register_pair
 
 SUMMARY_COLUMNS = [
     "name", "status", "reason", "method", "matches", "inliers", "inlier_ratio", "rotation_deg", "scale",
@@ -30,8 +31,7 @@ class BatchSettings:
     """Everything a worker needs to register one pair (picklable)."""
 
     method_spec: str
-    search: dict[str, Any]
-    config: RegisterConfig
+    context: RegistrationContext
     out_dir: Path
     pictures: tuple[str, ...] = ()
     force_output: bool = False
@@ -64,11 +64,11 @@ _WORKER: dict[str, Any] = {}
 
 def _method(settings: BatchSettings) -> Any:
     """One method per process (LoFTR weights load once), keyed by spec."""
-    from vreg_cli.methods import make_method
+    from vreg_cli.methods import build_method
 
-    key = (settings.method_spec, tuple(sorted(settings.search.items())))
+    key = (settings.method_spec, settings.context)
     if _WORKER.get("key") != key:
-        _WORKER.update(key=key, method=make_method(settings.method_spec, **settings.search))
+        _WORKER.update(key=key, method=build_method(settings.method_spec, settings.context).method)
     return _WORKER["method"]
 
 
@@ -82,7 +82,7 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
         method = _method(settings)
         row["method"] = method.describe()
         try:
-            reg = register_pair(fixed, moving, method, settings.config)
+            reg = register_pair(fixed, moving, method)
             row["status"] = "ok"
         except RegistrationFailed as exc:
             row.update(status="failed", reason=str(exc), matches=exc.details.get("matches"))

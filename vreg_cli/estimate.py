@@ -1,20 +1,23 @@
 """Robust transform estimation (OpenCV USAC MAGSAC++) and the plausibility checks every method is judged by.
 
 All functions here work in one coordinate frame (``register_pair`` uses the working size, where both images have
-the same long side, so a scale of 1 means "same field of view").
+the same long side, so a scale of 1 means "same field of view"). Callers reach them through the registration context
+(``vreg_cli.context.RegistrationContext.fit`` / ``.check``), which owns the thresholds and limits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
 
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import AffineParts, decompose_affine, fit_similarity, local_affine, warp_points
-from vreg_cli.methods.base import Matches
+
+if TYPE_CHECKING:
+    from vreg_cli.context import RegistrationContext
+    from vreg_cli.methods.base import Matches
 
 Model = Literal["affine", "similarity", "homography"]
 MODELS: tuple[str, ...] = ("affine", "similarity", "homography")
@@ -23,22 +26,22 @@ _MIN_POINTS = {"affine": 3, "similarity": 2, "homography": 4}
 
 def estimate_transform(
     matches: Matches,
-    model: str = "affine",
-    threshold_px: float = 3.0,
-    min_inliers: int = 12,
+    model: str,
+    threshold_px: float,
+    min_inliers: int,
     *,
     confidence: float = 0.999,
     max_iters: int = 10000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit moving -> fixed with MAGSAC++ and return (M (3, 3), inliers (N,) bool).
 
+    Reached through ``RegistrationContext.fit``, which owns the model, the threshold and the least inlier count.
+
     ``similarity``: OpenCV's estimateAffinePartial2D has no MAGSAC++, so a MAGSAC++ affine selects the inliers, a
     closed-form similarity (Umeyama) is fitted on them, its own inliers (residual < threshold) are taken and it
     is refitted once. Raises RegistrationFailed (with ``matches`` / ``inliers`` details) when there are too few
     matches or inliers.
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     n = len(matches)
     need = max(min_inliers, _MIN_POINTS[model])
     if n < need:
@@ -72,19 +75,6 @@ def estimate_transform(
     return m, inliers
 
 
-@dataclass(frozen=True)
-class Plausibility:
-    """Limits a trusted transform must respect (in working-size pixels, where both long sides are equal)."""
-
-    scale_range: tuple[float, float] = (0.4, 2.5)
-    max_anisotropy: float = 1.5
-    max_shear: float = 0.35
-    allow_mirror: bool = False
-    max_rotation: float = 180.0
-    max_perspective: float = 0.3
-    min_inlier_ratio: float = 0.05
-
-
 def perspective_strength(m: np.ndarray, hw: tuple[int, int]) -> float:
     """Largest |w - 1| of the projective denominator over the moving image's corners (0 for an affine)."""
     h, w = hw
@@ -101,9 +91,11 @@ def linear_parts(m: np.ndarray, moving_hw: tuple[int, int]) -> AffineParts:
 
 
 def check_plausible(
-    m: np.ndarray, moving_hw: tuple[int, int], n_matches: int, n_inliers: int, limits: Plausibility
+    m: np.ndarray, moving_hw: tuple[int, int], n_matches: int, n_inliers: int, limits: RegistrationContext
 ) -> AffineParts:
     """Raise RegistrationFailed saying why ``m`` (moving -> fixed) is not a believable retinal registration.
+
+    ``limits``: the registration context (``vreg_cli.context``), the one owner of every limit used here.
 
     Returns the transform's parts when it passes.
     """

@@ -62,10 +62,36 @@ def affine_matrix(
     return translation_matrix(*translation) @ from_c @ rot @ sh @ f @ to_c
 
 
+def pixel_scale_matrix(sx: float, sy: float | None = None) -> np.ndarray:
+    """3x3 map of a resize by factors (sx, sy) with ``cv2.resize``'s pixel-centre rule: x' = (x + 0.5) * sx - 0.5.
+
+    ``sy`` None: the same factor on both axes.
+    """
+    sy = sx if sy is None else sy
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+
+
 def resize_matrix(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
     """Exact pixel map of ``cv2.resize`` from (H, W) to (H', W'): x' = (x + 0.5) * W'/W - 0.5, per axis."""
-    sx, sy = dst_hw[1] / src_hw[1], dst_hw[0] / src_hw[0]
-    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    return pixel_scale_matrix(dst_hw[1] / src_hw[1], dst_hw[0] / src_hw[0])
+
+
+def resize_image(
+    img: np.ndarray, out_hw: tuple[int, int], *, interpolation: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one image resize of vreg: ``img`` (H, W[, C]) -> ((H', W'[, C]) resized, S (3x3) original -> resized px).
+
+    S is exact (``resize_matrix``). ``interpolation``: an OpenCV flag; None = area when the output has fewer pixels
+    (no aliasing), linear otherwise. An image already of size ``out_hw`` comes back as it is, with S = identity.
+    """
+    h, w = img.shape[:2]
+    out_h, out_w = int(out_hw[0]), int(out_hw[1])
+    if (out_h, out_w) == (h, w):
+        return img, np.eye(3)
+    if interpolation is None:
+        interpolation = cv2.INTER_AREA if out_h * out_w < h * w else cv2.INTER_LINEAR
+    resized = cv2.resize(img, (out_w, out_h), interpolation=interpolation)
+    return resized, resize_matrix((h, w), (out_h, out_w))
 
 
 def warp_image(
@@ -117,9 +143,21 @@ def decompose_affine(m: np.ndarray) -> AffineParts:
     )
 
 
-def point_errors(moving_to_fixed: np.ndarray, pts_moving: np.ndarray, pts_fixed: np.ndarray) -> np.ndarray:
-    """Euclidean distances (N,) between M(pts_moving) and pts_fixed, in fixed-image pixels."""
-    return np.linalg.norm(warp_points(moving_to_fixed, pts_moving) - np.asarray(pts_fixed, np.float64), axis=1)
+def point_errors(
+    moving_to_fixed: np.ndarray,
+    pts_moving: np.ndarray,
+    pts_fixed: np.ndarray,
+    scale: np.ndarray | tuple[float, float] | None = None,
+) -> np.ndarray:
+    """The one control-point error of vreg: distances (N,) between M(pts_moving) and pts_fixed (both (N, 2)).
+
+    In fixed-image pixels, or with ``scale`` (2,) = per-axis factors (x, y) applied to each error vector before its
+    length is taken (a normalised error, see ``benchmark.metrics.error_scale_diag``).
+    """
+    d = warp_points(moving_to_fixed, pts_moving) - np.asarray(pts_fixed, np.float64).reshape(-1, 2)
+    if scale is not None:
+        d = d * np.asarray(scale, np.float64)
+    return np.linalg.norm(d, axis=1)
 
 
 def grid_points(hw: tuple[int, int], step: int, mask: np.ndarray | None = None) -> np.ndarray:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +14,7 @@ import cv2
 import numpy as np
 
 from vreg_cli.errors import VregError
+from vreg_cli.geometry import resize_image
 from vreg_cli.paths import atomic_output
 
 Mode = Literal["any", "gray", "rgb"]
@@ -158,18 +162,81 @@ def write_csv(path: str | os.PathLike, frame: Any) -> Path:
 
 
 def resize_long_side(img: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Resize so that max(H, W) == long_side.
+    """Resize (H, W[, C]) so that max(H, W) == long_side (aspect kept, sides rounded, at least 1 px).
 
-    Returns (resized, S) where S (3x3) maps original pixel coordinates to resized ones exactly, with
-    OpenCV's pixel-centre convention (see ``geometry.resize_matrix``). Area interpolation when shrinking,
-    linear when enlarging.
+    Returns (resized, S) where S (3x3) maps original pixel coordinates to resized ones exactly
+    (``geometry.resize_image``: area interpolation when shrinking, linear when enlarging).
     """
-    from vreg_cli.geometry import resize_matrix
-
     h, w = img.shape[:2]
     factor = long_side / max(h, w)
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    if size == (w, h):
-        return img, np.eye(3)
-    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-    return cv2.resize(img, size, interpolation=interp), resize_matrix((h, w), (size[1], size[0]))
+    return resize_image(img, (max(1, round(h * factor)), max(1, round(w * factor))))
+
+
+#: the columns of a landmarks CSV (0-based pixels, x right, y down), in the order read_landmarks returns them
+LANDMARK_COLUMNS = ("x_fixed", "y_fixed", "x_moving", "y_moving")
+
+
+class BadTable(VregError):
+    """A table file vreg cannot use; ``where`` is the file (or 'file:line'), ``reason`` what is wrong with it."""
+
+    def __init__(self, where: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where, self.reason = str(where), reason
+
+
+def read_landmarks(path: str | os.PathLike, columns: Sequence[str] = LANDMARK_COLUMNS) -> tuple[np.ndarray, np.ndarray]:
+    """The one landmarks CSV reader: (fixed (N, 2), moving (N, 2)) float64 pixels from a CSV with a header.
+
+    ``columns``: the names of x_fixed, y_fixed, x_moving, y_moving in the file (header names are stripped of
+    spaces). Rows whose four values are all empty (blank lines too) are skipped. Raises :class:`BadTable` (a
+    VregError, one line) naming the file, or 'file:line' (as an editor counts, the header is line 1) for a value
+    that is not a finite number or a row longer than the header.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    columns = list(columns)
+    if path.is_dir():
+        raise BadTable(path, "is a directory, not a landmarks CSV")
+    if not path.is_file():
+        raise BadTable(path, "missing landmarks file")
+    try:
+        # every cell as text (nothing guessed as NaN), blank lines kept so that row i is line i + 2; a row longer
+        # than the header is an error (pandas warns for the first data row, raises for the others)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True,
+                index_col=False, encoding_errors="replace",
+            )  # fmt: skip
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame()
+    except pd.errors.ParserWarning:
+        raise BadTable(f"{path}:2", "more fields than the header has") from None
+    except (pd.errors.ParserError, OSError) as exc:
+        text = str(exc).strip().splitlines()[0]
+        longer = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+        if longer:
+            n, line, saw = longer.groups()
+            raise BadTable(f"{path}:{line}", f"{saw} fields, but the header has {n}") from None
+        raise BadTable(path, f"not a readable CSV ({text})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        header = ",".join(frame.columns) or "empty"
+        raise BadTable(path, f"landmarks CSV is missing column(s) {', '.join(missing)} (header: {header})")
+    text = frame[columns].fillna("").apply(lambda col: col.str.strip())
+    blank = (text == "").all(axis=1).to_numpy()
+    values = text.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    bad = np.flatnonzero(~blank & ~np.isfinite(values).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        raise BadTable(
+            f"{path}:{i + 2}",
+            f"cannot parse {','.join(text.iloc[i])!r} as finite numbers for {','.join(columns)} "
+            f"({len(bad)} such row(s))",
+        )
+    values = values[~blank]
+    if len(values) == 0:
+        raise BadTable(path, "landmarks CSV has no rows")
+    return values[:, :2], values[:, 2:]

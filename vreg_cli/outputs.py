@@ -8,14 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vreg_cli.errors import VregError
 from vreg_cli.geometry import point_errors
+from vreg_cli.io import read_landmarks as read_landmarks  # the landmarks CSV reader, for the commands
 from vreg_cli.io import write_image, write_json
 from vreg_cli.methods.base import Matches
 from vreg_cli.paths import check_output_paths, output_group
 from vreg_cli.register import Registration
-
-LANDMARK_COLUMNS = ("x_fixed", "y_fixed", "x_moving", "y_moving")
 
 
 @dataclass(frozen=True)
@@ -66,36 +64,11 @@ def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, path
     return written
 
 
-def read_landmarks(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(fixed (N, 2), moving (N, 2)) from a CSV with header x_fixed,y_fixed,x_moving,y_moving (0-based pixels)."""
-    path = Path(path)
-    if path.is_dir():
-        raise VregError(f"{path}: is a directory, not a landmarks CSV")
-    if not path.is_file():
-        raise VregError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise VregError(f"{path}: not a readable CSV ({exc})") from None
-    missing = [c for c in LANDMARK_COLUMNS if c not in frame.columns]
-    if missing:
-        raise VregError(f"{path}: landmark CSV needs columns {','.join(LANDMARK_COLUMNS)} (missing {missing})")
-    values = frame[list(LANDMARK_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    if len(values) == 0:
-        raise VregError(f"{path}: landmark CSV has no rows")
-    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-    if len(bad):
-        row = frame.iloc[int(bad[0])][list(LANDMARK_COLUMNS)].tolist()
-        # line numbers as an editor shows them: the header is line 1 (pandas skips blank lines, hence "row")
-        raise VregError(
-            f"{path}:{int(bad[0]) + 2}: landmark row {int(bad[0]) + 1} {row} is not 4 finite numbers "
-            f"({len(bad)} such row(s))"
-        )
-    return values[:, :2], values[:, 2:]
-
-
 def landmark_errors(reg: Registration, fixed_pts: np.ndarray, moving_pts: np.ndarray) -> dict[str, float]:
-    """Mean / median / max distance (fixed-image pixels) between mapped moving landmarks and fixed landmarks."""
+    """Mean / median / max distance (fixed-image pixels) between mapped moving landmarks and fixed landmarks.
+
+    fixed_pts, moving_pts: (N, 2) as :func:`read_landmarks` returns them.
+    """
     err = point_errors(reg.moving_to_fixed, moving_pts, fixed_pts)
     return {"lm_mean": float(err.mean()), "lm_median": float(np.median(err)), "lm_max": float(err.max())}
 

@@ -1,4 +1,8 @@
-"""Register one pair: working size -> method.match -> MAGSAC++ -> plausibility -> transform in original pixels."""
+"""Register one pair: working size -> method.match -> MAGSAC++ -> plausibility -> transform in original pixels.
+
+The method carries the registration context it was built with (``vreg_cli.context``): its working size, its
+MAGSAC++ settings and its limits are the ones used here.
+"""
 
 from __future__ import annotations
 
@@ -9,59 +13,12 @@ from typing import Any
 import numpy as np
 
 from vreg_cli.errors import RegistrationFailed
-from vreg_cli.estimate import MODELS, Plausibility, check_plausible, estimate_transform, linear_parts
+from vreg_cli.estimate import linear_parts
 from vreg_cli.geometry import AffineParts, warp_image
 from vreg_cli.io import resize_long_side
 from vreg_cli.methods.base import Matches, Method
 
 CONVENTION = "moving (x, y, 1) -> fixed pixels, 0-based, x right, y down"
-REFERENCE_SIZE = 640  # threshold_px is given at this working size and scaled with it
-
-
-@dataclass(frozen=True)
-class RegisterConfig:
-    """How a pair is registered and judged.
-
-    threshold_px: MAGSAC++ threshold in pixels at a 640 px working size (scaled with ``working_size``).
-    scale_range: allowed moving -> fixed scale at the working size, i.e. the field-of-view ratio.
-    max_rotation: largest trusted |rotation| in degrees (180 = any).
-    """
-
-    model: str = "affine"
-    working_size: int = 640
-    threshold_px: float = 3.0
-    min_inliers: int = 12
-    min_inlier_ratio: float = 0.05
-    scale_range: tuple[float, float] = (0.4, 2.5)
-    max_anisotropy: float = 1.5
-    max_shear: float = 0.35
-    max_rotation: float = 180.0
-    max_perspective: float = 0.3
-    allow_mirror: bool = False
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.working_size < 64:
-            raise ValueError("working_size must be at least 64 px")
-        lo, hi = self.scale_range
-        if not 0 < lo <= hi:
-            raise ValueError(f"scale_range must satisfy 0 < low <= high, got {self.scale_range}")
-
-    @property
-    def threshold_at_working_size(self) -> float:
-        return self.threshold_px * self.working_size / REFERENCE_SIZE
-
-    def plausibility(self) -> Plausibility:
-        return Plausibility(
-            scale_range=self.scale_range,
-            max_anisotropy=self.max_anisotropy,
-            max_shear=self.max_shear,
-            allow_mirror=self.allow_mirror,
-            max_rotation=self.max_rotation,
-            max_perspective=self.max_perspective,
-            min_inlier_ratio=self.min_inlier_ratio,
-        )
 
 
 @dataclass
@@ -117,40 +74,54 @@ def warp_moving(moving: np.ndarray, moving_to_fixed: np.ndarray, fixed_hw: tuple
 
 
 def _match_at_working_size(
-    fixed: np.ndarray, moving: np.ndarray, method: Method, working_size: int
+    fixed: np.ndarray, moving: np.ndarray, method: Method
 ) -> tuple[Matches, np.ndarray, np.ndarray, tuple[int, int]]:
-    """Run ``method`` on both images resized to ``working_size``.
+    """Run ``method`` on both images resized to its context's working size.
 
     Returns (matches in working pixels, S_fixed, S_moving, moving working (H, W)); S maps original -> working pixels.
     """
-    fixed_w, s_f = resize_long_side(fixed, working_size)
-    moving_w, s_m = resize_long_side(moving, working_size)
+    size = method.context.working_size
+    fixed_w, s_f = resize_long_side(fixed, size)
+    moving_w, s_m = resize_long_side(moving, size)
     return method.match(fixed_w, moving_w), s_f, s_m, moving_w.shape[:2]
 
 
-def match_pair(fixed: np.ndarray, moving: np.ndarray, method: Method, working_size: int = 640) -> Matches:
-    """Run ``method`` at the working size; the matches come back in ORIGINAL pixel coordinates."""
-    found, s_f, s_m, _ = _match_at_working_size(fixed, moving, method, working_size)
+def match_pair(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Matches:
+    """Run ``method`` at its working size; the matches come back in ORIGINAL pixel coordinates."""
+    found, s_f, s_m, _ = _match_at_working_size(fixed, moving, method)
     return found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m))
 
 
-def register_pair(
-    fixed: np.ndarray, moving: np.ndarray, method: Method, config: RegisterConfig | None = None
-) -> Registration:
+def match_with_inliers(fixed: np.ndarray, moving: np.ndarray, method: Method) -> tuple[Matches, np.ndarray, str]:
+    """``match_pair`` plus an inlier flag per match from the context's affine fit at the working size.
+
+    Returns (matches in ORIGINAL pixels, inliers (N,) bool, "" or why no affine agrees: then every flag is False).
+    """
+    found, s_f, s_m, _ = _match_at_working_size(fixed, moving, method)
+    try:
+        _, inliers = method.context.fit(found, method.context.working_size, model="affine", min_inliers=3)
+        problem = ""
+    except RegistrationFailed as exc:
+        inliers, problem = np.zeros(len(found), bool), str(exc)
+    return found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m)), inliers, problem
+
+
+def register_pair(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Registration:
     """Register MOVING onto FIXED (uint8 (H, W) or (H, W, 3) at any size) and return the trusted result.
 
-    Raises RegistrationFailed saying why when the result is not trusted; ``details["registration"]`` then holds
-    the rejected Registration when a matrix was found (for --force-output).
+    Working size, MAGSAC++ threshold and limits come from ``method.context``. Raises RegistrationFailed saying why
+    when the result is not trusted; ``details["registration"]`` then holds the rejected Registration when a matrix
+    was found (for --force-output).
     """
-    config = config or RegisterConfig()
+    context = method.context
     start = time.perf_counter()
-    found, s_f, s_m, moving_hw_w = _match_at_working_size(fixed, moving, method, config.working_size)
-    m_work, inliers = estimate_transform(found, config.model, config.threshold_at_working_size, config.min_inliers)
+    found, s_f, s_m, moving_hw_w = _match_at_working_size(fixed, moving, method)
+    m_work, inliers = context.fit(found, context.working_size)
     m_orig = np.linalg.inv(s_f) @ m_work @ s_m
     m_orig /= m_orig[2, 2]
     result = Registration(
         moving_to_fixed=m_orig,
-        model=config.model,
+        model=context.model,
         method=method.describe(),
         matches=found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m)),
         inliers=inliers,
@@ -161,7 +132,7 @@ def register_pair(
         info={"working_matrix": m_work, **found.info},
     )
     try:
-        check_plausible(m_work, moving_hw_w, len(found), result.n_inliers, config.plausibility())
+        context.check(m_work, moving_hw_w, len(found), result.n_inliers)
     except RegistrationFailed as exc:
         exc.details["registration"] = result
         raise

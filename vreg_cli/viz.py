@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vreg_cli.geometry import resize_image, warp_points
 from vreg_cli.io import clahe_gray, to_rgb
 from vreg_cli.methods.base import Matches
 
@@ -44,10 +45,9 @@ def overlay(fixed: np.ndarray, warped: np.ndarray) -> np.ndarray:
     return np.dstack([f, m, f])
 
 
-def _fit_height(img: np.ndarray, height: int) -> tuple[np.ndarray, float]:
-    factor = height / img.shape[0]
-    size = (max(1, round(img.shape[1] * factor)), height)
-    return cv2.resize(to_rgb(img), size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR), factor
+def _fit_height(img: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W[, 3]) -> ((height, W', 3) RGB, S (3x3) original -> resized pixels), aspect kept."""
+    return resize_image(to_rgb(img), (height, max(1, round(img.shape[1] * height / img.shape[0]))))
 
 
 def draw_matches(
@@ -65,8 +65,9 @@ def draw_matches(
     At most ``max_lines`` matches are drawn (a seeded random subset, inliers first) so the picture stays legible.
     inliers: (N,) bool or None (all drawn green). Returns (height, W_f' + W_m', 3) RGB uint8.
     """
-    left, f_scale = _fit_height(fixed, height)
-    right, m_scale = _fit_height(moving, height)
+    left, f_map = _fit_height(fixed, height)
+    right, m_map = _fit_height(moving, height)
+    f_pts, m_pts = warp_points(f_map, matches.fixed), warp_points(m_map, matches.moving)
     canvas = np.hstack([left, right])
     n = len(matches)
     keep = np.ones(n, bool) if inliers is None else np.asarray(inliers, bool)
@@ -76,9 +77,9 @@ def draw_matches(
     # Outliers first so that the inlier lines are drawn on top.
     for i in sorted(chosen, key=lambda j: bool(keep[j])):
         colour = GREEN if keep[i] else RED
-        # cv2's resize maps x -> (x + 0.5) * s - 0.5; shift=4 draws with sub-pixel precision.
-        p = (matches.fixed[i] + 0.5) * f_scale - 0.5
-        q = (matches.moving[i] + 0.5) * m_scale - 0.5 + np.array([left.shape[1], 0.0])
+        # shift=4 draws with sub-pixel precision
+        p = f_pts[i]
+        q = m_pts[i] + np.array([left.shape[1], 0.0])
         p16, q16 = tuple(int(round(v * 16)) for v in p), tuple(int(round(v * 16)) for v in q)
         cv2.line(canvas, p16, q16, colour, 1, cv2.LINE_AA, shift=4)
         cv2.circle(canvas, p16, 2 * 16, colour, -1, cv2.LINE_AA, shift=4)

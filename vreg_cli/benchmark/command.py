@@ -50,13 +50,14 @@ def run_from_cli(
     protocol: str = "standard",
     thresholds: dict[str, float],
     model: str,
+    working_size: int = 640,
     workers: int,
     resume: bool,
     force: bool,
     report_worst: int = 6,
 ) -> None:
     """Validate the options, run the benchmark, write the reports and print the summary table."""
-    from vreg_cli.register import RegisterConfig
+    from vreg_cli.context import RegistrationContext
 
     if error_scale not in ERROR_SCALES:
         raise VregError(f"--error-scale {error_scale!r}: choose one of {', '.join(ERROR_SCALES)}")
@@ -70,10 +71,7 @@ def run_from_cli(
         raise VregError("--workers must be at least 1")
     if report_worst < 0:
         raise VregError(f"--report-worst must be >= 0 (got {report_worst})")
-    try:
-        register_config = RegisterConfig(model=model)
-    except ValueError as exc:
-        raise VregError(f"--model: {exc}") from None
+    registration = RegistrationContext.from_options(model=model, working_size=working_size)
     entries = parse_methods(methods)
     source = make_source(data, split, modality_pairs, pairs_dir, pairs_layout, skip_bad)
     settings = BenchmarkSettings(
@@ -82,7 +80,7 @@ def run_from_cli(
         ),
         thresholds=Thresholds(**thresholds),
         error_scale=error_scale,
-        register_config=register_config,
+        registration=registration,
         workers=workers,
         resume=resume,
         force=force,
@@ -99,6 +97,7 @@ def run_from_cli(
         "error_scale": error_scale,
         "methods": [(e.label, e.spec) for e in entries],
         "model": model,
+        "working_size": working_size,
         "workers": workers,
     }
     written = write_reports(summary, Path(out), meta, settings.thresholds)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from vreg_cli.benchmark.cases import CaseSpec
-from vreg_cli.benchmark.metrics import Thresholds, case_metrics, error_scale_diag, point_errors_scaled
+from vreg_cli.benchmark.metrics import Thresholds, case_metrics, error_scale_diag
 from vreg_cli.errors import RegistrationFailed
-from vreg_cli.geometry import to_3x3
+from vreg_cli.geometry import point_errors, to_3x3
 
 MATRIX_COLUMNS = [f"m{r}{c}" for r in range(3) for c in range(3)]
 COLUMNS = [
@@ -27,7 +27,7 @@ COLUMNS = [
 
 @dataclass(frozen=True)
 class MethodEntry:
-    """A method in the comparison: its label in the reports and its ``make_method`` spec."""
+    """A method in the comparison: its label in the reports and its ``build_method`` spec."""
 
     label: str
     spec: str
@@ -39,7 +39,7 @@ class EvalContext:
 
     source: Any  # H5Source | PairsSource
     entries: list[MethodEntry]
-    register_config: Any  # vreg_cli.register.RegisterConfig
+    registration: Any  # vreg_cli.context.RegistrationContext: every method is built for it
     error_scale: str
     thresholds: Thresholds
 
@@ -53,10 +53,10 @@ class EvalContext:
 
     def method(self, label: str) -> Any:
         if label not in self._methods:
-            from vreg_cli.methods import make_method
+            from vreg_cli.methods import build_method
 
             spec = next(e.spec for e in self.entries if e.label == label)
-            self._methods[label] = make_method(spec)
+            self._methods[label] = build_method(spec, self.registration).method
         return self._methods[label]
 
 
@@ -104,10 +104,10 @@ def evaluate_case(ctx: EvalContext, case: CaseSpec, labels: list[str]) -> list[d
         matrix, errors = None, None
         start = time.perf_counter()
         try:
-            reg = register_pair(data.fixed, data.moving, ctx.method(label), ctx.register_config)
+            reg = register_pair(data.fixed, data.moving, ctx.method(label))
             matrix = np.asarray(reg.moving_to_fixed, np.float64)
             matches, inliers = _count(reg.matches), _count(reg.inliers)
-            errors = point_errors_scaled(matrix, data.pts_moving, data.pts_fixed, diag)
+            errors = point_errors(matrix, data.pts_moving, data.pts_fixed, scale=diag)
             row.update(status="ok", error="")
         except RegistrationFailed as exc:
             details = getattr(exc, "details", {}) or {}

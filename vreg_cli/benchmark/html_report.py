@@ -96,25 +96,25 @@ def _thumb_paths(out_dir: Path, row: pd.Series) -> tuple[Path, Path]:
     return stem.with_name(stem.name + "_cb.jpg"), stem.with_name(stem.name + "_ov.jpg")
 
 
-def _small(image: np.ndarray) -> tuple[np.ndarray, float]:
-    from vreg_cli.io import to_rgb
+def _small(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A THUMB_SIDE px RGB thumbnail and the exact 3x3 map from the image's pixels to the thumbnail's."""
+    from vreg_cli.io import resize_long_side, to_rgb
 
-    h, w = image.shape[:2]
-    f = THUMB_SIDE / max(h, w)
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    return cv2.resize(to_rgb(image), size, interpolation=cv2.INTER_AREA), f
+    return resize_long_side(to_rgb(image), THUMB_SIDE)
 
 
-def _draw_points(canvas: np.ndarray, f: float, fixed_pts: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+def _draw_points(canvas: np.ndarray, to_thumb: np.ndarray, fixed_pts: np.ndarray, mapped: np.ndarray) -> np.ndarray:
     """Control points on a thumbnail: fixed ones white, the estimate's mapping of the moving ones yellow, joined.
     At most MAX_DRAWN_POINTS (an even subset) so that a grid of hundreds of points stays legible."""
     if len(fixed_pts) > MAX_DRAWN_POINTS:
         keep = np.linspace(0, len(fixed_pts) - 1, MAX_DRAWN_POINTS).round().astype(int)
         fixed_pts, mapped = fixed_pts[keep], mapped[keep]
+    from vreg_cli.geometry import warp_points
+
     out = canvas.copy()
-    for p, q in zip(fixed_pts, mapped, strict=True):
-        p16 = tuple(int(round(((v + 0.5) * f - 0.5) * 16)) for v in p)
-        q16 = tuple(int(round(((v + 0.5) * f - 0.5) * 16)) for v in q)
+    for p, q in zip(warp_points(to_thumb, fixed_pts), warp_points(to_thumb, mapped), strict=True):
+        p16 = tuple(int(round(v * 16)) for v in p)
+        q16 = tuple(int(round(v * 16)) for v in q)
         cv2.line(out, p16, q16, (255, 220, 0), 1, cv2.LINE_AA, shift=4)
         cv2.circle(out, p16, 2 * 16, (255, 255, 255), -1, cv2.LINE_AA, shift=4)
         cv2.circle(out, q16, 2 * 16, (255, 220, 0), -1, cv2.LINE_AA, shift=4)
@@ -140,8 +140,8 @@ def render_thumbs(out_dir: Path, data: Any, row: pd.Series) -> None:
     else:
         warped = warp_moving(data.moving, m, data.fixed.shape[:2])
         left, _ = _small(checkerboard(data.fixed, warped))
-        right, f = _small(overlay(data.fixed, warped))
-        right = _draw_points(right, f, np.asarray(data.pts_fixed), warp_points(m, np.asarray(data.pts_moving)))
+        right, to_thumb = _small(overlay(data.fixed, warped))
+        right = _draw_points(right, to_thumb, np.asarray(data.pts_fixed), warp_points(m, np.asarray(data.pts_moving)))
     write_image(cb_path, left)
     write_image(ov_path, right)
 

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from vreg_cli.errors import VregError
-from vreg_cli.geometry import warp_points
 
 ERROR_SCALES = ("long-side-640", "resize-512", "native")
 
@@ -38,6 +37,15 @@ class Thresholds:
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
+    def succeeded(self, errors: np.ndarray | None) -> bool:
+        """vreg's success of one case from its normalised errors (N,): median <= success_median, max <= success_max.
+
+        The one definition of success (the benchmark's ``case_metrics`` and training validation both use it);
+        None, empty or non-finite errors (a failed registration) never succeed.
+        """
+        _, median, worst = error_stats(errors)
+        return median <= self.success_median and worst <= self.success_max
+
 
 def error_scale_diag(kind: str, fixed_hw: tuple[int, int]) -> np.ndarray:
     """(2,) per-axis factors (x, y) that turn fixed-image pixel error vectors into normalised ones."""
@@ -52,20 +60,16 @@ def error_scale_diag(kind: str, fixed_hw: tuple[int, int]) -> np.ndarray:
     raise VregError(f"unknown error scale {kind!r}; expected one of {', '.join(ERROR_SCALES)}")
 
 
-def point_errors_scaled(
-    moving_to_fixed: np.ndarray, pts_moving: np.ndarray, pts_fixed: np.ndarray, diag: np.ndarray
-) -> np.ndarray:
-    """(N,) distances between M(pts_moving) and pts_fixed after scaling the error vectors by ``diag`` (x, y)."""
-    d = warp_points(moving_to_fixed, pts_moving) - np.asarray(pts_fixed, np.float64)
-    return np.linalg.norm(d * diag, axis=1)
+def error_stats(errors: np.ndarray | None) -> tuple[float, float, float]:
+    """(mean, median, max) of one case's errors (N,); all inf for a failed registration (None, empty, non-finite)."""
+    if errors is None or len(errors) == 0 or not np.all(np.isfinite(errors)):
+        return float("inf"), float("inf"), float("inf")
+    return float(np.mean(errors)), float(np.median(errors)), float(np.max(errors))
 
 
 def case_metrics(errors: np.ndarray | None, t: Thresholds) -> dict[str, float | bool]:
     """Mean/median/max error and the success flags of one case; ``errors=None`` is a failed registration."""
-    if errors is None or len(errors) == 0 or not np.all(np.isfinite(errors)):
-        mean = median = worst = float("inf")
-    else:
-        mean, median, worst = float(np.mean(errors)), float(np.median(errors)), float(np.max(errors))
+    mean, median, worst = error_stats(errors)
     return {
         "mean_err": mean,
         "median_err": median,
@@ -73,7 +77,7 @@ def case_metrics(errors: np.ndarray | None, t: Thresholds) -> dict[str, float | 
         "sr_me": mean <= t.sr_me,
         "sr_mae": worst <= t.sr_mae,
         "acceptable": median <= t.acceptable_median and worst <= t.acceptable_max,
-        "success": median <= t.success_median and worst <= t.success_max,
+        "success": t.succeeded(errors),
     }
 
 

@@ -70,14 +70,14 @@ class BenchmarkSettings:
     cases: CaseConfig = field(default_factory=CaseConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     error_scale: str = "long-side-640"
-    register_config: Any = None  # vreg_cli.register.RegisterConfig; None = its defaults
+    registration: Any = None  # vreg_cli.context.RegistrationContext; None = its defaults
     workers: int = 1
     resume: bool = False
     force: bool = False
 
 
 def _run_config(source: Any, settings: BenchmarkSettings) -> dict[str, Any]:
-    reg = settings.register_config
+    reg = settings.registration
     reg_dict = dataclasses.asdict(reg) if dataclasses.is_dataclass(reg) else {}
     return json.loads(
         json.dumps(
@@ -141,12 +141,12 @@ def run_benchmark(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every method on every case not yet in cases.csv; returns (cases of this run, summary per method x bin)."""
     out_dir = Path(out_dir)
-    if settings.register_config is None:
-        from vreg_cli.register import RegisterConfig
+    if settings.registration is None:
+        from vreg_cli.context import RegistrationContext
 
-        settings.register_config = RegisterConfig()
+        settings.registration = RegistrationContext()
     specs: list[CaseSpec] = source.case_specs(settings.cases)
-    ctx = EvalContext(source, entries, settings.register_config, settings.error_scale, settings.thresholds)
+    ctx = EvalContext(source, entries, settings.registration, settings.error_scale, settings.thresholds)
     for e in entries:  # build every method now: a bad spec or missing weights fails before any case runs
         ctx.method(e.label)
     out_dir.mkdir(parents=True, exist_ok=True)

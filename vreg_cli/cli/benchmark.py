@@ -56,6 +56,9 @@ def benchmark(
     acceptable: Annotated[str, typer.Option(help="FIRE-style acceptable: 'median,max' thresholds.")] = "20,50",
     auc_limit: Annotated[float, typer.Option(help="AUC over mean errors 0..this.")] = 25.0,
     model: Annotated[str, typer.Option(help="Transform model: affine | similarity | homography.")] = "affine",
+    working_size: Annotated[
+        int, typer.Option("--working-size", min=64, help="Long side (px) both images are matched at.")
+    ] = 640,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     resume: Annotated[bool, typer.Option(help="Skip the cases already in OUT/cases.csv.")] = False,
     force: Annotated[bool, typer.Option(help="Start again even if OUT/cases.csv exists.")] = False,
@@ -104,6 +107,7 @@ def benchmark(
             auc_limit=auc_limit,
         ),
         model=model,
+        working_size=working_size,
         workers=workers,
         resume=resume,
         force=force,

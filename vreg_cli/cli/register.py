@@ -11,7 +11,12 @@ from vreg_cli.cli import app, parse_range, user_errors
 from vreg_cli.errors import RegistrationFailed, VregError
 
 MethodOpt = Annotated[
-    str, typer.Option("--method", help="auto | classic | sift | loftr (or a spec such as loftr:weights=A,size=512).")
+    str,
+    typer.Option(
+        "--method",
+        help="auto | classic | sift | loftr, or a spec with options such as classic:angle_step=6 or "
+        "loftr:weights=A,prealign=none (`vreg methods` lists every option).",
+    ),
 ]
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="LoFTR weights (MINIMA/LoFTR release file).")]
 CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="LoFTR weights from `vreg train`.")]
@@ -21,6 +26,10 @@ RotOpt = Annotated[
 ]
 ScaleOpt = Annotated[
     str | None, typer.Option("--scale-range", help="Allowed field-of-view scale, LOW,HIGH (default 0.4,2.5).")
+]
+ModelOpt = Annotated[str, typer.Option("--model", help="affine | similarity | homography.")]
+ThresholdOpt = Annotated[
+    float | None, typer.Option("--threshold", help="MAGSAC++ threshold, px at 640 px (default 3).")
 ]
 
 
@@ -38,8 +47,11 @@ def method_spec(method: str, weights: Path | None, checkpoint: Path | None) -> s
     return f"loftr:{key}={path}" + (f",{options}" if options else "")
 
 
-def _search(max_rotation: float | None, scale_range: tuple[float, float] | None) -> dict[str, Any]:
-    return {"max_rotation": max_rotation, "scale_range": scale_range}
+def registration_context(**settings: Any) -> Any:
+    """The RegistrationContext of the command-line settings (None = the default)."""
+    from vreg_cli.context import RegistrationContext
+
+    return RegistrationContext.from_options(**settings)
 
 
 def _table(rows: dict[str, str]) -> None:
@@ -83,9 +95,9 @@ def register(
     method: MethodOpt = "auto",
     weights: WeightsOpt = None,
     checkpoint: CheckpointOpt = None,
-    model: Annotated[str, typer.Option("--model", help="affine | similarity | homography.")] = "affine",
+    model: ModelOpt = "affine",
     working_size: SizeOpt = 640,
-    threshold: Annotated[float, typer.Option("--threshold", help="MAGSAC++ threshold, px at 640 px.")] = 3.0,
+    threshold: ThresholdOpt = None,
     transform_out: Annotated[Path | None, typer.Option("--transform-out", help="Transform JSON.")] = None,
     checkerboard: Annotated[Path | None, typer.Option("--checkerboard", help="Fixed/warped tiles PNG.")] = None,
     overlay: Annotated[Path | None, typer.Option("--overlay", help="Fixed magenta, warped green PNG.")] = None,
@@ -105,17 +117,11 @@ def register(
     ] = False,
 ) -> None:
     """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
-    from vreg_cli.register import RegisterConfig
-
-    rng = parse_range(scale_range, "--scale-range")
-    config = RegisterConfig(
-        model=model if model in ("affine", "similarity", "homography") else _bad_model(model),
-        working_size=working_size, threshold_px=threshold, allow_mirror=allow_mirror,
-        max_rotation=180.0 if max_rotation is None else max_rotation,
-        scale_range=rng or RegisterConfig.scale_range,
+    context = registration_context(
+        model=model, working_size=working_size, threshold_px=threshold, allow_mirror=allow_mirror,
+        max_rotation=max_rotation, scale_range=parse_range(scale_range, "--scale-range"),
     )  # fmt: skip
     spec = method_spec(method, weights, checkpoint)
-    search = _search(max_rotation, rng)
     if pairs is not None or pairs_dir is not None:
         from vreg_cli.cli.register_batch import batch_register
 
@@ -123,29 +129,23 @@ def register(
             raise VregError("give FIXED MOVING or --pairs/--pairs-dir, not both")
         wanted = {"checkerboard": checkerboard, "overlay": overlay, "matches": matches}
         pictures = tuple(name for name, value in wanted.items() if value)
-        batch_register(
-            pairs, pairs_dir, pairs_layout, out_dir, spec, search, config, pictures, force_output, workers, resume
-        )
+        batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context, pictures, force_output, workers, resume)
         return
     if resume:
         raise VregError("--resume applies to batch mode (--pairs/--pairs-dir with --out-dir)")
     if fixed is None or moving is None:
         raise VregError("give FIXED and MOVING images (or --pairs CSV / --pairs-dir DIR with --out-dir)")
-    _register_one(fixed, moving, spec, search, config, output, transform_out, checkerboard, overlay, matches,
-                  landmarks, force_output)  # fmt: skip
-
-
-def _bad_model(model: str) -> str:
-    raise VregError(f"--model {model!r}: choose affine, similarity or homography")
+    _register_one(fixed, moving, spec, context, output, transform_out, checkerboard, overlay, matches, landmarks,
+                  force_output)  # fmt: skip
 
 
 def _register_one(
-    fixed_path: Path, moving_path: Path, spec: str, search: dict[str, Any], config: Any, output: Path | None,
+    fixed_path: Path, moving_path: Path, spec: str, context: Any, output: Path | None,
     transform_out: Path | None, checkerboard: Path | None, overlay: Path | None, matches: Path | None,
     landmarks: Path | None, force_output: bool,
 ) -> None:  # fmt: skip
     from vreg_cli.io import read_registrable
-    from vreg_cli.methods import make_method
+    from vreg_cli.methods import build_method
     from vreg_cli.outputs import OutputPaths, landmark_errors, read_landmarks, save_outputs
     from vreg_cli.register import register_pair
     from vreg_cli.ui import warn
@@ -154,10 +154,9 @@ def _register_one(
     paths.check()  # before any work: a bad output path must not fail after the registration
     fixed, moving = read_registrable(fixed_path), read_registrable(moving_path)
     points = read_landmarks(landmarks) if landmarks else None
-    method = make_method(spec, **search)
-    why = getattr(method, "chosen_because", "requested")
+    method, why = build_method(spec, context)
     try:
-        reg = register_pair(fixed, moving, method, config)
+        reg = register_pair(fixed, moving, method)
     except RegistrationFailed as exc:
         rejected = exc.details.get("registration")
         if rejected is not None:
@@ -181,14 +180,33 @@ def match(
     weights: WeightsOpt = None,
     checkpoint: CheckpointOpt = None,
     working_size: SizeOpt = 640,
+    threshold: ThresholdOpt = None,
     max_rotation: RotOpt = None,
     scale_range: ScaleOpt = None,
 ) -> None:
     """Write correspondences in original-image pixels with confidence (and an inlier flag from an affine fit)."""
-    from vreg_cli.cli.register_batch import run_match
+    from vreg_cli.io import read_registrable, write_image
+    from vreg_cli.methods import build_method
+    from vreg_cli.outputs import write_matches
+    from vreg_cli.paths import check_output_paths, output_group
+    from vreg_cli.register import match_with_inliers
+    from vreg_cli.ui import stdout, warn
+    from vreg_cli.viz import draw_matches
 
     if output.suffix.lower() not in (".csv", ".json"):
         raise VregError(f"{output}: the matches file must end in .csv or .json")
-    spec = method_spec(method, weights, checkpoint)
-    search = _search(max_rotation, parse_range(scale_range, "--scale-range"))
-    run_match(fixed, moving, output, plot, spec, search, working_size)
+    context = registration_context(
+        working_size=working_size, threshold_px=threshold, max_rotation=max_rotation,
+        scale_range=parse_range(scale_range, "--scale-range"),
+    )  # fmt: skip
+    check_output_paths(images=(plot,), others=(output,))
+    fixed_img, moving_img = read_registrable(fixed), read_registrable(moving)
+    built, why = build_method(method_spec(method, weights, checkpoint), context)
+    found, inliers, problem = match_with_inliers(fixed_img, moving_img, built)
+    if problem:
+        warn(f"no affine agrees with the matches ({problem}); every inlier flag is 0")
+    with output_group():
+        write_matches(output, found, inliers, built.describe())
+        if plot is not None:
+            write_image(plot, draw_matches(fixed_img, moving_img, found, inliers))
+    stdout.print(f"{built.describe()} ({why}): {len(found)} matches, {int(inliers.sum())} affine inliers -> {output}")

@@ -1,19 +1,16 @@
-"""CLI glue for `vreg register --pairs/--pairs-dir` (batch) and `vreg match` (imported lazily by cli/register)."""
+"""CLI glue for `vreg register --pairs/--pairs-dir` (batch mode; imported lazily by cli/register)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from vreg_cli.errors import RegistrationFailed, VregError
+from vreg_cli.errors import VregError
 
 
 def batch_register(
-    pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str,
-    search: dict[str, Any], config: Any, pictures: tuple[str, ...], force_output: bool, workers: int,
-    resume: bool = False,
+    pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str, context: Any,
+    pictures: tuple[str, ...], force_output: bool, workers: int, resume: bool = False,
 ) -> None:  # fmt: skip
     """Register every pair of a CSV or a folder; outputs and summary.csv go to ``out_dir``.
 
@@ -37,7 +34,7 @@ def batch_register(
         records, bad = find_pairs(pairs_dir, layout, skip_bad=True)
     if not records and not bad:
         raise VregError(f"{pairs}: no pairs listed")
-    settings = BatchSettings(spec, search, config, out_dir, pictures, force_output)
+    settings = BatchSettings(spec, context, out_dir, pictures, force_output)
     summary = out_dir / "summary.csv"
     frame = run_batch(records, settings, summary, bad, workers, resume)
     counts = frame["status"].value_counts().to_dict()
@@ -56,38 +53,3 @@ def batch_register(
         error = VregError(f"{n_bad} of {len(frame)} pairs {kind}; every row is in {summary}")
         error.exit_code = code
         raise error
-
-
-def run_match(
-    fixed_path: Path, moving_path: Path, output: Path, plot: Path | None, spec: str, search: dict[str, Any],
-    working_size: int,
-) -> None:  # fmt: skip
-    """Match at the working size, write the matches in original pixels (+ an affine inlier flag) and a picture."""
-    from vreg_cli.estimate import estimate_transform
-    from vreg_cli.io import read_registrable, resize_long_side, write_image
-    from vreg_cli.methods import make_method
-    from vreg_cli.outputs import write_matches
-    from vreg_cli.paths import check_output_paths, output_group
-    from vreg_cli.register import RegisterConfig, match_pair
-    from vreg_cli.ui import stdout, warn
-    from vreg_cli.viz import draw_matches
-
-    check_output_paths(images=(plot,), others=(output,))
-    fixed, moving = read_registrable(fixed_path), read_registrable(moving_path)
-    method = make_method(spec, **search)
-    found = match_pair(fixed, moving, method, working_size)
-    # Inlier flags from an affine fit in working-size pixels (the threshold is defined there).
-    _, s_f = resize_long_side(fixed, working_size)
-    _, s_m = resize_long_side(moving, working_size)
-    try:
-        threshold = RegisterConfig(working_size=working_size).threshold_at_working_size
-        _, inliers = estimate_transform(found.mapped(s_f, s_m), "affine", threshold, 3)
-    except RegistrationFailed as exc:
-        warn(f"no affine agrees with the matches ({exc}); every inlier flag is 0")
-        inliers = np.zeros(len(found), bool)
-    with output_group():
-        write_matches(output, found, inliers, method.describe())
-        if plot is not None:
-            write_image(plot, draw_matches(fixed, moving, found, inliers))
-    why = getattr(method, "chosen_because", "requested")
-    stdout.print(f"{method.describe()} ({why}): {len(found)} matches, {int(inliers.sum())} affine inliers -> {output}")

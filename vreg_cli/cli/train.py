@@ -137,8 +137,9 @@ def train(
     ] = False,
 ) -> None:
     """Fine-tune LoFTR on CF-FA / CF-OCT pairs with a vessel-weighted loss (works under torchrun)."""
-    from vreg_cli.train import TrainConfig, resume_config
-    from vreg_cli.train import train as run_training
+    from vreg_cli.training.config import TrainConfig
+    from vreg_cli.training.loop import train as run_training
+    from vreg_cli.training.resume import resume_config
 
     if resume is not None:
         if out is not None and out.resolve() != resume.resolve():

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from vreg_cli.data.h5 import VregH5
 from vreg_cli.errors import VregError
-from vreg_cli.geometry import affine_matrix, warp_image
+from vreg_cli.geometry import affine_matrix, resize_image, warp_image
 from vreg_cli.io import to_gray
 from vreg_cli.model.inputs import model_input
 
@@ -71,13 +71,13 @@ def photometric(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -
 
 
 def _fit(img: np.ndarray, hw: tuple[int, int], kind: str) -> np.ndarray:
-    """Resize to (H, W): images bilinear/area; vessel = any vessel pixel (area > 0); fov = majority."""
+    """Resize (H, W) to ``hw``, always by area: images as they are; vessel = any vessel pixel (area > 0); fov =
+    majority (area >= 0.5)."""
     if img.shape[:2] == hw:
         return img
-    size = (hw[1], hw[0])
     if kind == "image":
-        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-    area = cv2.resize(img.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        return resize_image(img, hw, interpolation=cv2.INTER_AREA)[0]
+    area = resize_image(img.astype(np.float32), hw, interpolation=cv2.INTER_AREA)[0]
     return area > 0 if kind == "vessel" else area >= 0.5
 
 

@@ -16,7 +16,6 @@ the point files parse, the two sides have the same count, at least 3 points, eve
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from vreg_cli.errors import VregError
+from vreg_cli.io import LANDMARK_COLUMNS, BadTable, read_landmarks
 from vreg_cli.specs import load_spec
 
 MIN_POINTS = 3
@@ -110,30 +110,11 @@ def _parse_xy_lines(path: Path) -> np.ndarray:
 
 
 def _parse_csv(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A landmarks table with a header -> (fixed (N, 2), moving (N, 2))."""
-    if not path.is_file():
-        raise BadPair(path, "missing landmarks file")
-    with path.open(newline="", errors="replace") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise BadPair(path, f"missing column(s) {', '.join(missing)} (header: {','.join(header) or 'empty'})")
-        rows = []
-        for row in reader:
-            row = {(k or "").strip(): v for k, v in row.items()}
-            if all((row.get(c) or "").strip() == "" for c in columns):
-                continue
-            try:
-                numbers = [float(row[c]) for c in columns]
-                if not all(math.isfinite(v) for v in numbers):
-                    raise ValueError
-                rows.append(numbers)
-            except (TypeError, ValueError):
-                values = ",".join(str(row.get(c)) for c in columns)
-                raise BadPair(f"{path}:{reader.line_num}", f"cannot parse {values!r} as finite numbers") from None
-    arr = np.asarray(rows, np.float64).reshape(-1, 4)
-    return arr[:, :2], arr[:, 2:]
+    """A landmarks table with a header -> (fixed (N, 2), moving (N, 2)); problems are a BadPair."""
+    try:
+        return read_landmarks(path, columns)
+    except BadTable as exc:
+        raise BadPair(exc.where, exc.reason) from None
 
 
 def _check_inside(points: np.ndarray, hw: tuple[int, int], source: Path, image: Path) -> None:
@@ -160,7 +141,7 @@ def _load_points(spec_points: dict[str, Any], fields: dict[str, str]) -> tuple[A
     fmt = spec_points.get("format", "csv")
     if fmt == "csv":
         path = Path(_fmt(spec_points.get("file", "{dir}/landmarks.csv"), fields))
-        columns = list(spec_points.get("columns", ["x_fixed", "y_fixed", "x_moving", "y_moving"]))
+        columns = list(spec_points.get("columns", LANDMARK_COLUMNS))
         if not path.is_file() and not spec_points.get("required", True):
             return None, None, None, None
         fixed, moving = _parse_csv(path, columns)

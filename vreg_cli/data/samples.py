@@ -15,6 +15,7 @@ import numpy as np
 from vreg_cli.data.fov import fov_from_cf
 from vreg_cli.data.layouts import SampleFiles, TripletLayout
 from vreg_cli.errors import VregError
+from vreg_cli.geometry import resize_image
 from vreg_cli.io import read_image, registrable_problem
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -83,13 +84,9 @@ def _binarise(img: np.ndarray) -> np.ndarray:
 
 
 def _resize(img: np.ndarray, hw: tuple[int, int], nearest: bool) -> np.ndarray:
-    if img.shape[:2] == hw:
-        return img
-    if nearest:
-        interp = cv2.INTER_NEAREST_EXACT  # pixel-centre exact, unlike INTER_NEAREST
-    else:
-        interp = cv2.INTER_AREA if hw[0] * hw[1] < img.shape[0] * img.shape[1] else cv2.INTER_LINEAR
-    return cv2.resize(img, (hw[1], hw[0]), interpolation=interp)
+    """(H, W[, C]) -> ``hw``: images area/linear (``resize_image``'s default), masks pixel-centre exact nearest."""
+    # INTER_NEAREST_EXACT is pixel-centre exact, unlike INTER_NEAREST
+    return resize_image(img, hw, interpolation=cv2.INTER_NEAREST_EXACT if nearest else None)[0]
 
 
 def load_sample(sample: SampleFiles, modalities: list[str], out_hw: tuple[int, int] | None, root: Path) -> LoadedSample:

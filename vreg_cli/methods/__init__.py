@@ -1,31 +1,107 @@
-"""Registration methods behind one interface, built from a short spec string.
+"""The method registry: every registration method is built here, from a spec string and a registration context.
 
-Specs: ``auto`` | ``classic`` | ``sift`` | ``loftr:weights=A.ckpt`` | ``loftr:checkpoint=runs/x/best.ckpt``
-(comma-separated ``key=value`` options after ``:``; loftr also takes ``size=512`` and ``prealign=auto|classic|search|
-none``). ``auto`` is loftr when weights are given or configured (``VREG_WEIGHTS`` or ``weights = "..."`` in
-``$VREG_CONFIG`` / ``~/.config/vreg/config.toml``), else classic. Heavy modules (torch) are imported lazily.
+Specs: ``auto`` | ``classic`` | ``sift`` | ``loftr`` with comma-separated ``key=value`` options after ``:``, e.g.
+``classic:angle_step=6``, ``sift:ratio=0.75``, ``loftr:weights=A.ckpt,prealign=none``. Each method declares its
+options once, as a typed dataclass (``ClassicConfig``, ``SiftOptions``, ``LoFTROptions``); ``vreg methods`` lists
+them. ``auto`` is loftr when weights are given or configured (``VREG_WEIGHTS`` or ``weights = "..."`` in
+``$VREG_CONFIG`` / ``~/.config/vreg/config.toml``), else classic. The command line, ``benchmark``, batch mode and
+the scripts all call :func:`build_method`; it returns the method and why it was chosen. Heavy modules (torch) are
+imported only when a LoFTR is built.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vreg_cli.errors import VregError
 from vreg_cli.methods.base import Matches, Method
+from vreg_cli.methods.classic import ClassicConfig
+from vreg_cli.methods.loftr import LoFTROptions
+from vreg_cli.methods.options import Option, declared_options, parse_options
+from vreg_cli.methods.sift import SiftOptions
 
-METHOD_NAMES: tuple[str, ...] = ("auto", "classic", "sift", "loftr")
-__all__ = ["METHOD_NAMES", "Matches", "Method", "configured_weights", "make_method", "parse_spec", "resolve_spec"]
+if TYPE_CHECKING:
+    from vreg_cli.context import RegistrationContext
+
+__all__ = [
+    "METHODS", "METHOD_NAMES", "BuiltMethod", "Matches", "Method", "MethodInfo", "build_method",
+    "configured_weights", "parse_spec", "resolve_spec",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A registered method: its name, one summary line, its options dataclass and how to build it."""
+
+    name: str
+    summary: str
+    options_class: type
+    build: Callable[[Any, RegistrationContext, str], Method]  # (options, context, spec) -> Method
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        return declared_options(self.options_class)
+
+
+def _build_classic(options: ClassicConfig, context: RegistrationContext, spec: str) -> Method:
+    from vreg_cli.methods.classic import ClassicMethod
+
+    return ClassicMethod(options, context)
+
+
+def _build_sift(options: SiftOptions, context: RegistrationContext, spec: str) -> Method:
+    from vreg_cli.methods.sift import SiftMethod
+
+    return SiftMethod(options, context)
+
+
+def _build_loftr(options: LoFTROptions, context: RegistrationContext, spec: str) -> Method:
+    from vreg_cli.methods.loftr import LoFTRMethod
+
+    return LoFTRMethod.from_options(options, context)
+
+
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in (
+        MethodInfo(
+            "classic",
+            "weight-free: vessel maps, global rotation x scale search, patch refinement (any rotation)",
+            ClassicConfig,
+            _build_classic,
+        ),
+        MethodInfo(
+            "sift", "plain SIFT + ratio test on CLAHE grey images (the naive reference)", SiftOptions, _build_sift
+        ),
+        MethodInfo(
+            "loftr",
+            "LoFTR matches after classic's pre-alignment (bundled vessel-input model when no weights are given)",
+            LoFTROptions,
+            _build_loftr,
+        ),
+    )
+}
+METHOD_NAMES: tuple[str, ...] = ("auto", *METHODS)
+
+
+class BuiltMethod(NamedTuple):
+    """What :func:`build_method` returns: the method and a one-line reason it was chosen (e.g. for ``auto``)."""
+
+    method: Method
+    why: str
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``"loftr:weights=a.ckpt,size=512"`` -> ``("loftr", {"weights": "a.ckpt", "size": "512"})``."""
+    """``"loftr:weights=a.ckpt,size=512"`` -> ``("loftr", {"weights": "a.ckpt", "size": "512"})`` (values as text)."""
     name, _, rest = spec.strip().partition(":")
     name = name.strip().lower()
     if name not in METHOD_NAMES:
-        raise VregError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)}")
+        raise VregError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)} (see `vreg methods`)")
     options: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, eq, value = item.partition("=")
@@ -58,7 +134,7 @@ def configured_weights() -> tuple[str, str] | None:
 
 
 def resolve_spec(spec: str) -> tuple[str, dict[str, str], str]:
-    """Resolve ``auto``: returns (name, options, why) with a one-line reason for the choice."""
+    """Resolve ``auto``: returns (name, options as text, why) with a one-line reason for the choice."""
     name, options = parse_spec(spec)
     if name != "auto":
         return name, options, "requested"
@@ -67,35 +143,16 @@ def resolve_spec(spec: str) -> tuple[str, dict[str, str], str]:
     found = configured_weights()
     if found is not None:
         return "loftr", {**options, "weights": found[0]}, f"auto: weights from {found[1]}"
+    if options:
+        raise VregError(f"auto resolved to classic, which does not take {', '.join(sorted(options))}")
     return "classic", {}, "auto: no LoFTR weights given or configured"
 
 
-def make_method(spec: str = "auto", **search: Any) -> Method:
-    """Build a Method from its spec. ``search`` (max_rotation, scale_range) narrows loftr's rotation/scale search.
+def build_method(spec: str = "auto", context: RegistrationContext | None = None) -> BuiltMethod:
+    """The method a spec names, built for ``context`` (default: the default context), and why it was chosen."""
+    from vreg_cli.context import RegistrationContext
 
-    The returned object has ``chosen_because`` (why this method ran, e.g. for ``auto``).
-    """
-    name, options, why = resolve_spec(spec)
-    search = {k: v for k, v in search.items() if v is not None}
-    method: Method
-    allowed = {"sift": {"ratio"}, "classic": set()}.get(name)
-    if allowed is not None and set(options) - allowed:
-        bad = ", ".join(sorted(set(options) - allowed))
-        raise VregError(f"method {name} has no option(s) {bad} (weights/checkpoint belong to loftr)")
-    if name == "sift":
-        from vreg_cli.methods.sift import SiftMethod
-
-        try:
-            method = SiftMethod(**{k: float(v) for k, v in options.items()})
-        except ValueError:
-            raise VregError(f"sift ratio must be a number, got {options['ratio']!r}") from None
-    elif name == "classic":
-        from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
-
-        method = ClassicMethod(ClassicConfig(**search))
-    else:
-        from vreg_cli.methods.loftr import LoFTRMethod
-
-        method = LoFTRMethod.from_options(options, **search)
-    method.chosen_because = why  # type: ignore[attr-defined]
-    return method
+    name, raw, why = resolve_spec(spec)
+    info = METHODS[name]
+    options = parse_options(info.options_class, raw, name)
+    return BuiltMethod(info.build(options, context or RegistrationContext(), spec), why)

@@ -1,18 +1,23 @@
 """The one interface every registration method implements: (fixed, moving) -> correspondences.
 
 A method only finds corresponding points. Robust estimation (MAGSAC++), plausibility checks and warping live in
-``vreg_cli.register`` so that every method is judged the same way.
+``vreg_cli.register`` so that every method is judged the same way. Each method holds the registration context it
+was built with (``vreg_cli.context``): the working size the caller resizes to, the search limits (rotation, scale)
+and the one MAGSAC++ fit a method uses when it scores its own candidates.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from vreg_cli.geometry import warp_points
+
+if TYPE_CHECKING:
+    from vreg_cli.context import RegistrationContext
 
 
 @dataclass
@@ -53,10 +58,16 @@ class Method(ABC):
 
     ``match`` receives the fixed image (CF: (H, W, 3) RGB or (H, W) grey uint8) and the moving image (FA / OCT:
     (H', W') or (H', W', 3) uint8) at the working size and returns correspondences in those images' pixel
-    coordinates. It raises ``vreg_cli.errors.RegistrationFailed`` when it finds nothing it trusts.
+    coordinates. It raises ``vreg_cli.errors.RegistrationFailed`` when it finds nothing it trusts. Methods are built
+    by the registry (``vreg_cli.methods.build_method``) with a context; a method matches at the size it is given.
     """
 
     name: ClassVar[str]
+
+    def __init__(self, context: RegistrationContext | None = None) -> None:
+        from vreg_cli.context import RegistrationContext
+
+        self.context = context if context is not None else RegistrationContext()
 
     @abstractmethod
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches: ...

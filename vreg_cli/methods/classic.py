@@ -1,7 +1,7 @@
 """``classic``: weight-free multimodal retinal registration at any rotation and scale.
 
 Pipeline (all on polarity-free vessel maps, see ``vessels.py``):
-1. global search over rotation x scale with FFT cross-correlation for the shift (``search.py``);
+1. global search over rotation x scale with FFT cross-correlation for the shift (``global_search.py``);
 2. for the best few hypotheses, dense patch matching on the vessel maps with a shrinking search radius and a
    MAGSAC++ affine fit per pass (``refine.py``);
 3. the trusted hypothesis with the most inlier patches wins; its inlier patch correspondences are the returned
@@ -16,64 +16,110 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vreg_cli.context import REFERENCE_SIDE
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import decompose_affine, warp_points
 from vreg_cli.io import resize_long_side
 from vreg_cli.methods.base import Matches, Method
-from vreg_cli.methods.refine import fit_affine, patch_matches
-from vreg_cli.methods.search import Candidate, global_search
+from vreg_cli.methods.global_search import Candidate, global_search
+from vreg_cli.methods.options import option
+from vreg_cli.methods.refine import PatchMatches, patch_matches
 from vreg_cli.methods.vessels import VesselMap, vessel_map
 
+if TYPE_CHECKING:
+    from vreg_cli.context import RegistrationContext
 
-@dataclass
+
+@dataclass(frozen=True)
 class ClassicConfig:
-    """Settings of the classic method. Pixel sizes are at ``working_size`` (long side of each image)."""
+    """The classic method's options (``classic:angle_step=6,radii=24/10/5``; ``vreg methods`` lists them).
 
-    working_size: int = 640
-    max_rotation: float = 180.0  # search rotations in [-max_rotation, max_rotation] degrees
-    # moving->fixed scale in the pixels of the images given (the field-of-view ratio at the working size)
-    scale_range: tuple[float, float] = (0.4, 2.5)
+    Pixel sizes are stated for a 640 px long side (``vreg_cli.context.REFERENCE_SIDE``) and scale with the long side
+    of the images the method is given, so ``--working-size 320`` halves them. The rotation and scale searched, and
+    the MAGSAC++ threshold, come from the registration context.
+    """
+
     # vessel map
-    sigmas: tuple[float, ...] = (2.0, 3.0, 4.5)
-    fov_erode: float = 0.03  # fraction of the long side removed inside the field-of-view border
-    norm_sigma: float = 24.0  # local-contrast window of the vessel map (px)
+    sigmas: tuple[float, ...] = option((2.0, 3.0, 4.5), "vessel-filter scales (px)")
+    fov_erode: float = option(0.03, "share of the long side removed inside the field-of-view border")
+    norm_sigma: float = option(24.0, "local-contrast window of the vessel map (px)")
     # global search
-    coarse_size: int = 48
-    fine_size: int = 128
+    coarse_size: int = option(48, "long side of the coarsest search level (px, not scaled)")
+    fine_size: int = option(128, "long side of the fine search level (px)")
     # The moving image is also prepared at these fractions of the working size. A zoomed-in moving image (small field
     # of view, scale < 1) is searched and refined on the copy whose pixels match the fixed image's: same vessel
     # widths for the same filter sigmas, and a coarse level where its footprint still has structure. Level r covers
     # working-size scales between the geometric means with its neighbours; its coarse size is coarse_size / r.
-    moving_levels: tuple[float, ...] = (1.0, 0.55)
-    level_overlap: float = 1.3  # the bands of neighbouring levels overlap by this factor at their boundary
-    angle_step: float = 8.0
-    scale_step: float = 1.15
-    candidates: int = 4  # hypotheses kept after the coarse search
-    refine_candidates: int = 2  # of which at most this many are refined (in score order)
-    clear_inlier_ratio: float = 0.5  # a refined hypothesis this good ends the search early
+    moving_levels: tuple[float, ...] = option(
+        (1.0, 0.55), "fractions of the working size the moving image is searched at"
+    )
+    level_overlap: float = option(1.3, "overlap factor of the scale bands of neighbouring moving levels")
+    angle_step: float = option(8.0, "rotation step of the global search (deg)")
+    scale_step: float = option(1.15, "scale step (factor) of the global search")
+    candidates: int = option(4, "hypotheses kept after the global search")
+    refine_candidates: int = option(2, "of which at most this many are refined, in score order")
+    clear_inlier_ratio: float = option(0.5, "a refined hypothesis with this inlier share ends the search early")
     # refinement
-    patch: int = 48
-    step: int = 24
-    min_step: int = 12  # patch step for the smallest moving footprints (see ``_patch_step``)
-    full_footprint: float = 0.5  # footprint share of the fixed field of view from which ``step`` is used
-    radii: tuple[int, ...] = (24, 10, 5)
-    min_ncc: float = 0.3
-    min_content: float = 0.06
-    ransac_threshold: float = 3.0
+    patch: int = option(48, "patch side of the refinement (px)")
+    step: int = option(24, "patch grid step (px)")
+    min_step: int = option(12, "densest patch grid step, for the smallest moving footprints (px)")
+    full_footprint: float = option(0.5, "footprint share of the fixed field of view from which `step` is used")
+    radii: tuple[int, ...] = option((24, 10, 5), "search radius of each refinement pass (px)")
+    min_ncc: float = option(0.3, "least normalised cross-correlation of a patch match")
+    min_content: float = option(0.06, "least vessel share of a patch that is searched")
     # acceptance
     # The verification pass does most of the discrimination (chance agreement ~1 %; on the tuning cases at most 27 %
     # on 188 negatives, mostly 34-90 % on correct results, scripts/smallfov_tuning_set.py); a small field of view gets a
     # denser patch grid so that the counts below stay reachable.
-    min_inliers: int = 12
-    min_inlier_ratio: float = 0.3
-    verify_radius: int = 24  # search radius of the verification pass (px)
-    min_verified: int = 6  # verification patches that must agree with the estimate
-    min_verified_ratio: float = 0.3  # and their share of the patches searched
-    min_score: float = 0.12  # normalised correlation of the global search
+    min_inliers: int = option(12, "least inlier patches of a trusted result")
+    min_inlier_ratio: float = option(0.3, "least inlier share of the searched patches")
+    verify_radius: int = option(24, "search radius of the verification pass (px)")
+    min_verified: int = option(6, "verification patches that must agree with the estimate")
+    min_verified_ratio: float = option(0.3, "and their least share of the patches searched")
+    min_score: float = option(0.12, "least normalised vessel correlation of the global search")
+
+    def __post_init__(self) -> None:
+        if not self.sigmas or min(self.sigmas) <= 0:
+            raise ValueError("sigmas must be positive")
+        if not self.radii or min(self.radii) < 2:
+            raise ValueError("radii must be at least 2 px")
+        if not self.moving_levels or not all(0 < r <= 1 for r in self.moving_levels):
+            raise ValueError("moving_levels must lie in (0, 1]")
+        if min(self.patch, self.step, self.min_step, self.coarse_size, self.fine_size) < 2 or self.angle_step <= 0:
+            raise ValueError("patch, step, min_step, coarse_size, fine_size and angle_step must be positive")
+        if self.scale_step <= 1:
+            raise ValueError("scale_step must be above 1")
+
+    def at_side(self, long_side: int) -> ClassicConfig:
+        """These settings with every pixel size scaled from 640 px to images with this long side."""
+        k = long_side / REFERENCE_SIDE
+        if k == 1.0:
+            return self
+
+        def px(v: float, least: int = 2) -> int:
+            return max(least, round(v * k))
+
+        return replace(
+            self,
+            sigmas=tuple(max(0.5, s * k) for s in self.sigmas),
+            norm_sigma=max(2.0, self.norm_sigma * k),
+            fine_size=max(self.coarse_size, px(self.fine_size)),
+            patch=px(self.patch, 8),
+            step=px(self.step, 4),
+            min_step=px(self.min_step, 4),
+            radii=tuple(px(r) for r in self.radii),
+            verify_radius=px(self.verify_radius),
+        )
+
+    def vessel_map(self, image: np.ndarray) -> VesselMap:
+        """The polarity-free vessel map of IMAGE ((H, W) or (H, W, 3)) with these (already scaled) settings."""
+        erode = max(2, round(self.fov_erode * max(image.shape[:2])))
+        return vessel_map(image, sigmas=self.sigmas, erode_px=erode, norm_sigma=self.norm_sigma)
 
 
 @dataclass(frozen=True)
@@ -115,53 +161,51 @@ class ClassicMethod(Method):
 
     name = "classic"
 
-    def __init__(self, config: ClassicConfig | None = None) -> None:
+    def __init__(self, config: ClassicConfig | None = None, context: RegistrationContext | None = None) -> None:
+        super().__init__(context)
         self.config = config or ClassicConfig()
 
     def describe(self) -> str:
-        c = self.config
-        return (
-            f"classic (vessel maps, rotation +-{c.max_rotation:g} deg, scale {c.scale_range[0]:g}-{c.scale_range[1]:g})"
-        )
+        lo, hi = self.context.scale_range
+        return f"classic (vessel maps, rotation +-{self.context.max_rotation:g} deg, scale {lo:g}-{hi:g})"
 
-    def _prepare(self, img: np.ndarray, level: float = 1.0) -> _Prepared:
-        size = max(32, round(self.config.working_size * level))
-        work, to_work = resize_long_side(img, size)
-        erode = max(2, round(self.config.fov_erode * size))
-        return _Prepared(
-            work,
-            to_work,
-            vessel_map(work, sigmas=self.config.sigmas, erode_px=erode, norm_sigma=self.config.norm_sigma),
-            level,
-        )
+    def _settings(self, fixed: np.ndarray) -> ClassicConfig:
+        """The settings for this pair: pixel sizes scaled to the fixed image's long side (the size given)."""
+        return self.config.at_side(max(fixed.shape[:2]))
 
-    def _levels(self, f: _Prepared, moving: np.ndarray) -> list[tuple[_Prepared, tuple[float, float]]]:
+    def _prepare(self, c: ClassicConfig, img: np.ndarray, side: int, level: float = 1.0) -> _Prepared:
+        """IMAGE at long side ``side * level`` (a no-op for the fixed image) and its vessel map."""
+        work, to_work = resize_long_side(img, max(32, round(side * level)))
+        return _Prepared(work, to_work, c.vessel_map(work), level)
+
+    def _levels(
+        self, c: ClassicConfig, f: _Prepared, moving: np.ndarray
+    ) -> list[tuple[_Prepared, tuple[float, float]]]:
         """The moving image at each level with the scale band (in that level's pixels) searched on it."""
-        c = self.config
+        side = max(f.image.shape[:2])
         levels = sorted(set(c.moving_levels) | {1.0}, reverse=True)
         out = []
         for k, r in enumerate(levels):
             # band in working-size (level 1) scale: up to the geometric mean with each neighbour
             hi = math.sqrt(levels[k - 1] * r) * c.level_overlap if k > 0 else math.inf
             lo = math.sqrt(levels[k + 1] * r) / c.level_overlap if k + 1 < len(levels) else 0.0
-            m = self._prepare(moving, r)
+            m = self._prepare(c, moving, side, r)
             # The scale range is in the pixels of the images given; resizing each to its size shifts it.
             ratio = f.to_work[0, 0] / m.to_work[0, 0]
-            s_lo, s_hi = c.scale_range[0] * ratio, c.scale_range[1] * ratio
+            s_lo, s_hi = self.context.scale_range[0] * ratio, self.context.scale_range[1] * ratio
             band = (max(s_lo, lo / r), min(s_hi, hi / r))
             if band[0] < band[1] or (len(levels) == 1):
                 out.append((m, band if band[0] < band[1] else (s_lo, s_hi)))
         return out
 
-    def _search(self, f: _Prepared, moving: np.ndarray) -> list[_Hypothesis]:
+    def _global_search(self, c: ClassicConfig, f: _Prepared, moving: np.ndarray) -> list[_Hypothesis]:
         """Global search on every moving level; hypotheses of all levels, best score first."""
-        c = self.config
         hyps = []
-        for m, band in self._levels(f, moving):
+        for m, band in self._levels(c, f, moving):
             found = global_search(
                 (f.vessels.strength, f.vessels.valid),
                 (m.vessels.strength, m.vessels.valid),
-                max_rotation=c.max_rotation,
+                max_rotation=self.context.max_rotation,
                 scale_range=band,
                 coarse_size=round(c.coarse_size / m.level),
                 fine_size=c.fine_size,
@@ -175,15 +219,26 @@ class ClassicMethod(Method):
 
     def global_estimate(self, fixed: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
         """Best similarity from the global search alone: (3x3 moving->fixed in input pixels, correlation score)."""
-        f = self._prepare(fixed)
-        best = self._search(f, moving)[0]
+        c = self._settings(fixed)
+        f = self._prepare(c, fixed, max(fixed.shape[:2]))
+        best = self._global_search(c, f, moving)[0]
         return np.linalg.inv(f.to_work) @ best.candidate.matrix @ best.moving.to_work, best.candidate.score
 
-    def _refine(self, f: _Prepared, hyp: _Hypothesis) -> _Refined | None:
-        c = self.config
+    def _fit(self, pm: PatchMatches, side: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The context's MAGSAC++ affine on patch matches (3x3, inliers), or None when it cannot be fitted."""
+        if len(pm.ncc) < 3:
+            return None
+        try:
+            return self.context.fit(Matches(pm.fixed, pm.moving, pm.ncc), side, model="affine", min_inliers=3)
+        except RegistrationFailed:
+            return None
+
+    def _refine(self, c: ClassicConfig, f: _Prepared, hyp: _Hypothesis) -> _Refined | None:
+        side = max(f.image.shape[:2])
+        threshold = self.context.threshold_for(side)
         m, cand = hyp.moving, hyp.candidate
         mat = cand.matrix
-        step = self._patch_step(f, m, mat)
+        step = self._patch_step(c, f, m, mat)
         # the same patch grid for the shrinking refinement radii and the wide verification below
         match = functools.partial(
             patch_matches, f.vessels, m.vessels, patch=c.patch, step=step, min_ncc=c.min_ncc, min_content=c.min_content
@@ -191,7 +246,7 @@ class ClassicMethod(Method):
         pm, inl = None, None
         for radius in c.radii:
             pm = match(mat, radius=radius)
-            fit = fit_affine(pm, c.ransac_threshold)
+            fit = self._fit(pm, side)
             if fit is None:
                 return None
             mat, inl = fit
@@ -201,28 +256,27 @@ class ClassicMethod(Method):
         # pi t^2 / (2 R + 1)^2 of the time (~1 % at R = 24), unlike the last refinement pass (R = 5: ~25 %).
         vm = match(mat, radius=c.verify_radius)
         residual = np.linalg.norm(warp_points(mat, vm.moving) - vm.fixed, axis=1)
-        agree = int((residual <= c.ransac_threshold).sum())
+        agree = int((residual <= threshold).sum())
         scale = decompose_affine(np.linalg.inv(f.to_work) @ mat @ m.to_work).scale  # in the pixels given
         return _Refined(
             mat, pm.fixed[inl], pm.moving[inl], pm.ncc[inl], pm.attempted, cand, m, agree, vm.attempted, scale
         )
 
-    def _patch_step(self, f: _Prepared, m: _Prepared, mat: np.ndarray) -> int:
+    def _patch_step(self, c: ClassicConfig, f: _Prepared, m: _Prepared, mat: np.ndarray) -> int:
         """Patch grid step: ``step`` for a moving image covering at least ``full_footprint`` of the fixed field of
         view, denser (down to ``min_step``) for a smaller footprint, so that a small field of view still gives
         enough patches to fit and verify."""
-        c = self.config
         foot = abs(np.linalg.det(mat[:2, :2])) * float(m.vessels.valid.sum())  # moving valid area in fixed px
         share = foot / max(float(f.vessels.valid.sum()), 1.0)
         return int(np.clip(round(c.step * np.sqrt(min(1.0, share / c.full_footprint))), c.min_step, c.step))
 
-    def _trusted(self, r: _Refined) -> bool:
+    def _trusted(self, c: ClassicConfig, r: _Refined) -> bool:
         """Enough inlier patches, a large enough share of the searched patches, and a real vessel correlation."""
-        c = self.config
         n_in = len(r.ncc)
+        lo, hi = self.context.scale_range
         return (
             r.candidate.score >= c.min_score
-            and c.scale_range[0] <= r.scale <= c.scale_range[1]
+            and lo <= r.scale <= hi
             and n_in >= c.min_inliers
             and n_in >= c.min_inlier_ratio * r.attempted
             and r.verified >= c.min_verified
@@ -232,27 +286,27 @@ class ClassicMethod(Method):
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Inlier patch correspondences (input pixels) of the best refined hypothesis; RegistrationFailed if none
         is trusted."""
-        c = self.config
-        f = self._prepare(fixed)
-        hyps = self._search(f, moving)
+        c = self._settings(fixed)
+        f = self._prepare(c, fixed, max(fixed.shape[:2]))
+        hyps = self._global_search(c, f, moving)
         cands = [h.candidate for h in hyps]
         results: list[_Refined] = []
         for hyp in hyps[: c.refine_candidates]:
-            r = self._refine(f, hyp)
+            r = self._refine(c, f, hyp)
             if r is not None:
                 results.append(r)
-                if self._trusted(r) and len(r.ncc) >= c.clear_inlier_ratio * r.attempted:
+                if self._trusted(c, r) and len(r.ncc) >= c.clear_inlier_ratio * r.attempted:
                     break  # clearly right: refining the runner-up is not worth its time
         details = {"global_score": cands[0].score, "candidates": [(k.angle_deg, k.scale, k.score) for k in cands]}
         if not results:
             raise RegistrationFailed("classic: no consistent vessel correspondences found", **details)
         # The most inlier patches wins, among the trusted results when there are any.
-        best = max([r for r in results if self._trusted(r)] or results, key=lambda r: len(r.ncc))
+        best = max([r for r in results if self._trusted(c, r)] or results, key=lambda r: len(r.ncc))
         n_in, ratio = len(best.ncc), len(best.ncc) / max(best.attempted, 1)
         details.update(
             inliers=n_in, inlier_ratio=ratio, verified_ratio=best.verified_ratio, matrix=best.matrix.tolist()
         )
-        if not self._trusted(best):
+        if not self._trusted(c, best):
             raise RegistrationFailed(
                 f"classic: result not trusted ({n_in} inlier patches, {ratio:.0%} of {best.attempted}, "
                 f"{best.verified_ratio:.0%} verified, vessel correlation {best.candidate.score:.2f})",

@@ -9,43 +9,66 @@ LoFTR is not rotation invariant (it fails past about 45 deg). Strategy, measured
    k * ``rotation_step`` about its centre into the fixed frame, every candidate is matched against the SAME fixed
    features (``match_many``), the candidate with most MAGSAC++ inliers wins, and a large residual rotation is
    refined by one more pre-aligned pass.
-``max_rotation`` / ``scale_range`` narrow this: a narrow search (|rotation| <= 30 deg, scale 0.7-1.4) skips both.
-The matcher is injectable: any callable (fixed_gray, moving_gray) -> Matches.
+The registration context's ``max_rotation`` / ``scale_range`` narrow this: a narrow context (|rotation| <= 30 deg,
+scale 0.7-1.4) skips both. Candidates are scored with the context's MAGSAC++ fit. The matcher is injectable: any
+callable (fixed_gray, moving_gray) -> Matches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from vreg_cli.errors import RegistrationFailed, VregError
-from vreg_cli.estimate import estimate_transform
 from vreg_cli.geometry import center_similarity, decompose_affine, translation_matrix, warp_image
 from vreg_cli.io import to_gray
 from vreg_cli.methods.base import Matches, Method
+from vreg_cli.methods.options import option
 from vreg_cli.paths import BUNDLED_LOFTR
+
+if TYPE_CHECKING:
+    from vreg_cli.context import RegistrationContext
 
 MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
 PrealignFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float]]
 PREALIGN_MODES = ("auto", "classic", "search", "none")
-#: LoFTR's own long side inside the 640 px working size for a model that does not say what it was trained at
-#: (MINIMA): 640 costs about twice the time (scripts/bench_register.py). A vreg checkpoint's ``train_size`` wins.
-DEFAULT_SIZE = 480
+
+
+@dataclass(frozen=True)
+class LoFTROptions:
+    """The loftr method's options (``loftr:weights=A.ckpt,prealign=none``)."""
+
+    weights: str | None = option(None, "MINIMA / LoFTR / vreg weights file (default: the bundled vessel-input model)")
+    checkpoint: str | None = option(None, "a `vreg train` checkpoint (best.ckpt / last.ckpt)")
+    size: int | None = option(
+        None, "long side LoFTR matches at inside the working frame (default: the model's train_size, else the frame)"
+    )
+    prealign: str = option("auto", "how rotation is handled", PREALIGN_MODES)
+    step: float = option(90.0, "rotation-search step (deg) when pre-alignment fails")
+    device: str = option("cpu", "torch device: cpu | cuda | mps")
+
+    def __post_init__(self) -> None:
+        if self.weights and self.checkpoint:
+            raise ValueError("give weights= or checkpoint=, not both")
+        if self.size is not None and self.size < 64:
+            raise ValueError(f"size must be at least 64 px, got {self.size}")
+        if not 0 < self.step <= 180:
+            raise ValueError(f"step must lie in (0, 180] degrees, got {self.step}")
 
 
 class ClassicPrealigner:
     """The classic method's global estimate (a similarity), rejected when its correlation score is too weak.
 
-    ``max_rotation`` / ``scale_range`` narrow classic's search; None keeps classic's own defaults.
+    Built for the same registration context as the LoFTR method, so its search covers the same rotations and scales.
     """
 
-    def __init__(self, max_rotation: float | None = None, scale_range: tuple[float, float] | None = None) -> None:
-        from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
+    def __init__(self, context: RegistrationContext | None = None) -> None:
+        from vreg_cli.methods.classic import ClassicMethod
 
-        given = {"max_rotation": max_rotation, "scale_range": scale_range}
-        self.classic = ClassicMethod(ClassicConfig(**{k: v for k, v in given.items() if v is not None}))
+        self.classic = ClassicMethod(context=context)
 
     def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
         matrix, score = self.classic.global_estimate(fixed, moving)
@@ -80,39 +103,30 @@ class LoFTRMethod(Method):
         self,
         matcher: MatchFn,
         *,
+        context: RegistrationContext | None = None,
         prealign: str = "auto",
         prealigner: PrealignFn | None = None,
-        max_rotation: float | None = None,
-        scale_range: tuple[float, float] | None = None,
         rotation_step: float = 90.0,
         refine_deg: float = 10.0,
-        min_inliers: int = 12,
         label: str = "loftr",
     ) -> None:
+        super().__init__(context)
         if prealign not in PREALIGN_MODES:
             raise VregError(f"loftr prealign={prealign!r}; choose one of {', '.join(PREALIGN_MODES)}")
         self.matcher = matcher
         self.prealign = prealign
-        self._given = (max_rotation, scale_range)  # what the user narrowed, handed on to the pre-aligner
-        self.max_rotation = 180.0 if max_rotation is None else float(max_rotation)
-        self.scale_range = (0.4, 2.5) if scale_range is None else (float(scale_range[0]), float(scale_range[1]))
         self._prealigner = prealigner
         self.rotation_step = float(rotation_step)
         self.refine_deg = refine_deg
-        self.min_inliers = min_inliers
         self.label = label
         self._scale: float | None = None  # the matcher's resize factor for the current fixed frame (see match)
 
     @classmethod
-    def from_options(cls, options: dict[str, str], **search: Any) -> LoFTRMethod:
-        """Build from spec options: weights= or checkpoint= (required), size=, prealign=, step=, device=."""
+    def from_options(cls, options: LoFTROptions, context: RegistrationContext | None = None) -> LoFTRMethod:
+        """Load the weights the options name (else the bundled model) and build the method for ``context``."""
         from vreg_cli.methods.loftr_matcher import LoFTRMatcher
 
-        known = {"weights", "checkpoint", "size", "prealign", "step", "device"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise VregError(f"unknown loftr option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        path = options.get("checkpoint") or options.get("weights")
+        path = options.checkpoint or options.weights
         if not path:
             if not BUNDLED_LOFTR.is_file():
                 raise VregError(
@@ -120,16 +134,11 @@ class LoFTRMethod(Method):
                     "missing from this checkout)"
                 )
             path = str(BUNDLED_LOFTR)
-        try:
-            size = int(options["size"]) if "size" in options else None
-            step = float(options.get("step", 90))
-        except ValueError:
-            raise VregError(f"loftr size/step must be numbers, got {options}") from None
-        matcher = LoFTRMatcher.from_file(path, size=size, device=options.get("device", "cpu"))
-        kind = "checkpoint" if "checkpoint" in options else "weights" if "weights" in options else "bundled"
+        matcher = LoFTRMatcher.from_file(path, size=options.size, device=options.device)
+        kind = "checkpoint" if options.checkpoint else "weights" if options.weights else "bundled"
         return cls(
-            matcher, prealign=options.get("prealign", "auto"), rotation_step=step,
-            label=f"loftr ({kind} {path})", **search,
+            matcher, context=context, prealign=options.prealign, rotation_step=options.step,
+            label=f"loftr ({kind} {path})",
         )  # fmt: skip
 
     def describe(self) -> str:
@@ -139,14 +148,8 @@ class LoFTRMethod(Method):
     def prealigner(self) -> PrealignFn:
         """The injected pre-aligner, else the classic global estimate (built on first use)."""
         if self._prealigner is None:
-            self._prealigner = ClassicPrealigner(*self._given)
+            self._prealigner = ClassicPrealigner(self.context)
         return self._prealigner
-
-    @property
-    def narrow(self) -> bool:
-        """True when the caller promises near-upright, near-same-scale images (no pre-alignment needed)."""
-        lo, hi = self.scale_range
-        return self.max_rotation <= 30.0 and lo >= 0.7 and hi <= 1.4
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Matches MOVING -> FIXED in the given images' pixels; ``info["strategy"]`` says how they were found."""
@@ -157,7 +160,7 @@ class LoFTRMethod(Method):
         # crops of the fixed frame are matched at the whole frame's pixel size (what the network was trained at)
         scale_for = getattr(self.matcher, "scale_for", None)
         self._scale = scale_for(fg.shape) if scale_for is not None else None
-        mode = "none" if self.prealign == "auto" and self.narrow else self.prealign
+        mode = "none" if self.prealign == "auto" and self.context.narrow else self.prealign
         if mode == "none":
             return self._tag(self.matcher(*inputs), strategy="direct")
         notes: dict[str, Any] = {}
@@ -166,14 +169,14 @@ class LoFTRMethod(Method):
                 pre, score = self.prealigner(fixed, moving)
                 self._check_limits(pre, moving.shape[:2])
                 found = self._match_prealigned(fg, mg, pre, inputs)
-                if mode == "classic" or self._inliers(found, fixed.shape) >= self.min_inliers:
+                if mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers:
                     return self._tag(found, strategy="classic pre-alignment", prealign_score=float(score))
                 notes["prealign_failed"] = "pre-aligned matches disagree"
             except RegistrationFailed as exc:
                 if mode == "classic":
                     raise
                 notes["prealign_failed"] = str(exc)
-        return self._search(fg, mg, notes, inputs)
+        return self._rotation_search(fg, mg, notes, inputs)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -189,8 +192,8 @@ class LoFTRMethod(Method):
 
     def _check_limits(self, pre: np.ndarray, moving_hw: tuple[int, int]) -> None:
         parts = decompose_affine(pre)
-        lo, hi = self.scale_range
-        if abs(parts.rotation_deg) > self.max_rotation + 0.5 * self.rotation_step or not (
+        lo, hi = self.context.scale_range
+        if abs(parts.rotation_deg) > self.context.max_rotation + 0.5 * self.rotation_step or not (
             lo / 1.25 <= parts.scale <= hi * 1.25
         ):
             raise RegistrationFailed(
@@ -198,14 +201,9 @@ class LoFTRMethod(Method):
                 f"{parts.scale:.2f})"
             )
 
-    def _threshold(self, hw: tuple[int, ...]) -> float:
-        return 3.0 * max(hw[:2]) / 640.0
-
     def _inliers(self, found: Matches, fixed_hw: tuple[int, ...]) -> int:
-        try:
-            return int(estimate_transform(found, "affine", self._threshold(fixed_hw), 3)[1].sum())
-        except RegistrationFailed:
-            return 0
+        """How many of ``found`` agree on one affine (the context's MAGSAC++ fit at the fixed frame's size)."""
+        return self.context.inlier_count(found, max(fixed_hw[:2]))
 
     def _match_prealigned(
         self, fg: np.ndarray, mg: np.ndarray, pre: np.ndarray, inputs: tuple[np.ndarray, np.ndarray]
@@ -225,15 +223,15 @@ class LoFTRMethod(Method):
 
     def _candidates(self, fixed_hw: tuple[int, int], moving_hw: tuple[int, int]) -> list[tuple[float, np.ndarray]]:
         """(angle, moving -> fixed-frame similarity) for every k * step within the allowed rotation."""
-        lo, hi = self.scale_range
+        lo, hi = self.context.scale_range
         scale = 1.0 if lo <= 1.0 <= hi else float(np.sqrt(lo * hi))
         base = max(fixed_hw) / max(moving_hw)  # same long side -> same field of view at scale 1
         count = max(1, int(round(360.0 / self.rotation_step)))
         angles = sorted({((k * self.rotation_step + 180.0) % 360.0) - 180.0 for k in range(count)}, key=abs)
-        angles = [a for a in angles if abs(a) <= self.max_rotation + 0.5 * self.rotation_step] or [0.0]
+        angles = [a for a in angles if abs(a) <= self.context.max_rotation + 0.5 * self.rotation_step] or [0.0]
         return [(a, center_similarity(moving_hw, fixed_hw, a, scale * base)) for a in angles]
 
-    def _search(
+    def _rotation_search(
         self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any], inputs: tuple[np.ndarray, np.ndarray]
     ) -> Matches:
         candidates = self._candidates(fg.shape[:2], mg.shape[:2])
@@ -253,7 +251,7 @@ class LoFTRMethod(Method):
             return self._tag(found, strategy="rotation search (nothing agreed)", **notes)
         # A residual rotation far from 0 deg (true angle between two steps) is matched again from a closer start.
         try:
-            m, _ = estimate_transform(found, "similarity", self._threshold(fg.shape), 3)
+            m, _ = self.context.fit(found, max(fg.shape[:2]), model="similarity", min_inliers=3)
         except RegistrationFailed:
             return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)
         residual = decompose_affine(m @ np.linalg.inv(pre))

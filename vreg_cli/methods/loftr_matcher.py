@@ -2,7 +2,7 @@
 
 LoFTR needs sides that are multiples of 8: the image is cropped at the bottom/right by at most 7 px (no point moves,
 so the mapping stays exact). ``size`` optionally runs LoFTR on a smaller copy (long side ``size``), mapped back with
-the exact resize matrix (``vreg register`` defaults to 480; scripts/bench_register.py measures what 640 costs).
+the exact resize matrix (default: the model's ``train_size``, else the size of the images given).
 ``match_many`` matches one fixed image against several candidates and computes the fixed image's backbone features
 once (``LoFTRModel.extract_features``; the backbone is the largest share of LoFTR's time).
 """
@@ -31,14 +31,13 @@ class LoFTRMatcher:
     def from_file(cls, path: str | Path, size: int | None = None, device: str = "cpu") -> LoFTRMatcher:
         """Load the model from PATH, with the channels-last backbone (faster inference, same matches).
 
-        ``size`` None: the long side the model was trained at (a vreg checkpoint's ``train_size``), else
-        ``methods.loftr.DEFAULT_SIZE``.
+        ``size`` None: the long side the model was trained at (a vreg checkpoint's ``train_size``), else the images
+        are matched at the size they are given (the working size).
         """
-        from vreg_cli.methods.loftr import DEFAULT_SIZE
         from vreg_cli.model.loftr import load_model
 
         model = load_model(path, device=device).use_channels_last()
-        return cls(model, size=size or model.config.train_size or DEFAULT_SIZE)
+        return cls(model, size=size or model.config.train_size)
 
     def model_input(self, gray: np.ndarray) -> np.ndarray:
         """What the network sees for a grey (H, W) uint8 image: itself, or its vessel map (``config.input``).

@@ -3,8 +3,8 @@
 The moving vessel map is warped into the fixed frame with the current estimate. On a regular grid, every patch with
 enough vessel content is searched for in the fixed vessel map within a small radius (normalised cross-correlation,
 OpenCV ``matchTemplate``). Each found patch gives one genuine correspondence: the patch centre in the moving image
-and where it landed in the fixed image. An affine fitted to them by MAGSAC++ is the next estimate; the search radius
-shrinks from pass to pass.
+and where it landed in the fixed image. An affine fitted to them by the context's MAGSAC++ (``ClassicMethod._fit``)
+is the next estimate; the search radius shrinks from pass to pass.
 """
 
 from __future__ import annotations
@@ -92,15 +92,3 @@ def patch_matches(
     # Patch centres live in the fixed frame; their source in the moving image is the inverse warp.
     moving_src = warp_points(np.linalg.inv(m), np.asarray(moving_pts, np.float64))
     return PatchMatches(np.asarray(fixed_pts, np.float64), moving_src, np.asarray(nccs, np.float64), attempted)
-
-
-def fit_affine(pm: PatchMatches, threshold: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """MAGSAC++ affine (moving -> fixed, 3x3) and its inlier mask, or None when it cannot be fitted."""
-    if len(pm.ncc) < 3:
-        return None
-    a, inl = cv2.estimateAffine2D(
-        pm.moving, pm.fixed, method=cv2.USAC_MAGSAC, ransacReprojThreshold=threshold, maxIters=2000, confidence=0.999
-    )
-    if a is None or inl is None:
-        return None
-    return to_3x3(a), inl.ravel().astype(bool)

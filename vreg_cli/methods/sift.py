@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
@@ -10,6 +11,24 @@ import numpy as np
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.io import clahe_gray
 from vreg_cli.methods.base import Matches, Method
+from vreg_cli.methods.options import option
+
+if TYPE_CHECKING:
+    from vreg_cli.context import RegistrationContext
+
+
+@dataclass(frozen=True)
+class SiftOptions:
+    """The sift method's options (``sift:ratio=0.75``)."""
+
+    ratio: float = option(0.8, "Lowe's ratio test: keep a match when best / second-best distance is below this")
+    max_features: int = option(4000, "most SIFT keypoints per image")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ratio <= 1:
+            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio}")
+        if self.max_features < 2:
+            raise ValueError(f"max_features must be at least 2, got {self.max_features}")
 
 
 class SiftMethod(Method):
@@ -17,23 +36,23 @@ class SiftMethod(Method):
 
     name: ClassVar[str] = "sift"
 
-    def __init__(self, ratio: float = 0.8, max_features: int = 4000) -> None:
-        self.ratio = ratio
-        self.max_features = max_features
+    def __init__(self, options: SiftOptions | None = None, context: RegistrationContext | None = None) -> None:
+        super().__init__(context)
+        self.options = options or SiftOptions()
 
     def describe(self) -> str:
-        return f"sift (ratio {self.ratio:g})"
+        return f"sift (ratio {self.options.ratio:g})"
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Matches in the given images' pixels; confidence = 1 - (best / second-best distance)."""
-        sift = cv2.SIFT_create(nfeatures=self.max_features)
+        sift = cv2.SIFT_create(nfeatures=self.options.max_features)
         kp_f, des_f = sift.detectAndCompute(clahe_gray(fixed), None)
         kp_m, des_m = sift.detectAndCompute(clahe_gray(moving), None)
         if des_f is None or des_m is None or len(kp_f) < 2 or len(kp_m) < 2:
             raise RegistrationFailed("sift found too few keypoints (blank or featureless image?)", matches=0)
         pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_m, des_f, k=2)
         good = [(a, a.distance / max(b.distance, 1e-9)) for a, b in (p for p in pairs if len(p) == 2)]
-        good = [(a, r) for a, r in good if r < self.ratio]
+        good = [(a, r) for a, r in good if r < self.options.ratio]
         if not good:
             return Matches.empty()
         fixed_pts = np.array([kp_f[a.trainIdx].pt for a, _ in good])

@@ -114,14 +114,15 @@ def line_strength(gray: np.ndarray, sigmas: tuple[float, ...], edge_weight: floa
 def vessel_map(
     img: np.ndarray,
     *,
-    sigmas: tuple[float, ...] = (2.0, 3.0, 4.5),
+    sigmas: tuple[float, ...],
+    erode_px: int,
+    norm_sigma: float,
     edge_weight: float = 0.5,
-    erode_px: int = 20,
-    norm_sigma: float = 24.0,
 ) -> VesselMap:
     """Polarity-free vessel map of a retinal image (any modality), at the image's own size.
 
-    img: (H, W) or (H, W, 3) uint8. Sigmas are in pixels of this image (choose them for a ~640 px working size).
+    img: (H, W) or (H, W, 3) uint8. Sigmas are in pixels of this image; ``ClassicConfig.vessel_map`` owns the
+    settings (stated at 640 px and scaled to the image).
     The response is divided by its local RMS (Gaussian window ``norm_sigma``) so that contrast differences between
     regions and modalities do not matter, then squashed to [0, 1].
     """

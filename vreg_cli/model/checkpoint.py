@@ -9,8 +9,12 @@ Accepted files (``torch.save`` output):
 
 Keys are matched strictly: missing keys, unexpected keys or shape mismatches end with one VregError line.
 
-**No code from a checkpoint ever runs.** :func:`read_checkpoint` is the only reader of weight files in vreg (register
-``--weights/--checkpoint``, ``VREG_WEIGHTS``, ``train --weights/--resume``, benchmark specs). It first calls
+Weights reach a model in one place, :func:`vreg_cli.model.loftr.load_model` (register ``--weights/--checkpoint``,
+``VREG_WEIGHTS``, benchmark specs, ``train --weights`` and ``train --resume``); it uses :func:`stored_model_config`
+and :func:`load_state` from here, so every caller gets the same error messages.
+
+**No code from a checkpoint ever runs.** :func:`read_checkpoint` is the only reader of weight files in vreg (the
+loader above, ``train --resume``'s trainer state, ``vreg report``). It first calls
 ``torch.load(weights_only=True)``. A zip-format file that this refuses because it holds other Python objects (a
 Lightning ``hyper_parameters`` Namespace or yacs config, callback states, a class of the training code that wrote
 it) is read again by :class:`_RestrictedUnpickler`: only the tensor/storage rebuild functions, dtypes and plain
@@ -35,6 +39,7 @@ import torch
 from torch import nn
 
 from vreg_cli.errors import VregError
+from vreg_cli.model.config import LoFTRConfig
 from vreg_cli.ui import warn
 
 FORMAT = "vreg-loftr"
@@ -317,8 +322,8 @@ def is_vreg_checkpoint(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-def stored_model_config(obj: Any, path: str | Path = "checkpoint") -> dict[str, Any]:
-    """The ``model_config`` dict of a vreg checkpoint, checked to be plain data that builds a LoFTRConfig.
+def stored_model_config(obj: Any, path: str | Path = "checkpoint") -> LoFTRConfig:
+    """The LoFTRConfig a vreg checkpoint stores in ``model_config`` (checked to be plain data first).
 
     Raises:
         VregError: one line naming ``path`` (missing, not a dict, foreign values, unknown keys or bad values).
@@ -328,15 +333,12 @@ def stored_model_config(obj: Any, path: str | Path = "checkpoint") -> dict[str, 
         raise VregError(f"{path}: vreg checkpoint without its model_config; it cannot be rebuilt")
     if not _plain_data(config):
         raise VregError(f"{path}: the model_config of this vreg checkpoint holds values that are not plain data")
-    from vreg_cli.model.config import LoFTRConfig
-
     try:
-        LoFTRConfig.from_dict(config)
+        return LoFTRConfig.from_dict(config)
     except VregError as exc:
         raise VregError(f"{path}: {exc}") from None
     except (TypeError, ValueError, KeyError) as exc:
         raise VregError(f"{path}: its model_config does not describe a LoFTR this vreg builds ({exc})") from None
-    return config
 
 
 def _plain_data(value: Any, depth: int = 0) -> bool:
@@ -352,7 +354,7 @@ def _plain_data(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def extract_state_dict(obj: Any, path: str | Path = "checkpoint") -> dict[str, torch.Tensor]:
+def _state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
     """The model state dict of a loaded checkpoint object, keys normalised to the original LoFTR names."""
     if is_vreg_checkpoint(obj):
         if obj.get("version") != VERSION:
@@ -385,12 +387,17 @@ def _names(keys: list[str], n: int = 3) -> str:
     return ", ".join(keys[:n]) + more
 
 
-def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path = "checkpoint") -> int:
-    """Strictly load ``state`` into ``model``; returns the number of tensors loaded.
+def load_state(model: nn.Module, obj: Any, path: str | Path = "checkpoint") -> int:
+    """Strictly load the weights of checkpoint object ``obj`` (read from ``path``) into ``model``; returns the count.
+
+    ``obj`` is what :func:`read_checkpoint` returned: a vreg checkpoint, a MINIMA / LoFTR (Lightning) file or a bare
+    state dict; keys are normalised to the original LoFTR names first.
 
     Raises:
-        VregError: one line naming a few missing / unexpected / mis-shaped keys.
+        VregError: one line naming ``path``: not a LoFTR checkpoint, an unsupported vreg version, or a few missing /
+            unexpected / mis-shaped keys.
     """
+    state = _state_dict(obj, path)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -410,11 +417,6 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | Pat
         raise VregError(f"{path}: weights do not fit this LoFTR model; " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
     return len(state)
-
-
-def load_weights(model: nn.Module, path: str | Path) -> int:
-    """Load a MINIMA/LoFTR release file or a vreg checkpoint into ``model`` (strict); returns the tensor count."""
-    return load_state(model, extract_state_dict(read_checkpoint(path), path), path)
 
 
 def checkpoint_payload(model: nn.Module) -> dict[str, Any]:

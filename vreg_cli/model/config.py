@@ -95,7 +95,7 @@ class LoFTRConfig:
     dsmax_temperature: float = 0.1
     #: share of max(L0, L1) coarse cells sent to the fine level in training (LoFTR default 0.2; kornia says 0.4)
     train_coarse_percent: float = 0.2
-    #: ground-truth matches always added in training (LoFTR; reduced on images too small for it, see coarse.py)
+    #: ground-truth matches always added in training (LoFTR; reduced on images too small for it, see padded_matching.py)
     train_pad_num_gt_min: int = 200
     fine_window_size: int = 5
     fine_concat_coarse_feat: bool = True

@@ -28,18 +28,16 @@ from torch import nn
 from vreg_cli.errors import VregError
 from vreg_cli.model.checkpoint import (
     checkpoint_payload,
-    extract_state_dict,
     is_vreg_checkpoint,
     load_state,
-    load_weights,
     read_checkpoint,
     stored_model_config,
 )
-from vreg_cli.model.coarse import PaddedCoarseMatching
 from vreg_cli.model.config import MODULE_NAMES, LoFTRConfig
 from vreg_cli.model.freeze import apply_freeze, parameter_table
+from vreg_cli.model.padded_matching import PaddedCoarseMatching
 
-__all__ = ["LoFTRConfig", "LoFTRModel", "checkpoint_payload", "load_model", "load_weights", "parameter_table"]
+__all__ = ["LoFTRConfig", "LoFTRModel", "checkpoint_payload", "load_model", "parameter_table"]
 
 
 @contextlib.contextmanager
@@ -115,9 +113,12 @@ class LoFTRModel(nn.Module):
         return feat_c0, feat_f0, feat_c1, feat_f1
 
     def forward(self, data: dict[str, Any]) -> dict[str, Any]:
-        """``forward_train(data)``, returning ``data``: call ``model(data)`` under DistributedDataParallel.
+        """``forward_train(data)``, returning ``data``: the trainer wraps this model itself in DDP and calls
+        ``data = net(data)``.
 
         DDP prepares its gradient reduction in ``__call__``; calling ``ddp.module.forward_train`` would skip it.
+        Use the returned dict: DDP with ``device_ids`` (CUDA) hands ``forward`` a copy of ``data`` moved to the
+        device, so the caller's own dict is not the one filled.
         """
         self.forward_train(data)
         return data
@@ -278,17 +279,32 @@ def load_model(
     config: LoFTRConfig | None = None,
     *,
     arch: str | None = None,
+    contents: Any = None,
     **changes: Any,
 ) -> LoFTRModel:
-    """Build a LoFTRModel and load weights from a MINIMA/LoFTR file or a vreg checkpoint (strict), in eval mode.
+    """THE weights loader: a LoFTRModel with strictly loaded weights, in eval mode on ``device``.
 
-    The config is ``config`` when given, else the ``model_config`` stored in a vreg checkpoint, else the preset
-    ``arch`` (default MINIMA's); ``changes`` (e.g. ``freeze=()``, ``input="vessels"``) are applied on top.
+    Every path from a weights file to a model goes through here: ``register`` / ``benchmark`` (LoFTRMatcher),
+    ``train --weights``, ``train --resume`` and ``vreg report``; so every caller gets the same one-line errors.
+
+    Args:
+        path: a MINIMA / LoFTR release file, a vreg checkpoint or a bare state dict (``torch.save`` output).
+        device: where the model goes.
+        config: the architecture to build; default: the ``model_config`` stored in a vreg checkpoint, else the
+            preset ``arch`` (default MINIMA's).
+        arch: the preset for a file without a stored config; with a vreg checkpoint it must equal the stored one.
+        contents: ``read_checkpoint(path)`` when the caller has already read the file (``train --resume`` also
+            needs its optimiser state); the file is then not read again.
+        changes: LoFTRConfig fields set on top (e.g. ``freeze=()``, ``input="vessels"``).
+
+    Raises:
+        VregError: one line naming ``path`` (unreadable or unsafe file, bad stored config, arch mismatch, weights
+            that do not fit the model).
     """
-    obj = read_checkpoint(path)
+    obj = read_checkpoint(path) if contents is None else contents
     if config is None:
         if is_vreg_checkpoint(obj):
-            config = LoFTRConfig.from_dict(stored_model_config(obj, path))
+            config = stored_model_config(obj, path)
             if arch is not None and config.arch != arch:
                 raise VregError(f"{path}: holds a {config.arch!r} LoFTR, not --arch {arch}")
         else:
@@ -296,5 +312,5 @@ def load_model(
     if changes:
         config = dataclasses.replace(config, **changes)
     model = LoFTRModel(config)
-    load_state(model, extract_state_dict(obj, path), path)
+    load_state(model, obj, path)
     return model.to(device).eval()

@@ -1,1 +1,1 @@
-"""The `vreg train` pipeline: config, data loading, loop, validation, checkpoints and DDP helpers."""
+"""The `vreg train` pipeline: config, resume, data loading, loop, validation, checkpoints and DDP helpers."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,16 +18,20 @@ from vreg_cli.training.distributed import DistInfo, ResumableSampler
 from vreg_cli.ui import console, warn
 
 
-def build_model(cfg: TrainConfig, info: DistInfo, model_config: dict[str, Any] | None = None) -> LoFTRModel:
-    """LoFTRModel with the run's freeze policy; weights from ``cfg.weights`` unless resuming (``model_config``).
+def build_model(
+    cfg: TrainConfig, info: DistInfo, resume: Path | None = None, state: dict[str, Any] | None = None
+) -> LoFTRModel:
+    """LoFTRModel with the run's freeze policy; weights from ``cfg.weights``, or from ``resume`` when resuming.
 
     Without weights the model starts from random init (``cfg.arch``, MINIMA's architecture by default) and trains
     everything (TrainConfig refuses a frozen random backbone). With a vreg checkpoint as weights its own
-    architecture and input are kept (``--input`` may change the input, for ablations).
+    architecture and input are kept (``--input`` may change the input, for ablations). Resuming, the trainer
+    checkpoint ``resume`` (its contents ``state``, already read by ``load_trainer_state``) gives config and weights.
+    Both go through the one weights loader, :func:`vreg_cli.model.loftr.load_model`.
     """
     torch.manual_seed(cfg.seed)  # identical random init on every rank (DDP also broadcasts rank 0's)
-    if model_config is not None:
-        return LoFTRModel(LoFTRConfig.from_dict(model_config))
+    if resume is not None:
+        return load_model(resume, contents=state)
     changes: dict[str, Any] = {"freeze": parse_freeze(cfg.freeze), "train_size": train_size(cfg)}
     if cfg.input is not None:
         changes["input"] = cfg.input

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from vreg_cli.errors import VregError
-from vreg_cli.model.checkpoint import checkpoint_payload, is_vreg_checkpoint, read_checkpoint, stored_model_config
+from vreg_cli.model.checkpoint import checkpoint_payload, is_vreg_checkpoint, read_checkpoint
 from vreg_cli.paths import atomic_output
 
 LAST, BEST = "last.ckpt", "best.ckpt"
@@ -70,9 +70,11 @@ def resume_path(run_dir: str | Path) -> Path:
 
 
 def load_trainer_state(run_dir: str | Path) -> dict[str, Any]:
-    """The ``last.ckpt`` of a run directory, checked to hold the trainer keys (for ``--resume``).
+    """The contents of a run directory's ``last.ckpt``, checked to hold the trainer keys (for ``--resume``).
 
     Read by the one weights reader (:func:`vreg_cli.model.checkpoint.read_checkpoint`: no code from the file runs).
+    Its model (``model_config`` and ``model``) is checked and loaded by the one weights loader,
+    ``load_model(resume_path(run_dir), contents=...)``.
     """
     path = resume_path(run_dir)
     if not path.is_file():
@@ -80,10 +82,9 @@ def load_trainer_state(run_dir: str | Path) -> dict[str, Any]:
     obj = read_checkpoint(path)
     if not is_vreg_checkpoint(obj):
         raise VregError(f"{path}: not a vreg training checkpoint (no 'format': 'vreg-loftr')")
-    missing = [k for k in ("model", "optimizer", "scheduler", "step", "train_config") if k not in obj]
+    missing = [k for k in ("model", "model_config", "optimizer", "scheduler", "step", "train_config") if k not in obj]
     if missing:
         raise VregError(f"{path}: not a vreg training checkpoint (missing {', '.join(missing)})")
-    stored_model_config(obj, path)
     kinds = (("step", int), ("optimizer", dict), ("scheduler", dict), ("train_config", dict))
     bad = [k for k, kind in kinds if not isinstance(obj[k], kind)]
     if bad:

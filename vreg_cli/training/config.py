@@ -12,6 +12,10 @@ from vreg_cli.errors import VregError
 from vreg_cli.model.config import ARCHS, INPUTS, parse_freeze
 from vreg_cli.model.loss import LossConfig
 
+#: keys of older runs' config.json / train_config, dropped on loading: validation now fits with the registration
+#: context and judges success with the benchmark's Thresholds (vreg_cli/training/validation.py)
+RETIRED_KEYS = ("success_px", "ransac_px")
+
 
 @dataclass
 class TrainConfig:
@@ -39,8 +43,6 @@ class TrainConfig:
     ckpt_every: int = 500
     log_every: int = 10
     val_max_items: int | None = 64  # validation items (fixed; None = the whole val split)
-    success_px: float = 5.0  # registration success: mean control-point error below this (training pixels)
-    ransac_px: float = 3.0  # MAGSAC++ threshold for the validation affine
     device: str = "auto"  # auto | cuda | mps | cpu
     workers: int = 2
     seed: int = 0
@@ -91,7 +93,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        return dataclass_from_dict(cls, data, "training config")
+        """The config ``to_dict`` wrote (also an older run's: its RETIRED_KEYS are dropped); unknown keys fail."""
+        return dataclass_from_dict(cls, {k: v for k, v in data.items() if k not in RETIRED_KEYS}, "training config")
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

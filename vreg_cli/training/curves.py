@@ -1,8 +1,9 @@
 """RUN_DIR/curves.png: the training curves of a run from its metrics.csv rows.
 
 Four panels: the loss and its parts (coarse, fine) per logged step, the learning rate, validation coarse precision /
-recall / top-1 on vessel cells, and validation registration success overall and per rotation bin. Rewritten
-(atomically) at each validation and at the end of a run; ``vreg report`` embeds the same figure.
+recall / top-1 on vessel cells, and validation registration success overall and per benchmark rotation bin
+(``val_success_rot15`` ...). Rewritten (atomically) at each validation and at the end of a run; ``vreg report``
+embeds the same figure.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def curves_figure(frame: pd.DataFrame, title: str = ""):
     bins = [c for c in frame.columns if c.startswith("val_success_rot")]
     drawn_succ = [_plot(ax_succ, *_series(frame, "val", "val_success"), "all rotations")]
     drawn_succ += [_plot(ax_succ, *_series(frame, "val", c), c.removeprefix("val_success_rot") + "°") for c in bins]
-    ax_succ.set_title("validation: registration success per rotation bin")
+    ax_succ.set_title("validation: registration success per benchmark rotation bin")
     ax_succ.set_ylim(-0.03, 1.03)
     for ax, any_drawn in ((ax_loss, any(drawn)), (ax_lr, True), (ax_val, any(drawn_val)), (ax_succ, any(drawn_succ))):
         ax.set_xlabel("step")

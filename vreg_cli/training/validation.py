@@ -1,32 +1,45 @@
-"""Validation: coarse match precision / recall on vessel cells and registration success per rotation bin.
+"""Validation: coarse match precision / recall on vessel cells and registration success per benchmark rotation bin.
 
 A predicted coarse match (i, j) is correct when the true position of fixed cell i in the moving image lies inside
 the fine window around moving cell j (|offset| < 1 window radius, LoFTR's fine "correct" criterion): the fine stage
 can then recover it. Precision counts predictions whose fixed cell is a vessel cell; recall counts ground-truth
 matches between two vessel cells that got a correct prediction; top1 is the share of those fixed cells whose
 confidence-row maximum is correct (threshold-free, defined even for a model that predicts nothing).
-Registration: MAGSAC++ affine on the fine matches (``vreg_cli.register.estimate_transform``); control-point
-error = mean distance between the estimated and the true mapping of a grid of points in the moving field of view;
-a pair succeeds when that error < success_px.
+
+Registration is judged as the benchmark judges it: the MAGSAC++ affine of the fine matches is fitted by the
+registration context (:meth:`vreg_cli.context.RegistrationContext.fit`; its threshold is stated at 640 px and scaled
+to the training images, e.g. 3 px -> 1.2 px at 256 px); control-point errors on a grid of points in the moving field
+of view are normalised as the benchmark's default (fixed long side = 640 px) and a pair succeeds by
+:meth:`vreg_cli.benchmark.metrics.Thresholds.succeeded` (median <= 10 and max <= 30 by default). Success is also
+reported per benchmark rotation bin (``CaseConfig.bins``): each pair counts in the bin nearest to its |rotation|
+(:func:`rotation_bin`), e.g. ``val_success_rot15``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
+from vreg_cli.benchmark.cases import CaseConfig
+from vreg_cli.benchmark.metrics import ERROR_SCALES, Thresholds, error_scale_diag, error_stats
+from vreg_cli.context import RegistrationContext
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import grid_points, point_errors, warp_points
 from vreg_cli.methods.base import Matches
 from vreg_cli.model.loftr import LoFTRModel
 from vreg_cli.model.supervision import spvs_coarse, spvs_fine
-from vreg_cli.register import estimate_transform
 
-ROTATION_BINS = (0, 45, 90, 135, 180)
+#: the benchmark's rotation bins (degrees) and its default error normalisation ("long-side-640")
+BINS: tuple[int, ...] = CaseConfig().bins
+ERROR_SCALE = ERROR_SCALES[0]
 
 
-def _bin_name(lo: int, hi: int) -> str:
-    return f"success_rot{lo}-{hi}"
+def rotation_bin(angle_deg: float, bins: Sequence[int] = BINS) -> int:
+    """The bin nearest to |angle_deg| (ties go to the smaller bin); a benchmark case drawn at +-b lies in bin b."""
+    angle = abs((float(angle_deg) + 180.0) % 360.0 - 180.0)
+    return int(min(bins, key=lambda b: (abs(angle - b), b)))
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -34,34 +47,53 @@ def to_device(batch: dict, device: torch.device) -> dict:
     return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
 
-def _registration(data: dict, b: int, ransac_px: float) -> float:
-    """Mean control-point error (px) of the MAGSAC++ affine for batch element b; inf when refused."""
+def pair_errors(data: dict, b: int, context: RegistrationContext) -> np.ndarray | None:
+    """Control-point errors (N,) of batch element ``b``'s fitted affine, in benchmark-normalised px; None = no fit.
+
+    ``data``: the batch after the forward (``m_bids``, ``mkpts0_f`` / ``mkpts1_f`` (M, 2), ``mconf`` (M,)) with
+    ``fov1`` (B, H, W) bool and ``moving_to_fixed`` (B, 3, 3); the points form a grid in the moving field of view.
+    """
     sel = (data["m_bids"] == b).cpu().numpy()
     fixed = data["mkpts0_f"].detach().float().cpu().numpy()[sel]
     moving = data["mkpts1_f"].detach().float().cpu().numpy()[sel]
     conf = data["mconf"].detach().float().cpu().numpy()[sel]
+    fixed_hw = tuple(data["image0"].shape[2:])
+    long_side = max(*fixed_hw, *data["image1"].shape[2:])
     try:
-        m_est, _ = estimate_transform(Matches(fixed, moving, conf), model="affine", threshold_px=ransac_px)
+        m_est, _ = context.fit(Matches(fixed, moving, conf), long_side)
     except RegistrationFailed:
-        return float("inf")
+        return None
     fov1 = data["fov1"][b].cpu().numpy()
     hw = fov1.shape
     pts = grid_points(hw, max(4, min(hw) // 8), fov1)
     if len(pts) == 0:
         pts = grid_points(hw, max(4, min(hw) // 8))
     m_true = data["moving_to_fixed"][b].double().cpu().numpy()
-    return float(point_errors(m_est, pts, warp_points(m_true, pts)).mean())
+    return point_errors(m_est, pts, warp_points(m_true, pts), scale=error_scale_diag(ERROR_SCALE, fixed_hw))
 
 
 @torch.no_grad()
 def validate(
-    model: LoFTRModel, loader, device: torch.device, *, success_px: float, ransac_px: float, max_items: int | None
+    model: LoFTRModel,
+    loader,
+    device: torch.device,
+    *,
+    max_items: int | None,
+    context: RegistrationContext | None = None,
+    thresholds: Thresholds | None = None,
 ) -> dict[str, float]:
-    """Run the model (eval mode) over the validation loader; returns the metrics dict (floats)."""
+    """Run the model (eval mode) over the validation loader; returns the metrics dict (floats).
+
+    ``context`` / ``thresholds``: how pairs are fitted and judged; default: the registration's and the benchmark's
+    defaults. ``val_cp_error_median`` is the median over pairs of their mean error (benchmark-normalised px).
+    """
+    context = context if context is not None else RegistrationContext()
+    thresholds = thresholds if thresholds is not None else Thresholds()
     window = model.config.fine_window_size
     tp = n_pred = n_gt = n_found = n_top1 = 0
-    errors: list[float] = []
-    rotations: list[float] = []
+    ok: list[bool] = []
+    mean_errors: list[float] = []
+    bins: list[int] = []
     seen = 0
     with model.inference():  # eval mode, no autograd graph; the previous mode comes back after
         for batch in loader:
@@ -88,22 +120,22 @@ def validate(
             offset = data["spv_w_pt0_i"][gt_b, gt_i] - data["spv_pt1_i"][gt_b, j_best]
             n_top1 += int((offset.abs().amax(1) < model.config.stride_f * (window // 2)).sum())
             for k in range(data["image0"].shape[0]):
-                errors.append(_registration(data, k, ransac_px))
-                rotations.append(float(data["rotation_deg"][k]))
+                errors = pair_errors(data, k, context)
+                ok.append(thresholds.succeeded(errors))
+                mean_errors.append(error_stats(errors)[0])
+                bins.append(rotation_bin(float(data["rotation_deg"][k])))
             seen += data["image0"].shape[0]
-    err = np.array(errors)
-    rot = np.abs(np.array(rotations))
-    ok = err < success_px
+    success, in_bin = np.array(ok, bool), np.array(bins, int)
     metrics = {
         "val_precision": tp / n_pred if n_pred else 0.0,
         "val_recall": n_found / n_gt if n_gt else 0.0,
         "val_top1": n_top1 / n_gt if n_gt else 0.0,
         "val_matches": n_pred / max(seen, 1),
-        "val_success": float(ok.mean()) if len(ok) else 0.0,
-        "val_cp_error_median": float(np.median(err)) if len(err) else float("inf"),
+        "val_success": float(success.mean()) if len(success) else 0.0,
+        "val_cp_error_median": float(np.median(mean_errors)) if mean_errors else float("inf"),
         "val_items": float(seen),
     }
-    for lo, hi in zip(ROTATION_BINS[:-1], ROTATION_BINS[1:], strict=True):
-        in_bin = (rot >= lo) & ((rot < hi) if hi < 180 else (rot <= hi))
-        metrics["val_" + _bin_name(lo, hi)] = float(ok[in_bin].mean()) if in_bin.any() else float("nan")
+    for b in BINS:
+        members = success[in_bin == b]
+        metrics[f"val_success_rot{b}"] = float(members.mean()) if len(members) else float("nan")
     return metrics

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vreg_cli.geometry import rotation_matrix, translation_matrix
+from vreg_cli.geometry import resize_image, rotation_matrix, translation_matrix
 
 
 @dataclass(frozen=True)
@@ -31,20 +31,22 @@ class Candidate:
     score: float
 
 
-def _prepare(strength: np.ndarray, valid: np.ndarray, factor: float, blur: float) -> tuple[np.ndarray, np.ndarray]:
+def _prepare(
+    strength: np.ndarray, valid: np.ndarray, factor: float, blur: float
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """Downsample a vessel map by ``factor`` (<1) and blur it; zero-mean inside the valid region, zero outside.
 
-    Returns (map, valid) as float32 (H', W') arrays, valid in {0, 1}.
+    Returns ((map, valid) as float32 (H', W') arrays with valid in {0, 1}, S (3x3) exact working -> level pixels).
     """
     h, w = strength.shape
-    size = (max(8, round(w * factor)), max(8, round(h * factor)))
-    s = cv2.resize(strength, size, interpolation=cv2.INTER_AREA)
-    v = cv2.resize(valid.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+    out_hw = (max(8, round(h * factor)), max(8, round(w * factor)))
+    s, to_level = resize_image(strength, out_hw, interpolation=cv2.INTER_AREA)
+    v = resize_image(valid.astype(np.float32), out_hw, interpolation=cv2.INTER_AREA)[0] > 0.99
     if blur > 0:
         s = cv2.GaussianBlur(s, (0, 0), blur)
     s = s - (float(s[v].mean()) if v.any() else 0.0)
     s[~v] = 0.0
-    return s.astype(np.float32), v.astype(np.float32)
+    return (s.astype(np.float32), v.astype(np.float32)), to_level
 
 
 def _xcorr(a_hat: np.ndarray, b_hat: np.ndarray) -> np.ndarray:
@@ -118,34 +120,28 @@ def _scale_grid(scale_range: tuple[float, float], step: float) -> np.ndarray:
     return np.exp(np.linspace(lo, hi, n)) if n > 1 else np.array([math.exp(0.5 * (lo + hi))])
 
 
-def _to_working(mat: np.ndarray, f_fixed: float, f_moving: float) -> np.ndarray:
-    """Level matrix (moving level px -> fixed level px) to working pixels, with cv2.resize's pixel-centre rule."""
-    sf = np.array([[f_fixed, 0, 0.5 * f_fixed - 0.5], [0, f_fixed, 0.5 * f_fixed - 0.5], [0, 0, 1.0]])
-    sm = np.array([[f_moving, 0, 0.5 * f_moving - 0.5], [0, f_moving, 0.5 * f_moving - 0.5], [0, 0, 1.0]])
-    return np.linalg.inv(sf) @ mat @ sm
-
-
 def global_search(
     fixed: tuple[np.ndarray, np.ndarray],
     moving: tuple[np.ndarray, np.ndarray],
     *,
-    max_rotation: float = 180.0,
-    scale_range: tuple[float, float] = (0.5, 2.0),
-    coarse_size: int = 48,
-    fine_size: int = 128,
-    angle_step: float = 8.0,
-    scale_step: float = 1.15,
-    keep: int = 4,
+    max_rotation: float,
+    scale_range: tuple[float, float],
+    coarse_size: int,
+    fine_size: int,
+    angle_step: float,
+    scale_step: float,
+    keep: int,
 ) -> list[Candidate]:
     """Search rotation x scale x translation. fixed/moving: (strength, valid) vessel maps at working size.
 
-    Returns candidates (best first) with matrices in working pixels (moving -> fixed).
+    Returns candidates (best first) with matrices in working pixels (moving -> fixed). The settings come from
+    ``ClassicConfig`` and the registration context (rotation, scale); this function has no defaults of its own.
     """
     long_f = max(fixed[0].shape)
     long_m = max(moving[0].shape)
     # One factor for both images so that the level keeps the images' true scale ratio.
     factor = coarse_size / max(long_f, long_m)
-    corr = _Correlator(_prepare(*fixed, factor, 1.0), _prepare(*moving, factor, 1.0))
+    corr = _Correlator(_prepare(*fixed, factor, 1.0)[0], _prepare(*moving, factor, 1.0)[0])
     n_ang = max(1, int(round(2 * max_rotation / angle_step)))
     angles = np.linspace(-max_rotation, max_rotation, n_ang, endpoint=max_rotation < 180.0)
     scales = _scale_grid(scale_range, scale_step)
@@ -163,7 +159,8 @@ def global_search(
         if len(picked) >= keep:
             break
     factor2 = fine_size / max(long_f, long_m)
-    corr2 = _Correlator(_prepare(*fixed, factor2, 1.0), _prepare(*moving, factor2, 1.0))
+    (f_level, s_fixed), (m_level, s_moving) = _prepare(*fixed, factor2, 1.0), _prepare(*moving, factor2, 1.0)
+    corr2 = _Correlator(f_level, m_level)
     out = []
     for a0, s0 in picked:
         best = None
@@ -175,6 +172,7 @@ def global_search(
                     best = (a0 + da, s0 * ds, mat, sc)
         assert best is not None
         a, s, mat, sc = best
-        out.append(Candidate(_to_working(mat, factor2, factor2), float(a), float(s), sc))
+        working = np.linalg.inv(s_fixed) @ mat @ s_moving  # level matrix -> working pixels, exactly
+        out.append(Candidate(working, float(a), float(s), sc))
     out.sort(key=lambda c: -c.score)
     return out

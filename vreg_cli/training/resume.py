@@ -1,4 +1,4 @@
-"""`vreg train` core: fine-tune LoFTR on a prepared HDF5 (the pieces live in ``vreg_cli.training``)."""
+"""``vreg train --resume RUN_DIR``: the saved TrainConfig of a run, with the few options a resumed run may change."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from typing import Any
 from vreg_cli.errors import VregError
 from vreg_cli.training.checkpoint import load_trainer_state
 from vreg_cli.training.config import TrainConfig
-from vreg_cli.training.loop import TrainResult, train
-
-__all__ = ["TrainConfig", "TrainResult", "resume_config", "train"]
 
 #: options that may change when a run is resumed; everything else comes from the run's checkpoint
 RESUME_OVERRIDES = ("max_steps", "epochs", "device", "workers", "val_every", "ckpt_every", "log_every", "data")

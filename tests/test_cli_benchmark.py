@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -71,6 +72,17 @@ def test_hdf5_mode_with_classic_and_sift(tiny_h5: Path, tmp_path: Path) -> None:
     assert (out / "success_vs_rotation.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_working_size_and_method_options_reach_the_run(tiny_h5: Path, tmp_path: Path) -> None:
+    """--working-size and classic's spec options go into the registration context and into run.json / cases.csv."""
+    out = tmp_path / "bench"
+    args = ["--data", str(tiny_h5), "--split", "test", "--pairs", "cf-fa", "--bins", "0", "--working-size", "128"]
+    result, text = _invoke(*args, "--method", "classic:angle_step=12", "--out", str(out))
+    assert result.exit_code == 0, text
+    run = json.loads((out / "run.json").read_text())
+    assert run["register"]["working_size"] == 128 and run["register"]["max_rotation"] == 180.0
+    assert set(pd.read_csv(out / "cases.csv")["method_spec"]) == {"classic:angle_step=12"}
+
+
 def test_numbered_pairs_resize_512_resume_and_workers(numbered_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     args = ["--pairs-dir", str(numbered_dir), "--pairs-layout", "numbered-pairs", "--error-scale", "resize-512"]
@@ -106,6 +118,8 @@ def test_numbered_pairs_resize_512_resume_and_workers(numbered_dir: Path, tmp_pa
         (["--method", "nope"], "unknown method"),
         (["--pairs-layout", "nope"], "unknown pairs layout"),
         (["--data", "x.h5"], "exactly one of --data"),
+        (["--model", "projective"], "unknown model"),
+        (["--method", "classic:angle_step=0"], "must be positive"),
     ],
 )
 def test_user_errors(numbered_dir: Path, tmp_path: Path, extra: list[str], message: str) -> None:

@@ -13,11 +13,11 @@ import argparse
 
 import torch
 
-from vreg_cli.data.dataset import AugmentConfig
+from vreg_cli.data.dataset import AugmentConfig, PairDataset
+from vreg_cli.data.h5 import VregH5
 from vreg_cli.model.loftr import load_model
-from vreg_cli.training.build import make_datasets, make_val_loader
+from vreg_cli.training.build import make_val_loader
 from vreg_cli.training.config import TrainConfig
-from vreg_cli.training.distributed import DistInfo
 from vreg_cli.training.validation import validate
 
 KEYS = ("val_precision", "val_recall", "val_top1", "val_success", "val_cp_error_median")
@@ -30,10 +30,12 @@ def main(data: str, pairs: str, paths: list[str], shift: float) -> None:
         model = load_model(path)
         cfg = TrainConfig(data=data, max_steps=1, weights=path, pairs=tuple(pairs.split(",")), workers=0,
                           batch_size=4, augment=augment)  # fmt: skip
-        _, val_set = make_datasets(cfg, DistInfo(), model.config.input)
-        if val_set is None:
+        if len(VregH5(data).indices("val")) == 0:
             raise SystemExit(f"{data} has no validation split")
-        out = validate(model, make_val_loader(val_set, cfg, device), device, max_items=64)
+        # the same fixed validation cases make_datasets builds, without needing a training split
+        val_set = PairDataset(data, "val", cfg.pairs, augment, cfg.image_size, seed=cfg.seed + 1, fixed_seed=True,
+                              input_mode=model.config.input)  # fmt: skip
+        out = validate(model, make_val_loader(val_set, cfg, device), device, max_items=None)
         print(path, pairs, {k: round(out[k], 3) for k in KEYS}, flush=True)
 
 

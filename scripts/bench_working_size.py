@@ -1,8 +1,8 @@
 """Seconds per pair of `classic` at two working sizes, interleaved on the same cases (so load hits both alike).
 
-Run: `just bench-working-size` (or `python3 scripts/bench_working_size.py --sizes 640,320 --bins 0,90`). The cases are
-the benchmark's own (seed 0, the dev pairs by default); each case is registered once per size, sizes alternating, and
-the script prints the median seconds per size and the median per-case ratio to the first size.
+Run: `just bench-working-size` (or `python3 scripts/bench_working_size.py --sizes 640,320 --bins 0,45,90,180`).
+The cases are the benchmark's own (seed 0, the dev pairs by default); each case is registered once per size, sizes
+alternating, and the script prints the median seconds per size and the median per-case ratio to the first size.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs-dir", type=Path, default=Path("../shared/data/mmim_retina_dev"))
     ap.add_argument("--sizes", default="640,320")
-    ap.add_argument("--bins", default="0,90")
+    ap.add_argument("--bins", default="0,45,90,180")
     ap.add_argument("--method", default="classic")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -134,6 +134,20 @@ def test_batch_with_one_bad_pair(tmp_path: Path) -> None:
         (out_dir / "good.png").exists() and (out_dir / "good.json").exists() and (out_dir / "good_overlay.png").exists()
     )
     assert not (out_dir / "bad.png").exists()
+    # --resume with other settings would mix two configurations in one summary: refused, nothing rerun
+    before = (out_dir / "summary.csv").read_bytes()
+    changed = invoke(
+        "register", "--pairs", pairs, "--out-dir", out_dir, "--method", "sift", "--overlay", "x", "--resume"
+    )
+    assert changed.exit_code == 2 and "different settings (method: 'classic' then, 'sift' now)" in changed.output
+    narrower = invoke("register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--overlay", "x",
+                      "--max-rotation", "30", "--resume")  # fmt: skip
+    assert narrower.exit_code == 2 and "different settings (registration:" in narrower.output
+    assert (out_dir / "summary.csv").read_bytes() == before
+    same = invoke(
+        "register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--overlay", "x", "--resume"
+    )
+    assert same.exit_code == 2 and "1 of 2 pairs errored" in same.output  # only the bad pair ran again
 
 
 def test_batch_pairs_dir_with_landmarks(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import csv
+import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,7 @@ import pandas as pd
 from vreg_cli.context import RegistrationContext
 from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import RegistrationFailed, VregError
-from vreg_cli.io import read_registrable, write_csv
+from vreg_cli.io import check_same_settings, read_registrable, write_csv, write_json
 from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
 from vreg_cli.parallel import process_pool
 from vreg_cli.paths import atomic_output
@@ -35,6 +37,19 @@ class BatchSettings:
     out_dir: Path
     pictures: tuple[str, ...] = ()
     force_output: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        """What defines the batch's results (saved as OUT_DIR/batch.json; --resume must not change it)."""
+        return json.loads(
+            json.dumps(
+                {
+                    "method": self.method_spec,
+                    "registration": dataclasses.asdict(self.context),
+                    "pictures": list(self.pictures),
+                    "force_output": self.force_output,
+                }
+            )
+        )
 
 
 def read_pairs_csv(path: str | Path) -> list[PairRecord]:
@@ -156,6 +171,9 @@ def run_batch(
     """
     from vreg_cli.ui import progress
 
+    settings_path = summary.parent / "batch.json"
+    check_same_settings(settings_path, settings.describe(), resume, "use a new --out-dir, or the same settings")
+    write_json(settings_path, settings.describe())
     names = {r.name for r in records}
     earlier = read_summary(summary) if resume else []
     kept = [r for r in earlier if r["status"] in ("ok", "failed") and r["name"] in names]

@@ -145,6 +145,26 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
     return obj
 
 
+def check_same_settings(path: Path, config: dict[str, Any], resume: bool, hint: str) -> None:
+    """On --resume, the settings of a resumable run (``config``) must equal those it saved in ``path``.
+
+    ``hint``: what the user can do instead (e.g. "use a new --out or --force"). A missing file (a run from before
+    the settings were saved) is accepted.
+    """
+    if resume and path.is_file():
+        try:
+            old = read_json(path)
+        except VregError as exc:
+            raise VregError(f"--resume: {exc}; {hint}") from None
+        diffs = [k for k in config if old.get(k) != config[k]]
+        if diffs:
+            k = diffs[0]
+            raise VregError(
+                f"--resume: {path.parent} was run with different settings ({k}: {old.get(k)!r} then, "
+                f"{config[k]!r} now); {hint}"
+            )
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically (indent 2)."""
     path = Path(path)

@@ -13,7 +13,6 @@ import pandas as pd
 
 from vreg_cli.benchmark.evaluate import COLUMNS
 from vreg_cli.errors import VregError
-from vreg_cli.io import read_json
 from vreg_cli.paths import atomic_output
 
 
@@ -60,22 +59,6 @@ class CaseLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def check_run_config(path: Path, config: dict[str, Any], resume: bool) -> None:
-    """On --resume the settings that define cases and metrics (bins included) must match the earlier run.json."""
-    if resume and path.is_file():
-        try:
-            old = read_json(path)
-        except VregError as exc:
-            raise VregError(f"--resume: {exc}; use a new --out or --force") from None
-        diffs = [k for k in config if old.get(k) != config[k]]
-        if diffs:
-            k = diffs[0]
-            raise VregError(
-                f"--resume: {path.parent} was run with different settings ({k}: {old.get(k)!r} then, "
-                f"{config[k]!r} now); use a new --out or --force"
-            )
 
 
 def load_frame(rows: list[dict[str, str]]) -> pd.DataFrame:

@@ -16,12 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from vreg_cli.benchmark.caselog import CaseLog, check_run_config, load_frame, read_rows, write_rows
+from vreg_cli.benchmark.caselog import CaseLog, load_frame, read_rows, write_rows
 from vreg_cli.benchmark.cases import CaseConfig, CaseSpec
 from vreg_cli.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
 from vreg_cli.benchmark.metrics import Thresholds, summarize
 from vreg_cli.errors import VregError
-from vreg_cli.io import read_json, write_json
+from vreg_cli.io import check_same_settings, read_json, write_json
 from vreg_cli.parallel import process_pool
 from vreg_cli.ui import progress
 
@@ -106,7 +106,7 @@ def _prepare_log(
     config = _run_config(source, settings)
     if cases_path.exists() and not settings.resume and not settings.force:
         raise VregError(f"{cases_path} exists; use --resume to continue that run or --force to start again")
-    check_run_config(config_path, config, settings.resume)
+    check_same_settings(config_path, config, settings.resume, "use a new --out or --force")
     rows = read_rows(cases_path) if settings.resume else []
     specs = {e.label: e.spec for e in entries}
     for r in rows:  # a label must keep meaning the same method, or resumed numbers would mix two methods

@@ -50,6 +50,10 @@ bench-register *args:
 train-small *args:
     bash scripts/train_small.sh "$@"
 
+# Fine-tune a small vessel-input LoFTR on fresh triplets with shifts up to 30 % (the bundled model's 2nd stage, ~80 min). Env: FROM, RUN, STEPS, SIZE, N, THREADS, DRIVE
+finetune-small *args:
+    bash scripts/finetune_small.sh "$@"
+
 # The GPU variant (<= 10 min, unattended): OUT=folder just train-gpu; every figure lands in $OUT
 train-gpu *args:
     bash scripts/gpu_train.sh "$@"

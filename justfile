@@ -50,9 +50,9 @@ bench-register *args:
 train-small *args:
     bash scripts/train_small.sh "$@"
 
-# Fine-tune a small vessel-input LoFTR on fresh triplets with shifts up to 30 % (the bundled model's 2nd stage, ~80 min). Env: FROM, RUN, STEPS, SIZE, N, THREADS, DRIVE
+# Stage 2 of the bundled LoFTR: fine-tune FROM (default: the bundled file) on fresh triplets with shifts up to 30 % (~1.5 h; again = resume). Env: FROM, RUN, STEPS, SIZE, N, THREADS, DRIVE
 finetune-small *args:
-    bash scripts/finetune_small.sh "$@"
+    FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
 
 # The GPU variant (<= 10 min, unattended): OUT=folder just train-gpu; every figure lands in $OUT
 train-gpu *args:

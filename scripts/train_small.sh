@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Train the small vessel-input LoFTR from scratch on synthetic triplets (procedural + DRIVE vessel trees).
-#
-# Sized for 2 CPU cores and about 1.5 hours (400 steps); run it in the background (`just train-small &`). Running it again
-# continues the run exactly where it stopped (`vreg train --resume`). Settings come from the environment:
-#   RUN=runs/small  STEPS=400  SIZE=256  N=320 (samples per vessel source)  THREADS=2
+# Train the small vessel-input LoFTR on synthetic triplets (procedural + DRIVE vessel trees), in one of two stages:
+#   stage 1 (FROM unset, `just train-small`): from scratch, shifts <= 15 %, lr 1e-3; RUN=runs/small STEPS=400 SEED=11
+#   stage 2 (FROM=a checkpoint, `just finetune-small`): fine-tune FROM on fresh triplets with shifts <= 30 %, lr 5e-4;
+#            RUN=runs/ft STEPS=600 SEED=21 (the bundled model is stage 2 on top of stage 1)
+# Each takes about 1.5 hours on the 2 CPU cores; run it in the background. Running it again continues the run exactly
+# where it stopped (`vreg train --resume`). Other settings from the environment:
+#   SIZE=256  N=320 (samples per vessel source; seeds SEED and SEED+1)  THREADS=2 (stage 1) / 1 (stage 2)
 #   DRIVE=../shared/data/drive (a folder in DRIVE's layout; the 6 bundled masks when it is absent)
 # Extra arguments go to `vreg train` (first run only), e.g. `just train-small --max-rotation 180`.
 set -euo pipefail
-RUN=${RUN:-runs/small}
-STEPS=${STEPS:-400}
+FROM=${FROM:-}
+if [ -z "$FROM" ]; then RUN=${RUN:-runs/small} STEPS=${STEPS:-400} SEED=${SEED:-11} THREADS=${THREADS:-2}
+else RUN=${RUN:-runs/ft} STEPS=${STEPS:-600} SEED=${SEED:-21} THREADS=${THREADS:-1}; fi
 SIZE=${SIZE:-256}
 N=${N:-320}
-THREADS=${THREADS:-2}
 DRIVE=${DRIVE:-../shared/data/drive}
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 DATA="$RUN/data/train${SIZE}.h5"
@@ -22,10 +24,16 @@ fi
 
 if [ ! -f "$DATA" ]; then
     [ -d "$DRIVE/vessels" ] || DRIVE=drive
-    bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" 11
+    bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" "$SEED"
 fi
 
 # Residual rotation and scale as LoFTR sees them after classic's pre-alignment (<= 20 deg, 0.8-1.25).
-vreg train --data "$DATA" --out "$RUN" --arch small --input vessels --max-steps "$STEPS" --batch-size 4 --lr 1e-3 \
-    --max-rotation 20 --scale-range 0.8,1.25 --max-translation 0.15 --photometric --pairs cf-fa,cf-oct \
-    --val-every 50 --ckpt-every 25 --val-items 32 --workers 1 --seed 0 "$@"
+common=(--data "$DATA" --out "$RUN" --arch small --input vessels --max-steps "$STEPS" --batch-size 4
+        --max-rotation 20 --scale-range 0.8,1.25 --photometric --pairs cf-fa,cf-oct
+        --val-every 50 --ckpt-every 25 --val-items 32 --workers 1)
+if [ -z "$FROM" ]; then
+    vreg train "${common[@]}" --lr 1e-3 --max-translation 0.15 --seed 0 "$@"
+else
+    vreg train "${common[@]}" --weights "$FROM" --freeze none --lr 5e-4 --warmup-steps 20 --max-translation 0.3 \
+        --seed 1 "$@"
+fi

@@ -27,6 +27,10 @@ def test_classic_options_are_typed_and_reachable_from_a_spec() -> None:
     names = {o.name for o in METHODS["classic"].options}
     assert names == {o.name for o in declared_options(ClassicConfig)} and "patch" in names
     assert all(o.help for o in METHODS["classic"].options)
+    # help lines come from the docstring's Options: section (continuation lines joined), choices from Literal
+    prealign = next(o for o in METHODS["loftr"].options if o.name == "prealign")
+    assert prealign.choices == ("auto", "classic", "search", "none") and prealign.help.endswith("(search) or none")
+    assert prealign.type_name == "auto|classic|search|none"
 
 
 @pytest.mark.parametrize(

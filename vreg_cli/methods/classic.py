@@ -27,7 +27,6 @@ from vreg_cli.geometry import decompose_affine, warp_points
 from vreg_cli.io import resize_long_side
 from vreg_cli.methods.base import Matches, Method
 from vreg_cli.methods.global_search import Candidate, global_search
-from vreg_cli.methods.options import option
 from vreg_cli.methods.refine import PatchMatches, patch_matches
 from vreg_cli.methods.vessels import VesselMap, vessel_map
 
@@ -42,46 +41,71 @@ class ClassicConfig:
     Pixel sizes are stated for a 640 px long side (``vreg_cli.context.REFERENCE_SIDE``) and scale with the long side
     of the images the method is given, so ``--working-size 320`` halves them. The rotation and scale searched, and
     the MAGSAC++ threshold, come from the registration context.
+
+    Options:
+        sigmas: vessel-filter scales (px)
+        fov_erode: share of the long side removed inside the field-of-view border
+        norm_sigma: local-contrast window of the vessel map (px)
+        coarse_size: long side of the coarsest search level (px, not scaled)
+        fine_size: long side of the fine search level (px)
+        moving_levels: fractions of the working size the moving image is searched at
+        level_overlap: overlap factor of the scale bands of neighbouring moving levels
+        angle_step: rotation step of the global search (deg)
+        scale_step: scale step (factor) of the global search
+        candidates: hypotheses kept after the global search
+        refine_candidates: of which at most this many are refined, in score order
+        clear_inlier_ratio: a refined hypothesis with this inlier share ends the search early
+        patch: patch side of the refinement (px)
+        step: patch grid step (px)
+        min_step: densest patch grid step, for the smallest moving footprints (px)
+        full_footprint: footprint share of the fixed field of view from which `step` is used
+        radii: search radius of each refinement pass (px)
+        min_ncc: least normalised cross-correlation of a patch match
+        min_content: least vessel share of a patch that is searched
+        min_inliers: least inlier patches of a trusted result
+        min_inlier_ratio: least inlier share of the searched patches
+        verify_radius: search radius of the verification pass (px)
+        min_verified: verification patches that must agree with the estimate
+        min_verified_ratio: and their least share of the patches searched
+        min_score: least normalised vessel correlation of the global search
     """
 
     # vessel map
-    sigmas: tuple[float, ...] = option((2.0, 3.0, 4.5), "vessel-filter scales (px)")
-    fov_erode: float = option(0.03, "share of the long side removed inside the field-of-view border")
-    norm_sigma: float = option(24.0, "local-contrast window of the vessel map (px)")
+    sigmas: tuple[float, ...] = (2.0, 3.0, 4.5)
+    fov_erode: float = 0.03
+    norm_sigma: float = 24.0
     # global search
-    coarse_size: int = option(48, "long side of the coarsest search level (px, not scaled)")
-    fine_size: int = option(128, "long side of the fine search level (px)")
+    coarse_size: int = 48
+    fine_size: int = 128
     # The moving image is also prepared at these fractions of the working size. A zoomed-in moving image (small field
     # of view, scale < 1) is searched and refined on the copy whose pixels match the fixed image's: same vessel
     # widths for the same filter sigmas, and a coarse level where its footprint still has structure. Level r covers
     # working-size scales between the geometric means with its neighbours; its coarse size is coarse_size / r.
-    moving_levels: tuple[float, ...] = option(
-        (1.0, 0.55), "fractions of the working size the moving image is searched at"
-    )
-    level_overlap: float = option(1.3, "overlap factor of the scale bands of neighbouring moving levels")
-    angle_step: float = option(8.0, "rotation step of the global search (deg)")
-    scale_step: float = option(1.15, "scale step (factor) of the global search")
-    candidates: int = option(4, "hypotheses kept after the global search")
-    refine_candidates: int = option(2, "of which at most this many are refined, in score order")
-    clear_inlier_ratio: float = option(0.5, "a refined hypothesis with this inlier share ends the search early")
+    moving_levels: tuple[float, ...] = (1.0, 0.55)
+    level_overlap: float = 1.3
+    angle_step: float = 8.0
+    scale_step: float = 1.15
+    candidates: int = 4
+    refine_candidates: int = 2
+    clear_inlier_ratio: float = 0.5
     # refinement
-    patch: int = option(48, "patch side of the refinement (px)")
-    step: int = option(24, "patch grid step (px)")
-    min_step: int = option(12, "densest patch grid step, for the smallest moving footprints (px)")
-    full_footprint: float = option(0.5, "footprint share of the fixed field of view from which `step` is used")
-    radii: tuple[int, ...] = option((24, 10, 5), "search radius of each refinement pass (px)")
-    min_ncc: float = option(0.3, "least normalised cross-correlation of a patch match")
-    min_content: float = option(0.06, "least vessel share of a patch that is searched")
+    patch: int = 48
+    step: int = 24
+    min_step: int = 12
+    full_footprint: float = 0.5
+    radii: tuple[int, ...] = (24, 10, 5)
+    min_ncc: float = 0.3
+    min_content: float = 0.06
     # acceptance
     # The verification pass does most of the discrimination (chance agreement ~1 %; on the tuning cases at most 27 %
     # on 188 negatives, mostly 34-90 % on correct results, scripts/smallfov_tuning_set.py); a small field of view gets a
     # denser patch grid so that the counts below stay reachable.
-    min_inliers: int = option(12, "least inlier patches of a trusted result")
-    min_inlier_ratio: float = option(0.3, "least inlier share of the searched patches")
-    verify_radius: int = option(24, "search radius of the verification pass (px)")
-    min_verified: int = option(6, "verification patches that must agree with the estimate")
-    min_verified_ratio: float = option(0.3, "and their least share of the patches searched")
-    min_score: float = option(0.12, "least normalised vessel correlation of the global search")
+    min_inliers: int = 12
+    min_inlier_ratio: float = 0.3
+    verify_radius: int = 24
+    min_verified: int = 6
+    min_verified_ratio: float = 0.3
+    min_score: float = 0.12
 
     def __post_init__(self) -> None:
         if not self.sigmas or min(self.sigmas) <= 0:

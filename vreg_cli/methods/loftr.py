@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 import numpy as np
 
@@ -26,7 +26,6 @@ from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.geometry import center_similarity, decompose_affine, translation_matrix, warp_image
 from vreg_cli.io import to_gray
 from vreg_cli.methods.base import Matches, Method
-from vreg_cli.methods.options import option
 from vreg_cli.paths import BUNDLED_LOFTR
 
 if TYPE_CHECKING:
@@ -34,21 +33,30 @@ if TYPE_CHECKING:
 
 MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
 PrealignFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float]]
-PREALIGN_MODES = ("auto", "classic", "search", "none")
+Prealign = Literal["auto", "classic", "search", "none"]
+PREALIGN_MODES: tuple[str, ...] = get_args(Prealign)
 
 
 @dataclass(frozen=True)
 class LoFTROptions:
-    """The loftr method's options (``loftr:weights=A.ckpt,prealign=none``)."""
+    """The loftr method's options (``loftr:weights=A.ckpt,prealign=none``).
 
-    weights: str | None = option(None, "MINIMA / LoFTR / vreg weights file (default: the bundled vessel-input model)")
-    checkpoint: str | None = option(None, "a `vreg train` checkpoint (best.ckpt / last.ckpt)")
-    size: int | None = option(
-        None, "long side LoFTR matches at inside the working frame (default: the model's train_size, else the frame)"
-    )
-    prealign: str = option("auto", "how rotation is handled", PREALIGN_MODES)
-    step: float = option(90.0, "rotation-search step (deg) when pre-alignment fails")
-    device: str = option("cpu", "torch device: cpu | cuda | mps")
+    Options:
+        weights: MINIMA / LoFTR / vreg weights file (default: the bundled vessel-input model)
+        checkpoint: a `vreg train` checkpoint (best.ckpt / last.ckpt)
+        size: long side LoFTR matches at inside the working frame (default: the model's train_size, else the frame)
+        prealign: how rotation is handled: classic's global estimate first (auto), only that (classic), a rotation
+            search (search) or none
+        step: rotation-search step (deg) when pre-alignment fails
+        device: torch device: cpu | cuda | mps
+    """
+
+    weights: str | None = None
+    checkpoint: str | None = None
+    size: int | None = None
+    prealign: Prealign = "auto"
+    step: float = 90.0
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.weights and self.checkpoint:

@@ -1,25 +1,23 @@
 """Typed method options: a method declares its options once, as a dataclass, and specs are parsed against it.
 
 A field's type annotation is the option's type (``int``, ``float``, ``str``, ``bool``, ``tuple[float, ...]``,
-``int | None`` ...), its default is the option's default, and ``option(default, help, choices=...)`` attaches the
-help line shown by ``vreg methods``. Spec values are strings (``classic:angle_step=6,radii=24/10/5``): tuples are
-written with ``/`` between their items, booleans as ``true|false``.
+``int | None``, ``Literal["a", "b"]`` for a choice), its default is the option's default, and the dataclass docstring's
+``Options:`` section (``name: help``, one entry per field, Google style) gives the help line ``vreg methods`` shows.
+Spec values are strings (``classic:angle_step=6,radii=24/10/5``): tuples are written with ``/`` between their items,
+booleans as ``true|false``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any
 
 from vreg_cli.errors import VregError
-
-
-def option(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:  # noqa: A002 - the natural name
-    """A dataclass field that is a method option: its default, one help line and optional allowed values."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class Option:
         if typing.get_origin(base) is tuple:
             item = typing.get_args(base)[0]
             text = f"{item.__name__}/{item.__name__}/..."
-        elif self.choices:
+        elif typing.get_origin(base) is typing.Literal:
             text = "|".join(self.choices)
         else:
             text = base.__name__
@@ -68,6 +66,8 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 
 
 def _convert(base: Any, text: str) -> Any:
+    if typing.get_origin(base) is typing.Literal:
+        return text
     if typing.get_origin(base) is tuple:
         args = typing.get_args(base)
         items = [t for t in text.split("/") if t.strip()]
@@ -93,14 +93,35 @@ def _convert(base: Any, text: str) -> Any:
     raise TypeError(f"unsupported option type {base!r}")
 
 
+def option_help(options_class: type) -> dict[str, str]:
+    """``name -> help`` from the ``Options:`` section of the class docstring (continuation lines are joined)."""
+    doc = inspect.getdoc(options_class) or ""
+    helps: dict[str, str] = {}
+    section = re.search(r"^Options:\n((?:[ \t]+.*\n?|\n)*)", doc, flags=re.MULTILINE)
+    if section is None:
+        return helps
+    name = None
+    for line in section.group(1).splitlines():
+        entry = re.match(r"^ {4}(\w+): (.*)$", line)
+        if entry:
+            name = entry.group(1)
+            helps[name] = entry.group(2).strip()
+        elif name is not None and line.strip():
+            helps[name] += " " + line.strip()
+    return helps
+
+
 def declared_options(options_class: type) -> tuple[Option, ...]:
     """The options a dataclass declares, in field order (fields without a default are not options)."""
     hints = typing.get_type_hints(options_class)
+    helps = option_help(options_class)
     out = []
     for f in dataclasses.fields(options_class):
         if f.default is dataclasses.MISSING or not f.init:
             continue
-        out.append(Option(f.name, hints[f.name], f.default, f.metadata.get("help", ""), f.metadata.get("choices", ())))
+        base, _ = _unwrap(hints[f.name])
+        choices = tuple(typing.get_args(base)) if typing.get_origin(base) is typing.Literal else ()
+        out.append(Option(f.name, hints[f.name], f.default, helps.get(f.name, ""), choices))
     return tuple(out)
 
 

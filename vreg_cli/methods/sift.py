@@ -11,7 +11,6 @@ import numpy as np
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.io import clahe_gray
 from vreg_cli.methods.base import Matches, Method
-from vreg_cli.methods.options import option
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
@@ -19,10 +18,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SiftOptions:
-    """The sift method's options (``sift:ratio=0.75``)."""
+    """The sift method's options (``sift:ratio=0.75``).
 
-    ratio: float = option(0.8, "Lowe's ratio test: keep a match when best / second-best distance is below this")
-    max_features: int = option(4000, "most SIFT keypoints per image")
+    Options:
+        ratio: Lowe's ratio test: keep a match when best / second-best distance is below this
+        max_features: most SIFT keypoints per image
+    """
+
+    ratio: float = 0.8
+    max_features: int = 4000
 
     def __post_init__(self) -> None:
         if not 0 < self.ratio <= 1:

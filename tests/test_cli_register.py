@@ -14,9 +14,8 @@ from typer.testing import CliRunner
 import vreg_cli.methods as methods
 from vreg_cli.cli import app
 from vreg_cli.geometry import affine_matrix, point_errors, warp_points
-from vreg_cli.io import read_image
+from vreg_cli.io import read_image, read_landmarks
 from vreg_cli.methods.base import Matches, Method
-from vreg_cli.outputs import read_landmarks
 from vreg_cli.paths import SAMPLE_DIR
 
 runner = CliRunner()

@@ -109,9 +109,8 @@ def test_from_scratch_run_saves_what_inference_needs(tmp_path):
 
 def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright():
     from vreg_cli.geometry import point_errors
-    from vreg_cli.io import read_image
+    from vreg_cli.io import read_image, read_landmarks
     from vreg_cli.methods import build_method
-    from vreg_cli.outputs import read_landmarks
     from vreg_cli.paths import BUNDLED_LOFTR, SAMPLE_DIR
     from vreg_cli.register import register_pair
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import csv
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,16 +39,12 @@ class BatchSettings:
 
     def describe(self) -> dict[str, Any]:
         """What defines the batch's results (saved as OUT_DIR/batch.json; --resume must not change it)."""
-        return json.loads(
-            json.dumps(
-                {
-                    "method": self.method_spec,
-                    "registration": dataclasses.asdict(self.context),
-                    "pictures": list(self.pictures),
-                    "force_output": self.force_output,
-                }
-            )
-        )
+        return {
+            "method": self.method_spec,
+            "registration": dataclasses.asdict(self.context),
+            "pictures": list(self.pictures),
+            "force_output": self.force_output,
+        }
 
 
 def read_pairs_csv(path: str | Path) -> list[PairRecord]:
@@ -172,8 +167,9 @@ def run_batch(
     from vreg_cli.ui import progress
 
     settings_path = summary.parent / "batch.json"
-    check_same_settings(settings_path, settings.describe(), resume, "use a new --out-dir, or the same settings")
-    write_json(settings_path, settings.describe())
+    described = settings.describe()
+    check_same_settings(settings_path, described, resume, "use a new --out-dir, or the same settings")
+    write_json(settings_path, described)
     names = {r.name for r in records}
     earlier = read_summary(summary) if resume else []
     kept = [r for r in earlier if r["status"] in ("ok", "failed") and r["name"] in names]

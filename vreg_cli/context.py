@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.estimate import MODELS, check_plausible, estimate_transform
 from vreg_cli.geometry import AffineParts
 
@@ -67,8 +68,6 @@ class RegistrationContext:
     @classmethod
     def from_options(cls, **settings: Any) -> RegistrationContext:
         """The context of user-given settings (None = the default); a bad value is one VregError line."""
-        from vreg_cli.errors import VregError
-
         try:
             return cls().with_changes(**settings)
         except ValueError as exc:
@@ -109,8 +108,6 @@ class RegistrationContext:
 
     def inlier_count(self, matches: Matches, long_side: int, *, model: str = "affine", min_inliers: int = 3) -> int:
         """How many matches agree on one transform (0 when none does): a method's score for a candidate."""
-        from vreg_cli.errors import RegistrationFailed
-
         try:
             return int(self.fit(matches, long_side, model=model, min_inliers=min_inliers)[1].sum())
         except RegistrationFailed:

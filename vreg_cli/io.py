@@ -149,13 +149,14 @@ def check_same_settings(path: Path, config: dict[str, Any], resume: bool, hint: 
     """On --resume, the settings of a resumable run (``config``) must equal those it saved in ``path``.
 
     ``hint``: what the user can do instead (e.g. "use a new --out or --force"). A missing file (a run from before
-    the settings were saved) is accepted.
+    the settings were saved) is accepted. ``config`` is compared as JSON stores it (tuples become lists).
     """
     if resume and path.is_file():
         try:
             old = read_json(path)
         except VregError as exc:
             raise VregError(f"--resume: {exc}; {hint}") from None
+        config = json.loads(json.dumps(config, default=str))
         diffs = [k for k in config if old.get(k) != config[k]]
         if diffs:
             k = diffs[0]

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from vreg_cli.geometry import point_errors
-from vreg_cli.io import read_landmarks as read_landmarks  # the landmarks CSV reader, for the commands
 from vreg_cli.io import write_image, write_json
 from vreg_cli.methods.base import Matches
 from vreg_cli.paths import check_output_paths, output_group
@@ -67,7 +66,7 @@ def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, path
 def landmark_errors(reg: Registration, fixed_pts: np.ndarray, moving_pts: np.ndarray) -> dict[str, float]:
     """Mean / median / max distance (fixed-image pixels) between mapped moving landmarks and fixed landmarks.
 
-    fixed_pts, moving_pts: (N, 2) as :func:`read_landmarks` returns them.
+    fixed_pts, moving_pts: (N, 2) as :func:`vreg_cli.io.read_landmarks` returns them.
     """
     err = point_errors(reg.moving_to_fixed, moving_pts, fixed_pts)
     return {"lm_mean": float(err.mean()), "lm_median": float(np.median(err)), "lm_max": float(err.max())}

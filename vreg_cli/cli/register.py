@@ -47,13 +47,6 @@ def method_spec(method: str, weights: Path | None, checkpoint: Path | None) -> s
     return f"loftr:{key}={path}" + (f",{options}" if options else "")
 
 
-def registration_context(**settings: Any) -> Any:
-    """The RegistrationContext of the command-line settings (None = the default)."""
-    from vreg_cli.context import RegistrationContext
-
-    return RegistrationContext.from_options(**settings)
-
-
 def _table(rows: dict[str, str]) -> None:
     from rich.table import Table
 
@@ -117,7 +110,9 @@ def register(
     ] = False,
 ) -> None:
     """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
-    context = registration_context(
+    from vreg_cli.context import RegistrationContext
+
+    context = RegistrationContext.from_options(
         model=model, working_size=working_size, threshold_px=threshold, allow_mirror=allow_mirror,
         max_rotation=max_rotation, scale_range=parse_range(scale_range, "--scale-range"),
     )  # fmt: skip
@@ -144,9 +139,9 @@ def _register_one(
     transform_out: Path | None, checkerboard: Path | None, overlay: Path | None, matches: Path | None,
     landmarks: Path | None, force_output: bool,
 ) -> None:  # fmt: skip
-    from vreg_cli.io import read_registrable
+    from vreg_cli.io import read_landmarks, read_registrable
     from vreg_cli.methods import build_method
-    from vreg_cli.outputs import OutputPaths, landmark_errors, read_landmarks, save_outputs
+    from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
     from vreg_cli.register import register_pair
     from vreg_cli.ui import warn
 
@@ -185,6 +180,7 @@ def match(
     scale_range: ScaleOpt = None,
 ) -> None:
     """Write correspondences in original-image pixels with confidence (and an inlier flag from an affine fit)."""
+    from vreg_cli.context import RegistrationContext
     from vreg_cli.io import read_registrable, write_image
     from vreg_cli.methods import build_method
     from vreg_cli.outputs import write_matches
@@ -195,7 +191,7 @@ def match(
 
     if output.suffix.lower() not in (".csv", ".json"):
         raise VregError(f"{output}: the matches file must end in .csv or .json")
-    context = registration_context(
+    context = RegistrationContext.from_options(
         working_size=working_size, threshold_px=threshold, max_rotation=max_rotation,
         scale_range=parse_range(scale_range, "--scale-range"),
     )  # fmt: skip

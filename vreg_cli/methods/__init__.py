@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vreg_cli.errors import VregError
 from vreg_cli.methods.base import Matches, Method
-from vreg_cli.methods.classic import ClassicConfig
-from vreg_cli.methods.loftr import LoFTROptions
+from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
+from vreg_cli.methods.loftr import LoFTRMethod, LoFTROptions
 from vreg_cli.methods.options import Option, declared_options, parse_options
-from vreg_cli.methods.sift import SiftOptions
+from vreg_cli.methods.sift import SiftMethod, SiftOptions
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
@@ -41,29 +41,11 @@ class MethodInfo:
     name: str
     summary: str
     options_class: type
-    build: Callable[[Any, RegistrationContext, str], Method]  # (options, context, spec) -> Method
+    build: Callable[[Any, RegistrationContext], Method]  # (options, context) -> Method
 
     @property
     def options(self) -> tuple[Option, ...]:
         return declared_options(self.options_class)
-
-
-def _build_classic(options: ClassicConfig, context: RegistrationContext, spec: str) -> Method:
-    from vreg_cli.methods.classic import ClassicMethod
-
-    return ClassicMethod(options, context)
-
-
-def _build_sift(options: SiftOptions, context: RegistrationContext, spec: str) -> Method:
-    from vreg_cli.methods.sift import SiftMethod
-
-    return SiftMethod(options, context)
-
-
-def _build_loftr(options: LoFTROptions, context: RegistrationContext, spec: str) -> Method:
-    from vreg_cli.methods.loftr import LoFTRMethod
-
-    return LoFTRMethod.from_options(options, context)
 
 
 METHODS: dict[str, MethodInfo] = {
@@ -73,16 +55,16 @@ METHODS: dict[str, MethodInfo] = {
             "classic",
             "weight-free: vessel maps, global rotation x scale search, patch refinement (any rotation)",
             ClassicConfig,
-            _build_classic,
+            ClassicMethod,
         ),
         MethodInfo(
-            "sift", "plain SIFT + ratio test on CLAHE grey images (the naive reference)", SiftOptions, _build_sift
+            "sift", "plain SIFT + ratio test on CLAHE grey images (the naive reference)", SiftOptions, SiftMethod
         ),
         MethodInfo(
             "loftr",
             "LoFTR matches after classic's pre-alignment (bundled vessel-input model when no weights are given)",
             LoFTROptions,
-            _build_loftr,
+            LoFTRMethod.from_options,
         ),
     )
 }
@@ -155,4 +137,4 @@ def build_method(spec: str = "auto", context: RegistrationContext | None = None)
     name, raw, why = resolve_spec(spec)
     info = METHODS[name]
     options = parse_options(info.options_class, raw, name)
-    return BuiltMethod(info.build(options, context or RegistrationContext(), spec), why)
+    return BuiltMethod(info.build(options, context or RegistrationContext()), why)

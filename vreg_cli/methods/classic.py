@@ -250,8 +250,6 @@ class ClassicMethod(Method):
 
     def _fit(self, pm: PatchMatches, side: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The context's MAGSAC++ affine on patch matches (3x3, inliers), or None when it cannot be fitted."""
-        if len(pm.ncc) < 3:
-            return None
         try:
             return self.context.fit(Matches(pm.fixed, pm.moving, pm.ncc), side, model="affine", min_inliers=3)
         except RegistrationFailed:

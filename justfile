@@ -62,3 +62,7 @@ train-gpu *args:
 bench-learned *args:
     vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method loftr --out bench/learned "$@"
     vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --bins 0,15,30 --method classic --method loftr:prealign=none --out bench/learned_direct "$@"
+
+# The forgetting check of the frozen policy: fine-tune the bundled LoFTR on CF-OCT only with --freeze default vs none, then CF-FA again (held-out synthetic + dev pairs). Env: DATA, HOLDOUT, STEPS, LR, OUT
+forgetting:
+    bash scripts/forgetting.sh

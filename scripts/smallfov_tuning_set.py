@@ -7,6 +7,10 @@ and moving coordinates. Output: ``OUT/<id>_<modality>/{fixed.png, moving.png, la
 pair layout), ready for ``vreg benchmark --pairs-dir OUT --protocol smallfov``.
 
     python3 scripts/smallfov_tuning_set.py ../shared/data/drive out/tune --ids 21-40
+    python3 scripts/smallfov_tuning_set.py ../shared/data/drive out/tune_realinv --ids 21-40 --kinds realinv
+
+The second is the stress tuning set of ``classic`` (with harder windows: ``vreg benchmark --pairs-dir
+out/tune_realinv --protocol smallfov --zoom 1.6,2.4 --blur 1,3 --noise 8,20 --gamma 0.5,2``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def main() -> None:
     ap.add_argument("--ids", default="21-40", help="range 'a-b' of DRIVE ids")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--step", type=int, default=48, help="control-point grid step (px)")
+    ap.add_argument("--kinds", default="fa,oct,realinv", help="pair kinds to write, comma-separated")
     args = ap.parse_args()
     lo, hi = (int(v) for v in args.ids.split("-"))
     for k in range(lo, hi + 1):
@@ -64,6 +69,8 @@ def main() -> None:
         pairs = {"fa": (cf, render_fa(scene, rng)), "oct": (cf, render_oct(scene, rng))}
         pairs["realinv"] = (render_cf(scene, rng), 255 - cf[:, :, 1])
         for modality, (fixed, moving) in pairs.items():
+            if modality not in args.kinds.split(","):
+                continue
             d = args.out / f"{name}_{modality}"
             d.mkdir(parents=True, exist_ok=True)
             write_image(d / "fixed.png", fixed)

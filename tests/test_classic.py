@@ -122,3 +122,25 @@ def test_real_cf_fa_pair(method: ClassicMethod, angle: float) -> None:
     result = register_pair(fixed, moved, method)
     err = point_errors(result.moving_to_fixed, warp_points(t, pm), pf) * 640 / max(fixed.shape[:2])
     assert np.median(err) <= 10.0
+
+
+def test_more_candidates_are_refined_only_when_the_best_are_refused(
+    eye: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``more_candidates``: a clear pair stops after the first refinements; a refused one refines the extra ones."""
+    calls: list[int] = []
+    original = ClassicMethod._refine
+
+    def counting(self, *args):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(ClassicMethod, "_refine", counting)
+    method = ClassicMethod(ClassicConfig(refine_candidates=2, more_candidates=3))
+    method.match(eye["cf"], _transformed(eye["fa"], 45, 1.0)[0])
+    assert 1 <= len(calls) <= 2
+    calls.clear()
+    noise = np.random.default_rng(1).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
+    with pytest.raises(RegistrationFailed):
+        method.match(eye["cf"], noise)
+    assert len(calls) == 5  # 2 + 3: every extra candidate was tried before refusing

@@ -94,8 +94,7 @@ def test_fine_tuning_a_vreg_checkpoint_keeps_its_architecture_and_input(tmp_path
 
 
 def test_from_scratch_run_saves_what_inference_needs(tmp_path):
-    # (Whether the small preset learns is measured by `just train-small`, not here: held-out coarse precision is
-    # still 0 after 60 CPU steps at 128-256 px and only rises by step 100 at 256 px, too long for CI; see README.)
+    # (Whether the small preset learns from scratch is tested in test_small_loftr_learns.py.)
     data = write_synth_h5(tmp_path / "d.h5", n=3, size=64, n_val=1)
     cfg = TrainConfig(
         data=str(data), out=str(tmp_path / "run"), arch="small", input="vessels", max_steps=2, batch_size=1,

@@ -152,3 +152,31 @@ def test_cli_smallfov_protocol_in_hdf5_mode(tmp_path: Path) -> None:
     assert json.loads((out / "run.json").read_text())["protocol"] == "smallfov"
     bad = CliRunner().invoke(app, [*args, "--protocol", "tiny", "--method", "sift", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "unknown benchmark protocol" in bad.output
+
+
+def test_cli_smallfov_window_options(tmp_path: Path) -> None:
+    """--zoom/--gamma/--blur/--noise set the protocol's ranges (recorded in run.json); misuse is one line, exit 2."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from vreg_cli.cli import app
+
+    out = tmp_path / "bench"
+    args = ["benchmark", "--pairs-dir", str(SAMPLE_DIR), "--bins", "0,45", "--method", "sift"]
+    window = ["--zoom", "1.6", "--blur", "0,2.5", "--noise", "3,9", "--gamma", "0.8,1.2"]
+    result = CliRunner().invoke(app, [*args, "--protocol", "smallfov", *window, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cases = pd.read_csv(out / "cases.csv")
+    assert np.allclose(cases["scale"], 1.6)
+    run = json.loads((out / "run.json").read_text())
+    assert run["zoom_range"] == [1.6, 1.6] and run["noise_range"] == [3.0, 9.0]
+    for extra, message in [
+        (["--zoom", "1.6"], "apply only to --protocol smallfov"),  # standard protocol
+        (["--protocol", "smallfov", "--zoom", "0.5,2"], "--zoom 0.5,2: need 1 <= low <= high"),
+        (["--protocol", "smallfov", "--blur", "2,1"], "--blur 2,1"),
+        (["--protocol", "smallfov", "--noise", "a"], "expected comma-separated numbers"),
+    ]:
+        bad = CliRunner().invoke(app, [*args, *extra, "--out", str(tmp_path / "x")])
+        assert bad.exit_code == 2 and message in bad.output, bad.output

@@ -48,6 +48,7 @@ def run_from_cli(
     seed: int,
     error_scale: str,
     protocol: str = "standard",
+    window: dict[str, tuple[float, ...]] | None = None,
     thresholds: dict[str, float],
     model: str,
     working_size: int = 640,
@@ -71,13 +72,19 @@ def run_from_cli(
         raise VregError("--workers must be at least 1")
     if report_worst < 0:
         raise VregError(f"--report-worst must be >= 0 (got {report_worst})")
+    cases = CaseConfig(
+        bins=tuple(sorted(bins)),
+        scale_range=scale_range,
+        shift_frac=shift_frac,
+        seed=seed,
+        protocol=protocol,
+        **_window_ranges(protocol, window or {}),
+    )
     registration = RegistrationContext.from_options(model=model, working_size=working_size)
     entries = parse_methods(methods)
     source = make_source(data, split, modality_pairs, pairs_dir, pairs_layout, skip_bad)
     settings = BenchmarkSettings(
-        cases=CaseConfig(
-            bins=tuple(sorted(bins)), scale_range=scale_range, shift_frac=shift_frac, seed=seed, protocol=protocol
-        ),
+        cases=cases,
         thresholds=Thresholds(**thresholds),
         error_scale=error_scale,
         registration=registration,
@@ -106,6 +113,25 @@ def run_from_cli(
     out_console = stdout if stdout.is_terminal else Console(width=120, highlight=False)
     out_console.print(rich_table(summary, error_scale))
     console.print("wrote " + ", ".join(str(p) for p in [Path(out) / "cases.csv", *written]))
+
+
+# --zoom / --gamma / --blur / --noise of the smallfov protocol: CaseConfig field and the least allowed value
+_WINDOW_OPTIONS = {"zoom": ("zoom_range", 1.0), "gamma": ("gamma_range", 0.05), "blur": ("blur_range", 0.0),
+                   "noise": ("noise_range", 0.0)}  # fmt: skip
+
+
+def _window_ranges(protocol: str, window: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, float]]:
+    """CaseConfig fields for the smallfov window options given ('low,high' or one value each), validated."""
+    if window and protocol != "smallfov":
+        raise VregError(", ".join(f"--{k}" for k in window) + " apply only to --protocol smallfov")
+    out = {}
+    for key, values in window.items():
+        field, least = _WINDOW_OPTIONS[key]
+        lo, hi = values[0], values[-1]
+        if not least <= lo <= hi:
+            raise VregError(f"--{key} {lo:g},{hi:g}: need {least:g} <= low <= high")
+        out[field] = (lo, hi)
+    return out
 
 
 def report_only_from_cli(out: Path, report_worst: int) -> None:

@@ -47,6 +47,14 @@ def benchmark(
             "1.4-2.2x, degraded: the CF-OCT en-face regime)."
         ),
     ] = "standard",
+    zoom: Annotated[
+        str | None, typer.Option(help="smallfov: window zoom range 'low,high' (log-uniform; default 1.4,2.2).")
+    ] = None,
+    gamma: Annotated[str | None, typer.Option(help="smallfov: gamma range 'low,high' (default 0.6,1.6).")] = None,
+    blur: Annotated[str | None, typer.Option(help="smallfov: Gaussian blur sigma range in px (default 0,1.5).")] = None,
+    noise: Annotated[
+        str | None, typer.Option(help="smallfov: Gaussian noise sigma range in grey levels (default 0,6).")
+    ] = None,
     error_scale: Annotated[
         str, typer.Option(help="Error normalisation: long-side-640 | resize-512 | native.")
     ] = "long-side-640",
@@ -96,6 +104,11 @@ def benchmark(
         shift_frac=shift_jitter,
         seed=seed,
         protocol=protocol,
+        window={
+            key: parse_numbers(text, f"--{key}", (1, 2))
+            for key, text in (("zoom", zoom), ("gamma", gamma), ("blur", blur), ("noise", noise))
+            if text is not None
+        },
         error_scale=error_scale,
         thresholds=dict(
             sr_me=sr_me,

@@ -44,6 +44,25 @@ def _subpixel(res: np.ndarray, x: int, y: int) -> tuple[float, float]:
     return float(np.clip(dx, -0.5, 0.5)), float(np.clip(dy, -0.5, 0.5))
 
 
+def _searchable(
+    fixed: VesselMap, moving: VesselMap, m: np.ndarray, *, patch: int, step: int, radius: int, min_content: float
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The moving map warped into the fixed frame by M (3x3) and the grid centres (x, y) of the patches to search:
+    inside both valid regions, at least ``min_content`` vessel pixels, and the search window inside the image."""
+    h, w = fixed.strength.shape
+    warped = cv2.warpAffine(moving.strength, m[:2], (w, h), flags=cv2.INTER_LINEAR)
+    wvalid = cv2.warpAffine(moving.valid.astype(np.uint8), m[:2], (w, h), flags=cv2.INTER_NEAREST) > 0
+    both = (wvalid & fixed.valid).astype(np.float32)
+    # Fraction of valid pixels in every patch-sized box, via an integral image.
+    cover = cv2.boxFilter(both, -1, (patch, patch), normalize=True, borderType=cv2.BORDER_CONSTANT)
+    vessel = cv2.boxFilter((warped > 0.5).astype(np.float32), -1, (patch, patch), borderType=cv2.BORDER_CONSTANT)
+    lo = patch // 2 + radius
+    ys, xs = np.arange(lo, h - lo, step), np.arange(lo, w - lo, step)
+    gy, gx = np.meshgrid(ys, xs, indexing="ij")
+    keep = (cover[gy, gx] >= 0.98) & (vessel[gy, gx] >= min_content)
+    return warped, list(zip(gx[keep].tolist(), gy[keep].tolist(), strict=True))
+
+
 def patch_matches(
     fixed: VesselMap,
     moving: VesselMap,
@@ -61,32 +80,22 @@ def patch_matches(
     (strength > 0.5): empty background has no position to find. A peak on the search window's edge (the true
     position may lie outside) or below ``min_ncc`` gives no match.
     """
-    h, w = fixed.strength.shape
     m = to_3x3(moving_to_fixed)
-    warped = cv2.warpAffine(moving.strength, m[:2], (w, h), flags=cv2.INTER_LINEAR)
-    wvalid = cv2.warpAffine(moving.valid.astype(np.uint8), m[:2], (w, h), flags=cv2.INTER_NEAREST) > 0
-    both = (wvalid & fixed.valid).astype(np.float32)
-    # Fraction of valid pixels in every patch-sized box, via an integral image.
-    cover = cv2.boxFilter(both, -1, (patch, patch), normalize=True, borderType=cv2.BORDER_CONSTANT)
-    vessel = cv2.boxFilter((warped > 0.5).astype(np.float32), -1, (patch, patch), borderType=cv2.BORDER_CONSTANT)
+    warped, grid = _searchable(fixed, moving, m, patch=patch, step=step, radius=radius, min_content=min_content)
     half = patch // 2
     fixed_pts, moving_pts, nccs = [], [], []
-    attempted = 0
-    for y in range(half + radius, h - half - radius, step):
-        for x in range(half + radius, w - half - radius, step):
-            if cover[y, x] < 0.98 or vessel[y, x] < min_content:
-                continue
-            attempted += 1
-            tmpl = warped[y - half : y + half, x - half : x + half]
-            region = fixed.strength[y - half - radius : y + half + radius, x - half - radius : x + half + radius]
-            res = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
-            _, peak, _, (px, py) = cv2.minMaxLoc(res)
-            if peak < min_ncc or px in (0, 2 * radius) or py in (0, 2 * radius):
-                continue
-            sx, sy = _subpixel(res, px, py)
-            fixed_pts.append((x + px - radius + sx, y + py - radius + sy))
-            moving_pts.append((x, y))
-            nccs.append(peak)
+    for x, y in grid:
+        tmpl = warped[y - half : y + half, x - half : x + half]
+        region = fixed.strength[y - half - radius : y + half + radius, x - half - radius : x + half + radius]
+        res = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
+        _, peak, _, (px, py) = cv2.minMaxLoc(res)
+        if peak < min_ncc or px in (0, 2 * radius) or py in (0, 2 * radius):
+            continue
+        sx, sy = _subpixel(res, px, py)
+        fixed_pts.append((x + px - radius + sx, y + py - radius + sy))
+        moving_pts.append((x, y))
+        nccs.append(peak)
+    attempted = len(grid)
     if not fixed_pts:
         return PatchMatches(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), attempted)
     # Patch centres live in the fixed frame; their source in the moving image is the inverse warp.

@@ -89,7 +89,7 @@ class ClassicConfig:
     candidates: int = 4
     refine_candidates: int = 2
     # When the best two are both refused, the weaker candidates are refined too (a weak, degraded moving image can
-    # puts the true hypothesis third or later). Measured on the stress tuning set (`vreg benchmark --pairs-dir
+    # put the true hypothesis third or later). Measured on the stress tuning set (`vreg benchmark --pairs-dir
     # out/tune_realinv --protocol smallfov --zoom 1.6,2.4 --blur 1,3 --noise 8,20 --gamma 0.5,2`): 92 % -> 95 %
     # success, no wrong answer, and still 0 of 188 tuning negatives accepted. Only refusals cost more time.
     more_candidates: int = 6

@@ -48,13 +48,15 @@ def benchmark(
         ),
     ] = "standard",
     zoom: Annotated[
-        str | None, typer.Option(help="smallfov: window zoom range 'low,high' (log-uniform; default 1.4,2.2).")
+        str | None,
+        typer.Option(
+            help="smallfov: zoom range of the window, 'low,high' or one value (log-uniform; default: the "
+            "protocol's, listed in summary.md)."
+        ),
     ] = None,
-    gamma: Annotated[str | None, typer.Option(help="smallfov: gamma range 'low,high' (default 0.6,1.6).")] = None,
-    blur: Annotated[str | None, typer.Option(help="smallfov: Gaussian blur sigma range in px (default 0,1.5).")] = None,
-    noise: Annotated[
-        str | None, typer.Option(help="smallfov: Gaussian noise sigma range in grey levels (default 0,6).")
-    ] = None,
+    gamma: Annotated[str | None, typer.Option(help="smallfov: gamma range, 'low,high' or one value.")] = None,
+    blur: Annotated[str | None, typer.Option(help="smallfov: Gaussian blur sigma range (px).")] = None,
+    noise: Annotated[str | None, typer.Option(help="smallfov: Gaussian noise sigma range (grey levels).")] = None,
     error_scale: Annotated[
         str, typer.Option(help="Error normalisation: long-side-640 | resize-512 | native.")
     ] = "long-side-640",

@@ -103,8 +103,9 @@ class ClassicConfig:
     min_ncc: float = 0.3
     min_content: float = 0.06
     # acceptance
-    # The verification pass does most of the discrimination (chance agreement ~1 %; on the tuning cases at most 27 %
-    # on 188 negatives, mostly 34-90 % on correct results, scripts/smallfov_tuning_set.py); a small field of view gets a
+    # The verification pass does most of the discrimination (chance agreement ~1 %; mostly 34-90 % on correct results
+    # of the tuning cases, scripts/smallfov_tuning_set.py; of their 188 negatives all but three stay at or below 27 %,
+    # and those three, at 35-44 %, are refused by the context's scale range, see README); a small field of view gets a
     # denser patch grid so that the counts below stay reachable.
     min_inliers: int = 12
     min_inlier_ratio: float = 0.3

@@ -1,20 +1,24 @@
-"""Negative cases: image pairs that must NOT register. Counts how many a method accepts (the target is 0).
+r"""Negative cases: image pairs that must NOT register. Counts how many a method accepts (the target is 0).
 
 Cases, built deterministically from a folder of pairs (``landmarks-csv`` layout, default: the dev pairs) and extra
 images of another modality (default: the bundled OCT en-face sample):
 
 - ``other-eye``: the fixed image of pair i against the moving image of another eye (pair i + k);
 - ``other-eye-window``: the same, with the moving image turned into a ``smallfov`` protocol window (zoomed in,
-  rotated by 45 degrees, degraded), the regime where chance correlations are easiest;
+  rotated by each of ``--window-bins`` degrees, default 45, degraded), the regime where chance correlations are
+  easiest; ``--zoom/--gamma/--blur/--noise`` change the window's ranges as in ``vreg benchmark``;
 - ``other-modality``: each fixed image against an image of another modality of another eye (an OCT en-face scan);
 - ``noise``: uniform and smoothed Gaussian noise; ``blank``: black and mid-grey images.
 
 Two pairs are the same eye when their fixed images are identical, so a tuning folder with several moving modalities
 per eye gives no false negatives. Writes OUT/negatives.csv (one row per case: accepted?, inliers, inlier share,
-global vessel correlation, seconds) and prints the summary; exit code 1 if any case was accepted.
+global vessel correlation, verified share, scale, seconds) and prints the summary; exit code 1 if any case was
+accepted.
 
     python3 scripts/bench_negatives.py --out bench/negatives
     python3 scripts/bench_negatives.py --pairs-dir out/tune --other ../shared/data/samples/cf_oct_moving.png --out x
+    python3 scripts/bench_negatives.py --pairs-dir out/tune --eye-regex '^(\d+)_' --window-bins 0,45,90,135,180 \
+        --zoom 1.6,2.6 --blur 1,3 --noise 8,20 --gamma 0.5,2 --out bench/neg_windows   # small-window stress
 """
 
 from __future__ import annotations
@@ -44,10 +48,16 @@ def _digest(img: np.ndarray) -> str:
 
 
 def build_cases(
-    pairs_dir: Path, others: list[Path], limit: int, eye_regex: str = ""
+    pairs_dir: Path,
+    others: list[Path],
+    limit: int,
+    eye_regex: str = "",
+    window: CaseConfig | None = None,
+    window_bins: tuple[int, ...] = (45,),
 ) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     """(kind, name, fixed, moving) negative cases, in a fixed order. eye_regex: its first group of a pair's folder
-    name names the eye (default: pairs with identical fixed images are one eye)."""
+    name names the eye (default: pairs with identical fixed images are one eye). window: the smallfov settings of
+    the other-eye windows (default: the protocol's), one window per angle of ``window_bins``."""
     dirs = sorted(p.parent for p in pairs_dir.glob("*/fixed.png"))[:limit]
     if not dirs:
         sys.exit(f"no <pair>/fixed.png under {pairs_dir}")
@@ -56,22 +66,17 @@ def build_cases(
     eye = [re.match(eye_regex, d.name).group(1) if eye_regex else _digest(f) for d, f in zip(dirs, fixed, strict=True)]
     n = len(dirs)
     cases = []
-    window = CaseConfig(protocol="smallfov", seed=0)
+    window = window or CaseConfig(protocol="smallfov", seed=0)
     for i in range(n):
         # the next pair of another eye
         j = next(((i + k) % n for k in range(1, n) if eye[(i + k) % n] != eye[i]), None)
         if j is None:
             continue
         cases.append(("other-eye", f"{dirs[i].name} vs {dirs[j].name}", fixed[i], moving[j]))
-        spec = draw_case(window, dirs[j].name, "negative", j, 45, moving[j].shape[:2])
-        cases.append(
-            (
-                "other-eye-window",
-                f"{dirs[i].name} vs window of {dirs[j].name}",
-                fixed[i],
-                present_moving(moving[j], spec),
-            )
-        )
+        for angle in window_bins:
+            spec = draw_case(window, dirs[j].name, "negative", j, angle, moving[j].shape[:2])
+            label = f"{dirs[i].name} vs window of {dirs[j].name}" + (f" at {angle}" if window_bins != (45,) else "")
+            cases.append(("other-eye-window", label, fixed[i], present_moving(moving[j], spec)))
     for path in others:
         img = read_image(path)
         for i in range(n):
@@ -95,6 +100,24 @@ def build_cases(
     return cases
 
 
+def _stats(info: dict) -> dict[str, object]:
+    """The acceptance figures of a result (accepted or refused) for negatives.csv."""
+    keys = {"inliers": "inliers", "ratio": "inlier_ratio", "verified": "verified_ratio", "score": "global_score"}
+    return {k: info.get(v, "") for k, v in keys.items()}
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def _range(text: str) -> tuple[float, float]:
+    """'low,high' or one value -> (low, high)."""
+    vals = [float(v) for v in text.split(",")]
+    if len(vals) not in (1, 2) or vals[0] > vals[-1]:
+        raise argparse.ArgumentTypeError(f"expected 'low,high' or one value, got {text!r}")
+    return vals[0], vals[-1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs-dir", type=Path, default=DEV / "mmim_retina_dev")
@@ -102,10 +125,16 @@ def main() -> None:
     ap.add_argument("--method", default="classic")
     ap.add_argument("--limit", type=int, default=1000, help="use at most this many pairs")
     ap.add_argument("--eye-regex", default="", help="regex whose first group of a pair folder's name is the eye id")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the other-eye windows")
+    ap.add_argument("--window-bins", type=_ints, default=(45,), help="angles of the other-eye windows (deg)")
+    for name in ("zoom", "gamma", "blur", "noise"):
+        ap.add_argument(f"--{name}", type=_range, help=f"low,high (or one value): the windows' {name} range")
     ap.add_argument("--out", type=Path, default=Path("bench/negatives"))
     args = ap.parse_args()
     others = args.other if args.other is not None else [DEV / "samples" / "cf_oct_moving.png"]
-    cases = build_cases(args.pairs_dir, others, args.limit, args.eye_regex)
+    ranges = {f"{k}_range": getattr(args, k) for k in ("zoom", "gamma", "blur", "noise") if getattr(args, k)}
+    window = CaseConfig(protocol="smallfov", seed=args.seed, **ranges)
+    cases = build_cases(args.pairs_dir, others, args.limit, args.eye_regex, window, args.window_bins)
     method = build_method(args.method).method
     rows = []
     for kind, name, fixed, moving in cases:
@@ -113,19 +142,16 @@ def main() -> None:
         try:
             reg = register_pair(fixed, moving, method)
             info = reg.matches.info
-            row = dict(accepted=True, reason="", inliers=info.get("inliers", ""), ratio=info.get("inlier_ratio", ""),
-                       score=info.get("global_score", ""))  # fmt: skip
+            row = dict(accepted=True, reason="", **_stats(info), scale=round(float(reg.parts.scale), 3))
         except RegistrationFailed as exc:
-            d = getattr(exc, "details", {}) or {}
-            row = dict(accepted=False, reason=str(exc), inliers=d.get("inliers", ""), ratio=d.get("inlier_ratio", ""),
-                       score=d.get("global_score", ""))  # fmt: skip
+            row = dict(accepted=False, reason=str(exc), **_stats(getattr(exc, "details", {}) or {}), scale="")
         row.update(kind=kind, case=name, seconds=round(time.perf_counter() - start, 3))
         rows.append(row)
         flag = "ACCEPTED" if row["accepted"] else "refused"
         print(f"{kind:17s} {name:45s} {flag:8s} {row['reason'][:90]}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "negatives.csv", "w", newline="") as fh:
-        keys = ["kind", "case", "accepted", "inliers", "ratio", "score", "seconds", "reason"]
+        keys = ["kind", "case", "accepted", "inliers", "ratio", "verified", "score", "scale", "seconds", "reason"]
         wr = csv.DictWriter(fh, fieldnames=keys)
         wr.writeheader()
         wr.writerows(rows)

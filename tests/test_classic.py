@@ -9,9 +9,18 @@ import pytest
 
 from vreg_cli.data.synth import make_triplet
 from vreg_cli.errors import RegistrationFailed
-from vreg_cli.geometry import grid_points, point_errors, rotation_matrix, warp_image, warp_points
+from vreg_cli.geometry import (
+    decompose_affine,
+    grid_points,
+    point_errors,
+    rotation_matrix,
+    stretch,
+    warp_image,
+    warp_points,
+)
 from vreg_cli.io import read_image
-from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
+from vreg_cli.methods.classic import ClassicConfig, ClassicMethod, _Prepared, _Refined
+from vreg_cli.methods.global_search import Candidate
 from vreg_cli.paths import SAMPLE_DIR
 from vreg_cli.register import register_pair
 
@@ -144,3 +153,30 @@ def test_more_candidates_are_refined_only_when_the_best_are_refused(
     with pytest.raises(RegistrationFailed):
         method.match(eye["cf"], noise)
     assert len(calls) == 5  # 2 + 3: every extra candidate was tried before refusing
+
+
+def _refined(inliers: int, attempted: int, verified: int, matrix: np.ndarray) -> _Refined:
+    """A refined hypothesis with these counts and this estimate (input pixels = working pixels)."""
+    n = np.zeros((inliers, 2))
+    cand = Candidate(matrix, 0.0, 1.0, 0.4)
+    level = _Prepared(np.zeros((8, 8)), np.eye(3), None, 1.0)  # type: ignore[arg-type]
+    scale, stretched = decompose_affine(matrix).scale, stretch(matrix)
+    return _Refined(matrix, n, n, np.ones(inliers), attempted, cand, level, verified, attempted, scale, stretched)
+
+
+def test_weak_results_must_be_close_to_a_similarity() -> None:
+    """Few inlier patches and a sheared estimate: refused, and the refusal names why; many patches: trusted. A
+    rotated anisotropic scale is no more stretched than an upright one."""
+    method = ClassicMethod(ClassicConfig(weak_inliers=24, weak_max_stretch=1.15))
+    c = method.config
+    similar = rotation_matrix(30.0, (100.0, 100.0), 0.5)
+    sheared = similar @ np.array([[1.0, 0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # stretch 1.22
+    assert method._doubts(c, _refined(14, 30, 12, similar)) == []
+    assert method._doubts(c, _refined(40, 60, 40, sheared)) == []
+    assert method._doubts(c, _refined(14, 30, 12, sheared)) == ["a weak result stretched 1.22x"]
+    oct_like = np.diag([1.1, 1.0, 1.0]) @ rotation_matrix(45.0, (0.0, 0.0), 0.5)  # an OCT scan's aspect, turned
+    assert decompose_affine(oct_like).shear > 0.05 and stretch(oct_like) == pytest.approx(1.1)
+    assert method._doubts(c, _refined(14, 30, 12, oct_like)) == []
+    doubts = method._doubts(c, _refined(10, 40, 5, rotation_matrix(0.0, (0.0, 0.0), 0.3)))
+    assert doubts == ["scale 0.300 outside 0.4-2.5", "under 12 inlier patches", "inlier share under 30%",
+                      "under 6 or 30% verified"]  # fmt: skip

@@ -143,6 +143,14 @@ def decompose_affine(m: np.ndarray) -> AffineParts:
     )
 
 
+def stretch(m: np.ndarray) -> float:
+    """How far a (2x3 or 3x3) affine is from a similarity: the ratio of the larger to the smaller singular value of its
+    linear part (1 for a similarity). Unlike ``anisotropy`` and ``shear`` it does not depend on the axes: an
+    anisotropic scale along a turned axis shows up as shear in :func:`decompose_affine`, but not here."""
+    sv = np.linalg.svd(to_3x3(m)[:2, :2], compute_uv=False)
+    return float(sv[0] / sv[1]) if sv[1] > 1e-12 else float("inf")
+
+
 def point_errors(
     moving_to_fixed: np.ndarray,
     pts_moving: np.ndarray,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -180,3 +181,33 @@ def test_weak_results_must_be_close_to_a_similarity() -> None:
     doubts = method._doubts(c, _refined(10, 40, 5, rotation_matrix(0.0, (0.0, 0.0), 0.3)))
     assert doubts == ["scale 0.300 outside 0.4-2.5", "under 12 inlier patches", "inlier share under 30%",
                       "under 6 or 30% verified"]  # fmt: skip
+
+
+def test_a_hypothesis_with_too_few_patches_is_refined_again_with_sparser_patches(
+    eye: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused only for too few inlier patches: the same hypothesis is refined again with ``sparse_min_content``,
+    and that result is used when it is trusted; a result refused for other reasons is not refined again."""
+    contents: list[float] = []
+    truncate = [True]
+    original = ClassicMethod._refine
+
+    def few_first(self, c, f, hyp):  # type: ignore[no-untyped-def]
+        contents.append(c.min_content)
+        r = original(self, c, f, hyp)
+        if truncate[0] and r is not None and c.min_content == self.config.min_content:  # first pass: 8 patches
+            r = replace(
+                r, fixed=r.fixed[:8], moving=r.moving[:8], ncc=r.ncc[:8], attempted=9, verified=8, verify_attempted=9
+            )
+        return r
+
+    monkeypatch.setattr(ClassicMethod, "_refine", few_first)
+    method = ClassicMethod(ClassicConfig(refine_candidates=1, more_candidates=0, sparse_min_content=0.03))
+    found = method.match(eye["cf"], _transformed(eye["fa"], 45, 1.0)[0])
+    assert contents == [0.06, 0.03] and len(found) > 8
+    contents.clear()
+    truncate[0] = False
+    noise = np.random.default_rng(1).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
+    with pytest.raises(RegistrationFailed):
+        method.match(eye["cf"], noise)
+    assert contents == [0.06]  # refused for a low share and little verification, not only for the count

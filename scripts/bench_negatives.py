@@ -35,7 +35,9 @@ import cv2
 import numpy as np
 
 from vreg_cli.benchmark.cases import CaseConfig, draw_case, present_moving
-from vreg_cli.errors import RegistrationFailed
+from vreg_cli.benchmark.command import window_ranges
+from vreg_cli.cli import parse_numbers
+from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.io import read_image
 from vreg_cli.methods import build_method
 from vreg_cli.register import register_pair
@@ -110,14 +112,6 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(","))
 
 
-def _range(text: str) -> tuple[float, float]:
-    """'low,high' or one value -> (low, high)."""
-    vals = [float(v) for v in text.split(",")]
-    if len(vals) not in (1, 2) or vals[0] > vals[-1]:
-        raise argparse.ArgumentTypeError(f"expected 'low,high' or one value, got {text!r}")
-    return vals[0], vals[-1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs-dir", type=Path, default=DEV / "mmim_retina_dev")
@@ -128,11 +122,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the other-eye windows")
     ap.add_argument("--window-bins", type=_ints, default=(45,), help="angles of the other-eye windows (deg)")
     for name in ("zoom", "gamma", "blur", "noise"):
-        ap.add_argument(f"--{name}", type=_range, help=f"low,high (or one value): the windows' {name} range")
+        ap.add_argument(f"--{name}", help=f"low,high (or one value): the windows' {name} range")
     ap.add_argument("--out", type=Path, default=Path("bench/negatives"))
     args = ap.parse_args()
     others = args.other if args.other is not None else [DEV / "samples" / "cf_oct_moving.png"]
-    ranges = {f"{k}_range": getattr(args, k) for k in ("zoom", "gamma", "blur", "noise") if getattr(args, k)}
+    try:  # the same parsing and checks as `vreg benchmark --zoom/--gamma/--blur/--noise`
+        given = {k: getattr(args, k) for k in ("zoom", "gamma", "blur", "noise") if getattr(args, k) is not None}
+        ranges = window_ranges("smallfov", {k: parse_numbers(v, f"--{k}", (1, 2)) for k, v in given.items()})
+    except VregError as exc:
+        sys.exit(f"error: {exc}")
     window = CaseConfig(protocol="smallfov", seed=args.seed, **ranges)
     cases = build_cases(args.pairs_dir, others, args.limit, args.eye_regex, window, args.window_bins)
     method = build_method(args.method).method

@@ -78,7 +78,7 @@ def run_from_cli(
         shift_frac=shift_frac,
         seed=seed,
         protocol=protocol,
-        **_window_ranges(protocol, window or {}),
+        **window_ranges(protocol, window or {}),
     )
     registration = RegistrationContext.from_options(model=model, working_size=working_size)
     entries = parse_methods(methods)
@@ -120,7 +120,7 @@ _WINDOW_OPTIONS = {"zoom": ("zoom_range", 1.0), "gamma": ("gamma_range", 0.05), 
                    "noise": ("noise_range", 0.0)}  # fmt: skip
 
 
-def _window_ranges(protocol: str, window: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, float]]:
+def window_ranges(protocol: str, window: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, float]]:
     """CaseConfig fields for the smallfov window options given ('low,high' or one value each), validated."""
     if window and protocol != "smallfov":
         raise VregError(", ".join(f"--{k}" for k in window) + " apply only to --protocol smallfov")

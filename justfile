@@ -30,6 +30,13 @@ bench-classic *args:
 bench-smallfov *args:
     vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --protocol smallfov --method classic --method sift --out bench/smallfov "$@"
 
+# Real stress sets from the unannotated MIFNet samples (pseudo truth: scripts/pseudo_truth_set.py): CF-FA smallfov windows into bench/real_fa_windows, the CF-OCT sample rotated into bench/real_oct (extra args: --force)
+bench-real-windows *args:
+    python3 scripts/pseudo_truth_set.py ../shared/data/samples/cf_fa_fixed.png ../shared/data/samples/cf_fa_moving.png out/tune_mf_fa --name cf_fa --copies 20
+    python3 scripts/pseudo_truth_set.py ../shared/data/samples/cf_oct_fixed.png ../shared/data/samples/cf_oct_moving.png out/tune_mf_oct --name cf_oct --copies 12
+    vreg benchmark --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --method classic --out bench/real_fa_windows "$@"
+    vreg benchmark --pairs-dir out/tune_mf_oct --bins 0,45,90,135,180 --method classic --out bench/real_oct "$@"
+
 # Negative cases that must be refused (other eye, other-eye windows, other modality, noise, blank) into bench/negatives
 bench-negatives *args:
     python3 scripts/bench_negatives.py --out bench/negatives "$@"

@@ -211,3 +211,37 @@ def test_a_hypothesis_with_too_few_patches_is_refined_again_with_sparser_patches
     with pytest.raises(RegistrationFailed):
         method.match(eye["cf"], noise)
     assert contents == [0.06]  # refused for a low share and little verification, not only for the count
+
+
+def test_a_weak_trusted_result_does_not_end_the_search(
+    eye: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trusted result with fewer than ``weak_inliers`` patches does not stop the refinement of the runner-up (a
+    hypothesis near the truth can refine into a weak, slightly wrong result), and the most inlier patches win; a
+    clear, strong result still ends the search at once."""
+    calls: list[int] = []
+    weak_first = [True]
+    original = ClassicMethod._refine
+
+    def refine(self, c, f, hyp):  # type: ignore[no-untyped-def]
+        calls.append(len(calls))
+        r = original(self, c, f, first[0] if calls[-1] else hyp)  # every later hypothesis: the right one again
+        if calls[-1] == 0:
+            first[0] = hyp
+            if weak_first[0] and r is not None:  # trusted, clear, but weak: 12 of 20 patches, 15 of 20 verified
+                r = replace(
+                    r, fixed=r.fixed[:12], moving=r.moving[:12], ncc=r.ncc[:12], attempted=20, verified=15,
+                    verify_attempted=20,
+                )  # fmt: skip
+        return r
+
+    first: list[object] = [None]
+    monkeypatch.setattr(ClassicMethod, "_refine", refine)
+    method = ClassicMethod(ClassicConfig(refine_candidates=2, more_candidates=0))
+    moving = _transformed(eye["fa"], 45, 1.0)[0]
+    found = method.match(eye["cf"], moving)
+    assert len(calls) == 2 and len(found) > 12
+    calls.clear()
+    weak_first[0] = False
+    found = method.match(eye["cf"], moving)
+    assert len(calls) == 1 and len(found) >= method.config.weak_inliers

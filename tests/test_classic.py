@@ -221,6 +221,7 @@ def test_a_weak_trusted_result_does_not_end_the_search(
     clear, strong result still ends the search at once."""
     calls: list[int] = []
     weak_first = [True]
+    first: list[object] = [None]  # the first hypothesis refined (the right one)
     original = ClassicMethod._refine
 
     def refine(self, c, f, hyp):  # type: ignore[no-untyped-def]
@@ -235,7 +236,6 @@ def test_a_weak_trusted_result_does_not_end_the_search(
                 )  # fmt: skip
         return r
 
-    first: list[object] = [None]
     monkeypatch.setattr(ClassicMethod, "_refine", refine)
     method = ClassicMethod(ClassicConfig(refine_candidates=2, more_candidates=0))
     moving = _transformed(eye["fa"], 45, 1.0)[0]

@@ -347,17 +347,22 @@ class ClassicMethod(Method):
             doubts.append(f"inlier share under {c.min_inlier_ratio:.0%}")
         if r.verified < c.min_verified or r.verified_ratio < c.min_verified_ratio:
             doubts.append(f"under {c.min_verified} or {c.min_verified_ratio:.0%} verified")
-        if n_in < c.weak_inliers and r.stretch > c.weak_max_stretch:
+        if self._weak(c, r) and r.stretch > c.weak_max_stretch:
             doubts.append(f"a weak result stretched {r.stretch:.2f}x")
         return doubts
 
     def _trusted(self, c: ClassicConfig, r: _Refined) -> bool:
         return not self._doubts(c, r)
 
+    @staticmethod
+    def _weak(c: ClassicConfig, r: _Refined) -> bool:
+        """R has fewer than ``weak_inliers`` inlier patches (see ``_doubts`` and ``_settled``)."""
+        return len(r.ncc) < c.weak_inliers
+
     def _settled(self, c: ClassicConfig, r: _Refined) -> bool:
         """R is trusted and not weak: no further hypothesis needs refining. A weak trusted result does not settle
         the search, since a wrong hypothesis near the truth can refine into one (see ``match``)."""
-        return self._trusted(c, r) and len(r.ncc) >= c.weak_inliers
+        return self._trusted(c, r) and not self._weak(c, r)
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Inlier patch correspondences (input pixels) of the best refined hypothesis; RegistrationFailed if none

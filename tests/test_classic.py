@@ -183,6 +183,26 @@ def test_weak_results_must_be_close_to_a_similarity() -> None:
                       "under 6 or 30% verified"]  # fmt: skip
 
 
+def test_broad_support_lowers_the_shares_a_result_needs() -> None:
+    """Many inlier patches close to a similarity, most of them verified: trusted with 20-30 % inlier and verified
+    shares (background texture fills patches that cannot agree); too few patches, a stretched estimate, or inlier
+    patches that lose their peak when searched wider (a chance result) keep the 30 % shares."""
+    method = ClassicMethod(
+        ClassicConfig(broad_inliers=20, broad_max_stretch=1.11, broad_min_kept=0.75, broad_min_ratio=0.2)
+    )
+    c = method.config
+    similar = rotation_matrix(30.0, (100.0, 100.0), 0.5)
+    stretched = similar @ np.diag([1.15, 1.0, 1.0])
+    assert method._doubts(c, _refined(22, 90, 22, similar)) == []  # 24 % of 90 patches
+    assert method._doubts(c, _refined(19, 76, 19, similar)) == ["inlier share under 30%", "under 6 or 30% verified"]
+    assert method._doubts(c, _refined(30, 120, 30, stretched)) == ["inlier share under 30%", "under 6 or 30% verified"]
+    assert method._doubts(c, _refined(22, 120, 22, similar)) == ["inlier share under 20%", "under 6 or 20% verified"]
+    assert method._doubts(c, _refined(22, 58, 13, similar)) == ["under 6 or 30% verified"]  # 0.59 verified per inlier
+    assert method._doubts(c, _refined(22, 58, 17, similar)) == []  # 0.77
+    strict = ClassicMethod(ClassicConfig(broad_inliers=1000))
+    assert strict._doubts(strict.config, _refined(22, 90, 22, similar)) != []
+
+
 def test_a_hypothesis_with_too_few_patches_is_refined_again_with_sparser_patches(
     eye: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -88,6 +88,53 @@ def test_prealignment_is_composed_back_to_the_original_moving_pixels(rotated_pai
     assert _error(reg.moving_to_fixed, truth) < 2.0
 
 
+def _misfit(fixed: np.ndarray, moving: np.ndarray) -> float:
+    """Mean absolute grey difference where both images have content."""
+    both = (fixed > 8) & (moving > 8)
+    return float(np.abs(fixed.astype(float) - moving.astype(float))[both].mean())
+
+
+def test_a_second_pass_is_prealigned_with_the_first_passes_affine(rotated_pair) -> None:
+    fixed, moving, truth = rotated_pair
+    rough = affine_matrix(8, 1.05, (3, -2), center=CENTRE) @ truth
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def recording(f: np.ndarray, m: np.ndarray) -> Matches:
+        seen.append((f, m))
+        return ncc_matcher(f, m)
+
+    def method(passes: int) -> LoFTRMethod:
+        return LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: (rough, 1.0), passes=passes)
+
+    one = register_pair(fixed, moving, method(1))
+    assert len(seen) == 1
+    seen.clear()
+    two = register_pair(fixed, moving, method(2))
+    assert len(seen) == 2
+    # the second pass sees MOVING warped with the first pass's estimate, much closer to FIXED than the rough one
+    assert _misfit(*seen[1]) < 0.5 * _misfit(*seen[0])
+    assert two.inliers.sum() >= one.inliers.sum()
+    assert _error(two.moving_to_fixed, truth) < 2.0
+
+
+def test_a_second_pass_with_less_agreement_is_dropped(rotated_pair) -> None:
+    fixed, moving, truth = rotated_pair
+    rough = affine_matrix(4, 1.0, (2, 1), center=CENTRE) @ truth
+    rng = np.random.default_rng(0)
+    calls = {"n": 0}
+
+    def worse_later(f: np.ndarray, m: np.ndarray) -> Matches:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return ncc_matcher(f, m)
+        pts = rng.uniform(0, f.shape[0], (40, 2))
+        return Matches(pts, rng.uniform(0, f.shape[0], (40, 2)), np.ones(40))
+
+    method = LoFTRMethod(worse_later, context=CONFIG, prealigner=lambda f, m: (rough, 1.0), passes=2)
+    reg = register_pair(fixed, moving, method)
+    assert calls["n"] == 2 and _error(reg.moving_to_fixed, truth) < 2.0
+
+
 def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> None:
     fixed, _, _ = rotated_pair
     # MOVING shows the central half of FIXED at twice the resolution, turned 90 deg (a smaller field of view)

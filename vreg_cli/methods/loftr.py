@@ -4,7 +4,9 @@ LoFTR is not rotation invariant (it fails past about 45 deg). Strategy, measured
 
 1. pre-align: the weight-free ``classic`` global estimate maps MOVING roughly onto FIXED; MOVING is warped into the
    fixed frame, LoFTR matches the pre-aligned pair (near 0 deg, near scale 1, where it is good), and the matched
-   points are mapped back through the inverse pre-alignment, so the matches are MOVING -> FIXED directly;
+   points are mapped back through the inverse pre-alignment, so the matches are MOVING -> FIXED directly; a second
+   pass pre-aligns with the affine of the first pass's matches (``passes``), since LoFTR is more accurate the
+   closer the pre-alignment;
 2. if the pre-alignment fails (or its matches do not agree on a transform), a rotation search: MOVING is turned by
    k * ``rotation_step`` about its centre into the fixed frame, every candidate is matched against the SAME fixed
    features (``match_many``), the candidate with most MAGSAC++ inliers wins, and a large residual rotation is
@@ -48,6 +50,8 @@ class LoFTROptions:
         prealign: how rotation is handled: classic's global estimate first (auto), only that (classic), a rotation
             search (search) or none
         step: rotation-search step (deg) when pre-alignment fails
+        passes: LoFTR passes on a pre-aligned pair; each later pass warps MOVING with the affine of the previous
+            pass's matches (LoFTR matches more accurately the closer the pre-alignment); 1 = the fastest
         device: torch device: cpu | cuda | mps
     """
 
@@ -56,6 +60,9 @@ class LoFTROptions:
     size: int | None = None
     prealign: Prealign = "auto"
     step: float = 90.0
+    # Chosen on the tuning pairs (out/tune, 180 cases at 45/90/180 deg): median mean error 1.34 -> 1.15 px with the
+    # same successes, +0.19 s per case; a third pass was not measured.
+    passes: int = 2
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -65,6 +72,8 @@ class LoFTROptions:
             raise ValueError(f"size must be at least 64 px, got {self.size}")
         if not 0 < self.step <= 180:
             raise ValueError(f"step must lie in (0, 180] degrees, got {self.step}")
+        if self.passes < 1:
+            raise ValueError(f"passes must be at least 1, got {self.passes}")
 
 
 class ClassicPrealigner:
@@ -116,6 +125,7 @@ class LoFTRMethod(Method):
         prealigner: PrealignFn | None = None,
         rotation_step: float = 90.0,
         refine_deg: float = 10.0,
+        passes: int = LoFTROptions.passes,
         label: str = "loftr",
     ) -> None:
         super().__init__(context)
@@ -126,6 +136,7 @@ class LoFTRMethod(Method):
         self._prealigner = prealigner
         self.rotation_step = float(rotation_step)
         self.refine_deg = refine_deg
+        self.passes = int(passes)
         self.label = label
         self._scale: float | None = None  # the matcher's resize factor for the current fixed frame (see match)
 
@@ -145,7 +156,7 @@ class LoFTRMethod(Method):
         matcher = LoFTRMatcher.from_file(path, size=options.size, device=options.device)
         kind = "checkpoint" if options.checkpoint else "weights" if options.weights else "bundled"
         return cls(
-            matcher, context=context, prealign=options.prealign, rotation_step=options.step,
+            matcher, context=context, prealign=options.prealign, rotation_step=options.step, passes=options.passes,
             label=f"loftr ({kind} {path})",
         )  # fmt: skip
 
@@ -176,7 +187,7 @@ class LoFTRMethod(Method):
             try:
                 pre, score = self.prealigner(fixed, moving)
                 self._check_limits(pre, moving.shape[:2])
-                found = self._match_prealigned(fg, mg, pre, inputs)
+                found = self._match_refined(fg, mg, pre, inputs)
                 if mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers:
                     return self._tag(found, strategy="classic pre-alignment", prealign_score=float(score))
                 notes["prealign_failed"] = "pre-aligned matches disagree"
@@ -229,6 +240,24 @@ class LoFTRMethod(Method):
         shift = translation_matrix(x0, y0)
         return found.mapped(shift, np.linalg.inv(pre) @ shift)
 
+    def _match_refined(
+        self, fg: np.ndarray, mg: np.ndarray, pre: np.ndarray, inputs: tuple[np.ndarray, np.ndarray]
+    ) -> Matches:
+        """``_match_prealigned``, then ``passes - 1`` more passes, each pre-aligned with the affine of the last one's
+        matches; a pass replaces the last only when at least as many matches agree."""
+        found = self._match_prealigned(fg, mg, pre, inputs)
+        side = max(fg.shape[:2])
+        for _ in range(self.passes - 1):
+            try:
+                m, inliers = self.context.fit(found, side, model="affine", min_inliers=self.context.min_inliers)
+            except RegistrationFailed:
+                break
+            again = self._match_prealigned(fg, mg, m, inputs)
+            if self._inliers(again, fg.shape) < int(inliers.sum()):
+                break
+            found = again
+        return found
+
     def _candidates(self, fixed_hw: tuple[int, int], moving_hw: tuple[int, int]) -> list[tuple[float, np.ndarray]]:
         """(angle, moving -> fixed-frame similarity) for every k * step within the allowed rotation."""
         lo, hi = self.context.scale_range
@@ -264,7 +293,7 @@ class LoFTRMethod(Method):
             return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)
         residual = decompose_affine(m @ np.linalg.inv(pre))
         if abs(residual.rotation_deg) > self.refine_deg or not 0.8 <= residual.scale <= 1.25:
-            refined = self._match_prealigned(fg, mg, m, inputs)
+            refined = self._match_refined(fg, mg, m, inputs)
             if self._inliers(refined, fg.shape) >= scores[best]:
                 return self._tag(refined, strategy=f"rotation search {angle:g} deg + refine", **notes)
         return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)

@@ -249,7 +249,7 @@ class LoFTRMethod(Method):
         side = max(fg.shape[:2])
         for _ in range(self.passes - 1):
             try:
-                m, inliers = self.context.fit(found, side, model="affine", min_inliers=self.context.min_inliers)
+                m, inliers = self.context.fit(found, side, model="affine")
             except RegistrationFailed:
                 break
             again = self._match_prealigned(fg, mg, m, inputs)

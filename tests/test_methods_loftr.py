@@ -135,6 +135,40 @@ def test_a_second_pass_with_less_agreement_is_dropped(rotated_pair) -> None:
     assert calls["n"] == 2 and _error(reg.moving_to_fixed, truth) < 2.0
 
 
+class _ScaledMatcher:
+    """``ncc_matcher`` behind the matcher interface that resizes (``scale_for`` / ``scale=``); records the scales.
+
+    The images are matched as given (the double ignores the scale), so only the scale each pass asks for is tested.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.scales: list[float | None] = []
+
+    def scale_for(self, frame_hw: tuple[int, ...]) -> float:
+        return min(1.0, self.size / max(frame_hw[:2]))
+
+    def __call__(self, fixed: np.ndarray, moving: np.ndarray, scale: float | None = None) -> Matches:
+        self.scales.append(scale)
+        return ncc_matcher(fixed, moving)
+
+
+def test_later_passes_match_at_refine_factor_times_the_first_passes_size(rotated_pair) -> None:
+    fixed, moving, truth = rotated_pair
+    rough = affine_matrix(6, 1.04, (2, -1), center=CENTRE) @ truth
+
+    def run(**options: float) -> list[float | None]:
+        matcher = _ScaledMatcher(size=48)
+        method = LoFTRMethod(matcher, context=CONFIG, prealigner=lambda f, m: (rough, 1.0), passes=3, **options)
+        reg = register_pair(fixed, moving, method)
+        assert _error(reg.moving_to_fixed, truth) < 2.0
+        return matcher.scales
+
+    assert run(refine_factor=1.0) == [0.5, 0.5, 0.5]  # the model's size (48 of the 96 px frame) for every pass
+    assert run() == [0.5, 0.75, 0.75]  # the default: the later passes at 1.5x
+    assert run(refine_factor=3.0) == [0.5, 1.0, 1.0]  # never enlarged beyond the frame
+
+
 def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> None:
     fixed, _, _ = rotated_pair
     # MOVING shows the central half of FIXED at twice the resolution, turned 90 deg (a smaller field of view)

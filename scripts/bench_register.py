@@ -93,7 +93,7 @@ def prealign_accuracy(fixed: np.ndarray, moving: np.ndarray, size: int) -> pd.Da
     moving_w, _ = resize_long_side(moving, size)
     prealign = ClassicPrealigner()
     rows = []
-    reference, _ = prealign(fixed_w, moving_w)  # the upright pair's own estimate stands in for the truth
+    reference = prealign(fixed_w, moving_w).matrix  # the upright pair's own estimate stands in for the truth
     h, w = moving_w.shape[:2]
     for scale in (1.0, 0.6, 1.6):
         for angle in range(0, 360, 30):
@@ -101,7 +101,7 @@ def prealign_accuracy(fixed: np.ndarray, moving: np.ndarray, size: int) -> pd.Da
             turned = warp_image(moving_w, turn, moving_w.shape[:2])
             start = time.perf_counter()
             try:
-                estimate, _ = prealign(fixed_w, turned)
+                estimate = prealign(fixed_w, turned).matrix
                 residual = decompose_affine(estimate @ turn @ np.linalg.inv(reference))
                 err = (abs(residual.rotation_deg), abs(np.log(residual.scale)))
             except RegistrationFailed:
@@ -142,7 +142,7 @@ def main() -> None:
     fw, _ = resize_long_side(fixed, context.working_size)
     mw, _ = resize_long_side(moving, context.working_size)
     prealigner = ClassicPrealigner()
-    pre, _ = prealigner(fw, mw)
+    pre = prealigner(fw, mw).matrix
 
     def timed(size: int, name: str, fn: Any) -> None:
         best, median, cpu = seconds(fn, args.repeats)
@@ -152,7 +152,7 @@ def main() -> None:
 
     for name, method in {"classic": ClassicMethod(), "sift": SiftMethod()}.items():
         timed(640, name, lambda m=method: register_pair(fixed, moving, m))
-    timed(640, "  part: classic global estimate", lambda: prealigner(fw, mw))
+    timed(640, "  part: classic pre-alignment", lambda: prealigner(fw, mw))
     for size in (int(s) for s in args.sizes.split(",")):
         matcher = LoFTRMatcher(model, size=size, batch=args.batch)
         variants = {

@@ -265,3 +265,18 @@ def test_a_weak_trusted_result_does_not_end_the_search(
     weak_first[0] = False
     found = method.match(eye["cf"], moving)
     assert len(calls) == 1 and len(found) >= method.config.weak_inliers
+
+
+def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye: dict[str, np.ndarray]) -> None:
+    from vreg_cli.methods.loftr import ClassicPrealigner
+
+    moving, t = _transformed(eye["fa"], -150, 1.2)
+    prealigner = ClassicPrealigner()
+    trusted = prealigner(eye["cf"], moving)
+    assert trusted.refined and _grid_error(trusted.matrix, np.linalg.inv(t), eye["fov"]) <= 1.5
+    # a result classic does not trust still gives its best global hypothesis, as a rough start
+    prealigner.classic.config = replace(ClassicConfig(), min_inliers=10_000)
+    rough = prealigner(eye["cf"], moving)
+    assert not rough.refined and _grid_error(rough.matrix, np.linalg.inv(t), eye["fov"]) <= 8.0
+    with pytest.raises(RegistrationFailed, match="too weak"):
+        prealigner(eye["cf"], np.zeros_like(moving))

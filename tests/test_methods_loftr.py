@@ -16,7 +16,7 @@ from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import affine_matrix, warp_image, warp_points
 from vreg_cli.methods import build_method
 from vreg_cli.methods.base import Matches
-from vreg_cli.methods.loftr import LoFTRMethod
+from vreg_cli.methods.loftr import LoFTRMethod, Prealignment
 from vreg_cli.methods.loftr_matcher import LoFTRMatcher
 from vreg_cli.register import register_pair
 
@@ -82,9 +82,9 @@ def test_rotation_search_recovers_a_90_degree_pair(rotated_pair) -> None:
 def test_prealignment_is_composed_back_to_the_original_moving_pixels(rotated_pair) -> None:
     fixed, moving, truth = rotated_pair
     rough = affine_matrix(8, 1.05, (3, -2), center=CENTRE) @ truth  # a pre-alignment 8 deg / 5% / 4 px off
-    method = LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=lambda f, m: (rough, 1.0))
+    method = LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0))
     reg = register_pair(fixed, moving, method)
-    assert reg.info["strategy"] == "classic pre-alignment"
+    assert reg.info["strategy"] == "pre-aligned by the classic global estimate"
     assert _error(reg.moving_to_fixed, truth) < 2.0
 
 
@@ -104,7 +104,7 @@ def test_a_second_pass_is_prealigned_with_the_first_passes_affine(rotated_pair) 
         return ncc_matcher(f, m)
 
     def method(passes: int) -> LoFTRMethod:
-        return LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: (rough, 1.0), passes=passes)
+        return LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0), passes=passes)
 
     one = register_pair(fixed, moving, method(1))
     assert len(seen) == 1
@@ -130,7 +130,7 @@ def test_a_second_pass_with_less_agreement_is_dropped(rotated_pair) -> None:
         pts = rng.uniform(0, f.shape[0], (40, 2))
         return Matches(pts, rng.uniform(0, f.shape[0], (40, 2)), np.ones(40))
 
-    method = LoFTRMethod(worse_later, context=CONFIG, prealigner=lambda f, m: (rough, 1.0), passes=2)
+    method = LoFTRMethod(worse_later, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0), passes=2)
     reg = register_pair(fixed, moving, method)
     assert calls["n"] == 2 and _error(reg.moving_to_fixed, truth) < 2.0
 
@@ -157,9 +157,10 @@ def test_later_passes_match_at_refine_factor_times_the_first_passes_size(rotated
     fixed, moving, truth = rotated_pair
     rough = affine_matrix(6, 1.04, (2, -1), center=CENTRE) @ truth
 
-    def run(**options: float) -> list[float | None]:
+    def run(refined: bool = False, passes: int = 3, **options: float) -> list[float | None]:
         matcher = _ScaledMatcher(size=48)
-        method = LoFTRMethod(matcher, context=CONFIG, prealigner=lambda f, m: (rough, 1.0), passes=3, **options)
+        start = Prealignment(rough, 1.0, refined=refined)
+        method = LoFTRMethod(matcher, context=CONFIG, prealigner=lambda f, m: start, passes=passes, **options)
         reg = register_pair(fixed, moving, method)
         assert _error(reg.moving_to_fixed, truth) < 2.0
         return matcher.scales
@@ -167,6 +168,10 @@ def test_later_passes_match_at_refine_factor_times_the_first_passes_size(rotated
     assert run(refine_factor=1.0) == [0.5, 0.5, 0.5]  # the model's size (48 of the 96 px frame) for every pass
     assert run() == [0.5, 0.75, 0.75]  # the default: the later passes at 1.5x
     assert run(refine_factor=3.0) == [0.5, 1.0, 1.0]  # never enlarged beyond the frame
+    # a trusted registration as the start stands in for the first pass: the others run at the later passes' size
+    assert run(refined=True) == [0.75, 0.75]
+    assert run(refined=True, passes=2) == [0.75]
+    assert run(refined=True, passes=1) == [0.75]
 
 
 def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> None:
@@ -182,7 +187,9 @@ def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> Non
         return ncc_matcher(f, m)
 
     rough = affine_matrix(4, 1.0, (2, 1), center=CENTRE) @ truth
-    reg = register_pair(fixed, moving, LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: (rough, 1.0)))
+    reg = register_pair(
+        fixed, moving, LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0))
+    )
     assert max(seen[0]) < 0.8 * SIZE  # about the central 48 px (+ margins), not the whole frame
     assert _error(reg.moving_to_fixed, truth) < 2.0 and abs(reg.parts.scale - 0.5) < 0.02
 
@@ -190,11 +197,11 @@ def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> Non
 def test_failed_or_wrong_prealignment_falls_back_to_the_search(rotated_pair) -> None:
     fixed, moving, truth = rotated_pair
 
-    def refuses(f: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
+    def refuses(f: np.ndarray, m: np.ndarray) -> Prealignment:
         raise RegistrationFailed("no vessels")
 
     wrong = affine_matrix(180, 1.0, center=CENTRE) @ truth
-    for prealigner in (refuses, lambda f, m: (wrong, 1.0)):
+    for prealigner in (refuses, lambda f, m: Prealignment(wrong, 1.0)):
         reg = register_pair(fixed, moving, LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=prealigner))
         assert reg.info["strategy"].startswith("rotation search") and "prealign_failed" in reg.info
         assert _error(reg.moving_to_fixed, truth) < 2.0

@@ -416,7 +416,12 @@ class ClassicMethod(Method):
                 results.append(r)
                 if self._settled(c, r) and len(r.ncc) >= c.clear_inlier_ratio * r.attempted:
                     break  # clearly right: refining the runner-up is not worth its time
-        details = {"global_score": cands[0].score, "candidates": [(k.angle_deg, k.scale, k.score) for k in cands]}
+        details = {
+            "global_score": cands[0].score,
+            "candidates": [(k.angle_deg, k.scale, k.score) for k in cands],
+            # the best global hypothesis in the pixels of the images given (a rough start for another matcher)
+            "global_matrix": np.linalg.inv(f.to_work) @ cands[0].matrix @ hyps[0].moving.to_work,
+        }
         if not results:
             raise RegistrationFailed("classic: no consistent vessel correspondences found", **details)
         # The most inlier patches wins, among the trusted results when there are any.

@@ -2,11 +2,13 @@
 
 LoFTR is not rotation invariant (it fails past about 45 deg). Strategy, measured in scripts/bench_register.py:
 
-1. pre-align: the weight-free ``classic`` global estimate maps MOVING roughly onto FIXED; MOVING is warped into the
-   fixed frame, LoFTR matches the pre-aligned pair (near 0 deg, near scale 1, where it is good), and the matched
-   points are mapped back through the inverse pre-alignment, so the matches are MOVING -> FIXED directly; a second
-   pass pre-aligns with the affine of the first pass's matches (``passes``), since LoFTR is more accurate the
-   closer the pre-alignment;
+1. pre-align: the weight-free ``classic`` registration maps MOVING onto FIXED (its trusted result, else only its
+   global estimate); MOVING is warped into the fixed frame, LoFTR matches the pre-aligned pair (near 0 deg, near
+   scale 1, where it is good), and the matched points are mapped back through the inverse pre-alignment, so the
+   matches are MOVING -> FIXED directly. LoFTR is more accurate the closer the pre-alignment: from a rough (global)
+   start a second pass pre-aligns with the affine of the first pass's matches (``passes``), and the passes after
+   the first match at ``refine_factor`` times the size; a trusted classic registration stands in for that first
+   pass;
 2. if the pre-alignment fails (or its matches do not agree on a transform), a rotation search: MOVING is turned by
    k * ``rotation_step`` about its centre into the fixed frame, every candidate is matched against the SAME fixed
    features (``match_many``), the candidate with most MAGSAC++ inliers wins, and a large residual rotation is
@@ -34,7 +36,19 @@ if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
 MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
-PrealignFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float]]
+
+
+@dataclass(frozen=True)
+class Prealignment:
+    """Where a pre-aligner puts MOVING: ``matrix`` (3x3, moving -> fixed, the pixels of the images given), its
+    global correlation ``score``, and whether it is a ``refined`` (trusted) registration or only a rough estimate."""
+
+    matrix: np.ndarray
+    score: float
+    refined: bool = False
+
+
+PrealignFn = Callable[[np.ndarray, np.ndarray], Prealignment]
 Prealign = Literal["auto", "classic", "search", "none"]
 PREALIGN_MODES: tuple[str, ...] = get_args(Prealign)
 
@@ -84,7 +98,8 @@ class LoFTROptions:
 
 
 class ClassicPrealigner:
-    """The classic method's global estimate (a similarity), rejected when its correlation score is too weak.
+    """The classic method's registration (its affine), else, when classic does not trust it, its best global
+    hypothesis (a similarity), rejected when that hypothesis' correlation is too weak.
 
     Built for the same registration context as the LoFTR method, so its search covers the same rotations and scales.
     """
@@ -94,11 +109,17 @@ class ClassicPrealigner:
 
         self.classic = ClassicMethod(context=context)
 
-    def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
-        matrix, score = self.classic.global_estimate(fixed, moving)
-        if score < self.classic.config.min_score:
-            raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})")
-        return matrix, score
+    def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> Prealignment:
+        try:
+            found = self.classic.match(fixed, moving)
+            matrix, _ = self.classic.context.fit(found, max(fixed.shape[:2]), model="affine")
+            return Prealignment(matrix, float(found.info["global_score"]), refined=True)
+        except RegistrationFailed as exc:
+            score = float(exc.details.get("global_score", 0.0))  # type: ignore[arg-type]
+            rough = exc.details.get("global_matrix")
+            if rough is None or score < self.classic.config.min_score:
+                raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})") from exc
+            return Prealignment(np.asarray(rough, dtype=np.float64), score)
 
 
 def overlap_box(valid: np.ndarray, min_share: float = 0.02, margin: int = 8, min_side: int = 64) -> tuple[int, ...]:
@@ -196,11 +217,12 @@ class LoFTRMethod(Method):
         notes: dict[str, Any] = {}
         if mode in ("auto", "classic"):
             try:
-                pre, score = self.prealigner(fixed, moving)
-                self._check_limits(pre, moving.shape[:2])
-                found = self._match_refined(fg, mg, pre, inputs)
+                pre = self.prealigner(fixed, moving)
+                self._check_limits(pre.matrix, moving.shape[:2])
+                found = self._match_refined(fg, mg, pre.matrix, inputs, refined=pre.refined)
                 if mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers:
-                    return self._tag(found, strategy="classic pre-alignment", prealign_score=float(score))
+                    start = "classic registration" if pre.refined else "classic global estimate"
+                    return self._tag(found, strategy=f"pre-aligned by the {start}", prealign_score=pre.score)
                 notes["prealign_failed"] = "pre-aligned matches disagree"
             except RegistrationFailed as exc:
                 if mode == "classic":
@@ -259,13 +281,20 @@ class LoFTRMethod(Method):
         return found.mapped(shift, np.linalg.inv(pre) @ shift)
 
     def _match_refined(
-        self, fg: np.ndarray, mg: np.ndarray, pre: np.ndarray, inputs: tuple[np.ndarray, np.ndarray]
+        self,
+        fg: np.ndarray,
+        mg: np.ndarray,
+        pre: np.ndarray,
+        inputs: tuple[np.ndarray, np.ndarray],
+        refined: bool = False,
     ) -> Matches:
-        """``_match_prealigned``, then ``passes - 1`` more passes, each pre-aligned with the affine of the last one's
-        matches; a pass replaces the last only when at least as many matches agree."""
-        found = self._match_prealigned(fg, mg, pre, inputs)
+        """``_match_prealigned``, then more passes, each pre-aligned with the affine of the last one's matches; a pass
+        replaces the last only when at least as many matches agree. ``passes`` in all from a rough ``pre``; from a
+        ``refined`` one (a trusted registration, which stands in for the first pass) ``max(1, passes - 1)``, all at
+        the later passes' size."""
+        found = self._match_prealigned(fg, mg, pre, inputs, refining=refined)
         side = max(fg.shape[:2])
-        for _ in range(self.passes - 1):
+        for _ in range((max(1, self.passes - 1) if refined else self.passes) - 1):
             try:
                 m, inliers = self.context.fit(found, side, model="affine")
             except RegistrationFailed:

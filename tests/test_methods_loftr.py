@@ -4,6 +4,7 @@ plumbing with checkpoints the tests create (random weights)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -174,6 +175,27 @@ def test_later_passes_match_at_refine_factor_times_the_first_passes_size(rotated
     assert run(refined=True, passes=1) == [0.75]
 
 
+def test_a_rough_start_needs_more_agreeing_matches_than_classics_registration(rotated_pair) -> None:
+    fixed, moving, truth = rotated_pair
+    near = affine_matrix(4, 1.0, (2, 1), center=CENTRE) @ truth
+
+    def refuses(f: np.ndarray, m: np.ndarray) -> Prealignment:
+        raise RegistrationFailed("no vessels")
+
+    def method(prealigner: Any, need: int) -> LoFTRMethod:
+        return LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=prealigner, rough_min_inliers=need)
+
+    enough = register_pair(fixed, moving, method(refuses, 12))  # the rotation search, well supported
+    assert _error(enough.moving_to_fixed, truth) < 2.0
+    need = int(enough.inliers.sum()) + 1
+    for rough in (refuses, lambda f, m: Prealignment(near, 1.0)):  # the search, a global estimate
+        with pytest.raises(RegistrationFailed, match="rough start"):
+            register_pair(fixed, moving, method(rough, need))
+    # a start that classic trusted needs only the context's support
+    trusted = register_pair(fixed, moving, method(lambda f, m: Prealignment(near, 1.0, refined=True), need))
+    assert _error(trusted.moving_to_fixed, truth) < 2.0
+
+
 def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> None:
     fixed, _, _ = rotated_pair
     # MOVING shows the central half of FIXED at twice the resolution, turned 90 deg (a smaller field of view)
@@ -325,7 +347,9 @@ def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, r
     minima = tmp_path / "minima_loftr.ckpt"
     torch.save({"state_dict": {f"matcher.{k}": v for k, v in _random_model(0.2).state_dict().items()}}, minima)
 
-    method = build_method(f"loftr:checkpoint={vreg_ckpt},prealign=search", RegistrationContext(max_rotation=90)).method
+    # random weights: the plumbing only, so the support a rough start needs is switched off
+    spec = f"loftr:checkpoint={vreg_ckpt},prealign=search,rough_min_inliers=0"
+    method = build_method(spec, RegistrationContext(max_rotation=90)).method
     assert isinstance(method, LoFTRMethod) and "checkpoint" in method.describe()
     fixed, moving, _ = rotated_pair
     found = method.match(fixed, moving)

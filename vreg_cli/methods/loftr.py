@@ -68,6 +68,8 @@ class LoFTROptions:
             pass's matches (LoFTR matches more accurately the closer the pre-alignment); 1 = the fastest
         refine_factor: the later passes match at this many times the first pass's long side (never beyond the
             working frame): a pre-aligned pair matched larger gives more and finer matches
+        rough_min_inliers: least inlier matches of a result that did not start from classic's trusted registration
+            (its global estimate, or the rotation search): matches from a wrong start agree by chance more easily
         device: torch device: cpu | cuda | mps
     """
 
@@ -82,6 +84,9 @@ class LoFTROptions:
     # Chosen on the same tuning cases: later passes at 1.5x (384 px for the bundled 256 px model) gave a median mean
     # error of 0.94 against 1.13 px (1.25x: 0.99, 1.75x: 0.93) for about 35 % more time per case.
     refine_factor: float = 1.5
+    # Chosen on the real late-FA windows (scripts/pseudo_truth_set.py, smallfov): every result accepted from a rough
+    # start there was wrong by 70-440 px with 12-14 inlier matches; the successes (from classic's registration) had 21+.
+    rough_min_inliers: int = 24
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -155,6 +160,7 @@ class LoFTRMethod(Method):
         refine_deg: float = 10.0,
         passes: int = LoFTROptions.passes,
         refine_factor: float = LoFTROptions.refine_factor,
+        rough_min_inliers: int = LoFTROptions.rough_min_inliers,
         label: str = "loftr",
     ) -> None:
         super().__init__(context)
@@ -167,6 +173,7 @@ class LoFTRMethod(Method):
         self.refine_deg = refine_deg
         self.passes = int(passes)
         self.refine_factor = float(refine_factor)
+        self.rough_min_inliers = int(rough_min_inliers)
         self.label = label
         self._scale: float | None = None  # the matcher's resize factor for the current fixed frame (see match)
         self._refine_scale: float | None = None  # the same for the later pre-aligned passes (``refine_factor``)
@@ -188,7 +195,8 @@ class LoFTRMethod(Method):
         kind = "checkpoint" if options.checkpoint else "weights" if options.weights else "bundled"
         return cls(
             matcher, context=context, prealign=options.prealign, rotation_step=options.step, passes=options.passes,
-            refine_factor=options.refine_factor, label=f"loftr ({kind} {path})",
+            refine_factor=options.refine_factor, rough_min_inliers=options.rough_min_inliers,
+            label=f"loftr ({kind} {path})",
         )  # fmt: skip
 
     def describe(self) -> str:
@@ -220,15 +228,20 @@ class LoFTRMethod(Method):
                 pre = self.prealigner(fixed, moving)
                 self._check_limits(pre.matrix, moving.shape[:2])
                 found = self._match_refined(fg, mg, pre.matrix, inputs, refined=pre.refined)
-                if mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers:
-                    start = "classic registration" if pre.refined else "classic global estimate"
-                    return self._tag(found, strategy=f"pre-aligned by the {start}", prealign_score=pre.score)
+                start = "classic registration" if pre.refined else "classic global estimate"
+                found = self._tag(found, strategy=f"pre-aligned by the {start}", prealign_score=pre.score)
+                if pre.refined and (mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers):
+                    return found
+                if not pre.refined and (
+                    mode == "classic" or self._inliers(found, fixed.shape) >= self.rough_min_inliers
+                ):
+                    return self._supported(found, fixed.shape)
                 notes["prealign_failed"] = "pre-aligned matches disagree"
             except RegistrationFailed as exc:
                 if mode == "classic":
                     raise
                 notes["prealign_failed"] = str(exc)
-        return self._rotation_search(fg, mg, notes, inputs)
+        return self._supported(self._rotation_search(fg, mg, notes, inputs), fixed.shape)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -239,6 +252,18 @@ class LoFTRMethod(Method):
         if scale is None:
             return self.matcher(fixed_in, moving_in)
         return self.matcher(fixed_in, moving_in, scale=scale)
+
+    def _supported(self, found: Matches, fixed_hw: tuple[int, ...]) -> Matches:
+        """FOUND, a result from a rough start, when at least ``rough_min_inliers`` of its matches agree; else
+        RegistrationFailed (a refusal, not a chance alignment)."""
+        n = self._inliers(found, fixed_hw)
+        if n < self.rough_min_inliers:
+            raise RegistrationFailed(
+                f"loftr: {n} inlier matches from a rough start ({found.info.get('strategy', 'search')}); a result "
+                f"that classic did not pre-align needs {self.rough_min_inliers}",
+                **found.info,
+            )
+        return found
 
     def _tag(self, found: Matches, **info: Any) -> Matches:
         found.info.update(info)

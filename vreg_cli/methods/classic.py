@@ -207,6 +207,11 @@ class _Prepared:
     level: float = 1.0  # fraction of the working size
 
 
+def _given_pixels(matrix: np.ndarray, f: _Prepared, m: _Prepared) -> np.ndarray:
+    """MATRIX (3x3, moving level M -> fixed F, working pixels) in the pixels of the images given."""
+    return np.linalg.inv(f.to_work) @ matrix @ m.to_work
+
+
 @dataclass(frozen=True)
 class _Hypothesis:
     """A global-search candidate and the moving level it was found on (its matrix is in that level's pixels)."""
@@ -300,7 +305,7 @@ class ClassicMethod(Method):
         c = self._settings(fixed)
         f = self._prepare(c, fixed, max(fixed.shape[:2]))
         best = self._global_search(c, f, moving)[0]
-        return np.linalg.inv(f.to_work) @ best.candidate.matrix @ best.moving.to_work, best.candidate.score
+        return _given_pixels(best.candidate.matrix, f, best.moving), best.candidate.score
 
     def _fit(self, pm: PatchMatches, side: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The context's MAGSAC++ affine on patch matches (3x3, inliers), or None when it cannot be fitted."""
@@ -333,7 +338,7 @@ class ClassicMethod(Method):
         vm = match(mat, radius=c.verify_radius)
         residual = np.linalg.norm(warp_points(mat, vm.moving) - vm.fixed, axis=1)
         agree = int((residual <= threshold).sum())
-        given = np.linalg.inv(f.to_work) @ mat @ m.to_work  # in the pixels of the images given
+        given = _given_pixels(mat, f, m)
         return _Refined(
             mat, pm.fixed[inl], pm.moving[inl], pm.ncc[inl], pm.attempted, cand, m, agree, vm.attempted,
             decompose_affine(given).scale, stretch(given),
@@ -420,7 +425,7 @@ class ClassicMethod(Method):
             "global_score": cands[0].score,
             "candidates": [(k.angle_deg, k.scale, k.score) for k in cands],
             # the best global hypothesis in the pixels of the images given (a rough start for another matcher)
-            "global_matrix": np.linalg.inv(f.to_work) @ cands[0].matrix @ hyps[0].moving.to_work,
+            "global_matrix": _given_pixels(cands[0].matrix, f, hyps[0].moving),
         }
         if not results:
             raise RegistrationFailed("classic: no consistent vessel correspondences found", **details)
@@ -437,7 +442,7 @@ class ClassicMethod(Method):
                 f"{', '.join(self._doubts(c, best))})",
                 **details,
             )
-        parts = decompose_affine(np.linalg.inv(f.to_work) @ best.matrix @ best.moving_level.to_work)  # input pixels
+        parts = decompose_affine(_given_pixels(best.matrix, f, best.moving_level))
         quality = float(min(1.0, best.candidate.score / 0.5) * min(1.0, n_in / 40) * ratio)
         info = {
             "method": self.name,

@@ -61,8 +61,8 @@ class LoFTROptions:
         weights: MINIMA / LoFTR / vreg weights file (default: the bundled vessel-input model)
         checkpoint: a `vreg train` checkpoint (best.ckpt / last.ckpt)
         size: long side LoFTR matches at inside the working frame (default: the model's train_size, else the frame)
-        prealign: how rotation is handled: classic's global estimate first (auto), only that (classic), a rotation
-            search (search) or none
+        prealign: how rotation is handled: classic's registration (else its global estimate) first, then a
+            rotation search (auto), only classic's (classic), a rotation search (search) or none
         step: rotation-search step (deg) when pre-alignment fails
         passes: LoFTR passes on a pre-aligned pair; each later pass warps MOVING with the affine of the previous
             pass's matches (LoFTR matches more accurately the closer the pre-alignment); 1 = the fastest
@@ -230,12 +230,11 @@ class LoFTRMethod(Method):
                 found = self._match_refined(fg, mg, pre.matrix, inputs, refined=pre.refined)
                 start = "classic registration" if pre.refined else "classic global estimate"
                 found = self._tag(found, strategy=f"pre-aligned by the {start}", prealign_score=pre.score)
-                if pre.refined and (mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers):
+                need = self.context.min_inliers if pre.refined else self.rough_min_inliers
+                if self._inliers(found, fixed.shape) >= need:
                     return found
-                if not pre.refined and (
-                    mode == "classic" or self._inliers(found, fixed.shape) >= self.rough_min_inliers
-                ):
-                    return self._supported(found, fixed.shape)
+                if mode == "classic":  # no search to fall back on: the context refuses, or a rough start does
+                    return found if pre.refined else self._supported(found, fixed.shape)
                 notes["prealign_failed"] = "pre-aligned matches disagree"
             except RegistrationFailed as exc:
                 if mode == "classic":

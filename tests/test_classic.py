@@ -16,6 +16,7 @@ from vreg_cli.geometry import (
     point_errors,
     rotation_matrix,
     stretch,
+    translation_matrix,
     warp_image,
     warp_points,
 )
@@ -280,3 +281,17 @@ def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye
     assert not rough.refined and _grid_error(rough.matrix, np.linalg.inv(t), eye["fov"]) <= 8.0
     with pytest.raises(RegistrationFailed, match="too weak"):
         prealigner(eye["cf"], np.zeros_like(moving))
+
+
+@pytest.mark.parametrize(("angle", "scale"), [(-150, 1.2), (40, 2.0)])  # 2.0: a zoomed-in window (level 0.55)
+def test_verify_confirms_the_true_estimate_and_not_a_shifted_one(
+    eye: dict[str, np.ndarray], method: ClassicMethod, angle: float, scale: float
+) -> None:
+    moving, t = _transformed(eye["fa"], angle, scale)
+    truth = np.linalg.inv(t)
+    true = method.verify(eye["cf"], moving, truth)
+    assert true.attempted >= 20 and true.ratio >= 0.5
+    shifted = method.verify(eye["cf"], moving, translation_matrix(12, -9) @ truth)
+    assert shifted.ratio <= 0.1
+    other = method.verify(make_triplet(7, SIZE)["cf"], moving, truth)  # another eye
+    assert other.ratio <= 0.1

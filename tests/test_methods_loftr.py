@@ -196,6 +196,37 @@ def test_a_rough_start_needs_more_agreeing_matches_than_classics_registration(ro
     assert _error(trusted.moving_to_fixed, truth) < 2.0
 
 
+def test_a_rough_start_needs_classics_vessel_patches_to_confirm_the_result(rotated_pair) -> None:
+    fixed, moving, truth = rotated_pair
+    near = affine_matrix(4, 1.0, (2, 1), center=CENTRE) @ truth
+    asked: list[np.ndarray] = []
+
+    def verifier(share: float) -> Any:
+        def verify(f: np.ndarray, m: np.ndarray, matrix: np.ndarray) -> float:
+            asked.append(matrix)
+            return share
+
+        return verify
+
+    def method(prealigner: Any, share: float) -> LoFTRMethod:
+        return LoFTRMethod(
+            ncc_matcher, context=CONFIG, prealigner=prealigner, rough_min_inliers=3, verifier=verifier(share)
+        )
+
+    def rough(f: np.ndarray, m: np.ndarray) -> Prealignment:  # a global estimate
+        return Prealignment(near, 1.0)
+
+    confirmed = register_pair(fixed, moving, method(rough, 0.5))
+    assert _error(confirmed.moving_to_fixed, truth) < 2.0 and confirmed.info["verified_ratio"] == 0.5
+    assert _error(asked[-1], truth) < 2.0  # the verifier judged LoFTR's own estimate, not the start
+    with pytest.raises(RegistrationFailed, match="confirm"):  # the global estimate's, then the search's result
+        register_pair(fixed, moving, method(rough, 0.05))
+    # a start that classic trusted is its own verification
+    asked.clear()
+    register_pair(fixed, moving, method(lambda f, m: Prealignment(near, 1.0, refined=True), 0.0))
+    assert asked == []
+
+
 def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> None:
     fixed, _, _ = rotated_pair
     # MOVING shows the central half of FIXED at twice the resolution, turned 90 deg (a smaller field of view)
@@ -348,7 +379,7 @@ def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, r
     torch.save({"state_dict": {f"matcher.{k}": v for k, v in _random_model(0.2).state_dict().items()}}, minima)
 
     # random weights: the plumbing only, so the support a rough start needs is switched off
-    spec = f"loftr:checkpoint={vreg_ckpt},prealign=search,rough_min_inliers=0"
+    spec = f"loftr:checkpoint={vreg_ckpt},prealign=search,rough_min_inliers=0,rough_min_verified=0"
     method = build_method(spec, RegistrationContext(max_rotation=90)).method
     assert isinstance(method, LoFTRMethod) and "checkpoint" in method.describe()
     fixed, moving, _ = rotated_pair

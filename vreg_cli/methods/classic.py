@@ -213,6 +213,18 @@ def _given_pixels(matrix: np.ndarray, f: _Prepared, m: _Prepared) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """Classic's verification of an estimate: ``verified`` of ``attempted`` vessel patches peak where it predicts."""
+
+    verified: int
+    attempted: int
+
+    @property
+    def ratio(self) -> float:
+        return self.verified / max(self.attempted, 1)
+
+
+@dataclass(frozen=True)
 class _Hypothesis:
     """A global-search candidate and the moving level it was found on (its matrix is in that level's pixels)."""
 
@@ -316,11 +328,10 @@ class ClassicMethod(Method):
 
     def _refine(self, c: ClassicConfig, f: _Prepared, hyp: _Hypothesis) -> _Refined | None:
         side = max(f.image.shape[:2])
-        threshold = self.context.threshold_for(side)
         m, cand = hyp.moving, hyp.candidate
         mat = cand.matrix
         step = self._patch_step(c, f, m, mat)
-        # the same patch grid for the shrinking refinement radii and the wide verification below
+        # the same patch grid for the shrinking refinement radii and the wide verification (``_verified``)
         match = functools.partial(
             patch_matches, f.vessels, m.vessels, patch=c.patch, step=step, min_ncc=c.min_ncc, min_content=c.min_content
         )
@@ -332,17 +343,43 @@ class ClassicMethod(Method):
                 return None
             mat, inl = fit
         assert pm is not None and inl is not None
-        # Verification: search every patch again in a wide window around the final estimate. A true estimate puts
-        # most peaks where it predicts; by chance a peak lands within the threshold of the prediction about
-        # pi t^2 / (2 R + 1)^2 of the time (~1 % at R = 24), unlike the last refinement pass (R = 5: ~25 %).
-        vm = match(mat, radius=c.verify_radius)
-        residual = np.linalg.norm(warp_points(mat, vm.moving) - vm.fixed, axis=1)
-        agree = int((residual <= threshold).sum())
+        agree, attempted = self._verified(c, f, m, mat, step)
         given = _given_pixels(mat, f, m)
         return _Refined(
-            mat, pm.fixed[inl], pm.moving[inl], pm.ncc[inl], pm.attempted, cand, m, agree, vm.attempted,
+            mat, pm.fixed[inl], pm.moving[inl], pm.ncc[inl], pm.attempted, cand, m, agree, attempted,
             decompose_affine(given).scale, stretch(given),
         )  # fmt: skip
+
+    def _verified(self, c: ClassicConfig, f: _Prepared, m: _Prepared, mat: np.ndarray, step: int) -> tuple[int, int]:
+        """The verification pass: (patches whose peak agrees with MAT, patches searched).
+
+        Every patch is searched again in a wide window (``verify_radius``) around the estimate MAT (working pixels,
+        moving level M -> fixed). A true estimate puts most peaks where it predicts; by chance a peak lands within
+        the threshold of the prediction about pi t^2 / (2 R + 1)^2 of the time (~1 % at R = 24), unlike the last
+        refinement pass (R = 5: ~25 %).
+        """
+        vm = patch_matches(
+            f.vessels, m.vessels, mat, patch=c.patch, step=step, radius=c.verify_radius, min_ncc=c.min_ncc,
+            min_content=c.min_content,
+        )  # fmt: skip
+        residual = np.linalg.norm(warp_points(mat, vm.moving) - vm.fixed, axis=1)
+        return int((residual <= self.context.threshold_for(max(f.image.shape[:2]))).sum()), vm.attempted
+
+    def verify(self, fixed: np.ndarray, moving: np.ndarray, matrix: np.ndarray) -> Verification:
+        """How well vessel patches confirm MATRIX (3x3, moving -> fixed, the pixels of the images given), an
+        estimate found by any method: classic's verification pass on the moving level closest to the fixed
+        image's pixel size (see ``_verified``)."""
+        c = self._settings(fixed)
+        f = self._prepare(c, fixed, max(fixed.shape[:2]))
+        levels = sorted(set(c.moving_levels) | {1.0})
+        # the estimate's scale at the working size, and the level whose pixels match the fixed image's there
+        one = self._prepare(c, moving, max(fixed.shape[:2]))
+        s = decompose_affine(f.to_work @ matrix @ np.linalg.inv(one.to_work)).scale
+        r = min(levels, key=lambda lv: abs(math.log(s / lv)))
+        m = one if r == 1.0 else self._prepare(c, moving, max(fixed.shape[:2]), r)
+        mat = f.to_work @ matrix @ np.linalg.inv(m.to_work)
+        agree, attempted = self._verified(c, f, m, mat, self._patch_step(c, f, m, mat))
+        return Verification(agree, attempted)
 
     def _patch_step(self, c: ClassicConfig, f: _Prepared, m: _Prepared, mat: np.ndarray) -> int:
         """Patch grid step: ``step`` for a moving image covering at least ``full_footprint`` of the fixed field of

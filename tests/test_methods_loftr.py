@@ -227,6 +227,23 @@ def test_a_rough_start_needs_classics_vessel_patches_to_confirm_the_result(rotat
     assert asked == []
 
 
+def test_join_adds_classics_matches_only_to_a_start_classic_trusted(rotated_pair) -> None:
+    fixed, moving, truth = rotated_pair
+    near = affine_matrix(4, 1.0, (2, 1), center=CENTRE) @ truth
+    pts = np.array([[40.0, 50.0], [90.0, 60.0], [70.0, 100.0]])
+    own = Matches(warp_points(truth, pts), pts, np.full(3, 0.9))  # classic's agreeing patches (given pixels)
+
+    def method(refined: bool, join: bool) -> LoFTRMethod:
+        start = Prealignment(near, 1.0, refined=refined, matches=own)
+        return LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=lambda f, m: start, join=join, rough_min_verified=0)
+
+    alone = method(True, False).match(fixed, moving)
+    joined = method(True, True).match(fixed, moving)
+    assert len(joined) == len(alone) + 3 and joined.info["joined_matches"] == 3
+    np.testing.assert_allclose(joined.moving[-3:], pts)
+    assert "joined_matches" not in method(False, True).match(fixed, moving).info  # a rough start is not joined
+
+
 def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> None:
     fixed, _, _ = rotated_pair
     # MOVING shows the central half of FIXED at twice the resolution, turned 90 deg (a smaller field of view)

@@ -15,7 +15,6 @@ share of the searched patches, multiplied (each capped at 1).
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -331,13 +330,9 @@ class ClassicMethod(Method):
         m, cand = hyp.moving, hyp.candidate
         mat = cand.matrix
         step = self._patch_step(c, f, m, mat)
-        # the same patch grid for the shrinking refinement radii and the wide verification (``_verified``)
-        match = functools.partial(
-            patch_matches, f.vessels, m.vessels, patch=c.patch, step=step, min_ncc=c.min_ncc, min_content=c.min_content
-        )
         pm, inl = None, None
         for radius in c.radii:
-            pm = match(mat, radius=radius)
+            pm = self._patch_search(c, f, m, mat, step, radius)
             fit = self._fit(pm, side)
             if fit is None:
                 return None
@@ -350,6 +345,16 @@ class ClassicMethod(Method):
             decompose_affine(given).scale, stretch(given),
         )  # fmt: skip
 
+    def _patch_search(
+        self, c: ClassicConfig, f: _Prepared, m: _Prepared, mat: np.ndarray, step: int, radius: int
+    ) -> PatchMatches:
+        """Vessel patches of M on a grid of STEP px, each searched within RADIUS px of where MAT puts it in F: the
+        one patch search of the refinement passes and the verification pass (same grid, different radii)."""
+        return patch_matches(
+            f.vessels, m.vessels, mat, patch=c.patch, step=step, radius=radius, min_ncc=c.min_ncc,
+            min_content=c.min_content,
+        )  # fmt: skip
+
     def _verified(self, c: ClassicConfig, f: _Prepared, m: _Prepared, mat: np.ndarray, step: int) -> tuple[int, int]:
         """The verification pass: (patches whose peak agrees with MAT, patches searched).
 
@@ -358,10 +363,7 @@ class ClassicMethod(Method):
         the threshold of the prediction about pi t^2 / (2 R + 1)^2 of the time (~1 % at R = 24), unlike the last
         refinement pass (R = 5: ~25 %).
         """
-        vm = patch_matches(
-            f.vessels, m.vessels, mat, patch=c.patch, step=step, radius=c.verify_radius, min_ncc=c.min_ncc,
-            min_content=c.min_content,
-        )  # fmt: skip
+        vm = self._patch_search(c, f, m, mat, step, c.verify_radius)
         residual = np.linalg.norm(warp_points(mat, vm.moving) - vm.fixed, axis=1)
         return int((residual <= self.context.threshold_for(max(f.image.shape[:2]))).sum()), vm.attempted
 
@@ -372,11 +374,12 @@ class ClassicMethod(Method):
         c = self._settings(fixed)
         f = self._prepare(c, fixed, max(fixed.shape[:2]))
         levels = sorted(set(c.moving_levels) | {1.0})
-        # the estimate's scale at the working size, and the level whose pixels match the fixed image's there
-        one = self._prepare(c, moving, max(fixed.shape[:2]))
-        s = decompose_affine(f.to_work @ matrix @ np.linalg.inv(one.to_work)).scale
+        # the estimate's scale at the working size (the resize alone, no vessel map), and the level whose pixels
+        # match the fixed image's there
+        _, to_one = resize_long_side(moving, max(32, max(fixed.shape[:2])))
+        s = decompose_affine(f.to_work @ matrix @ np.linalg.inv(to_one)).scale
         r = min(levels, key=lambda lv: abs(math.log(s / lv)))
-        m = one if r == 1.0 else self._prepare(c, moving, max(fixed.shape[:2]), r)
+        m = self._prepare(c, moving, max(fixed.shape[:2]), r)
         mat = f.to_work @ matrix @ np.linalg.inv(m.to_work)
         agree, attempted = self._verified(c, f, m, mat, self._patch_step(c, f, m, mat))
         return Verification(agree, attempted)

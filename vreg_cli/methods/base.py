@@ -52,6 +52,13 @@ class Matches:
     def subset(self, keep: np.ndarray) -> Matches:
         return Matches(self.fixed[keep], self.moving[keep], self.confidence[keep], dict(self.info))
 
+    def joined(self, other: Matches) -> Matches:
+        """These matches followed by OTHER's (same pixels on each side); the info is this one's."""
+        return Matches(
+            np.concatenate([self.fixed, other.fixed]), np.concatenate([self.moving, other.moving]),
+            np.concatenate([self.confidence, other.confidence]), dict(self.info),
+        )  # fmt: skip
+
 
 class Method(ABC):
     """A registration method. Subclasses set ``name`` and implement ``match``.

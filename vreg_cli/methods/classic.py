@@ -269,8 +269,13 @@ class ClassicMethod(Method):
 
     def _prepare(self, c: ClassicConfig, img: np.ndarray, side: int, level: float = 1.0) -> _Prepared:
         """IMAGE at long side ``side * level`` (a no-op for the fixed image) and its vessel map."""
-        work, to_work = resize_long_side(img, max(32, round(side * level)))
+        work, to_work = self._resized(img, side, level)
         return _Prepared(work, to_work, c.vessel_map(work), level)
+
+    @staticmethod
+    def _resized(img: np.ndarray, side: int, level: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """IMAGE at long side ``side * level`` (at least 32 px) and its 3x3 input -> working pixels."""
+        return resize_long_side(img, max(32, round(side * level)))
 
     def _levels(
         self, c: ClassicConfig, f: _Prepared, moving: np.ndarray
@@ -376,7 +381,7 @@ class ClassicMethod(Method):
         levels = sorted(set(c.moving_levels) | {1.0})
         # the estimate's scale at the working size (the resize alone, no vessel map), and the level whose pixels
         # match the fixed image's there
-        _, to_one = resize_long_side(moving, max(32, max(fixed.shape[:2])))
+        _, to_one = self._resized(moving, max(fixed.shape[:2]))
         s = decompose_affine(f.to_work @ matrix @ np.linalg.inv(to_one)).scale
         r = min(levels, key=lambda lv: abs(math.log(s / lv)))
         m = self._prepare(c, moving, max(fixed.shape[:2]), r)

@@ -329,12 +329,7 @@ class LoFTRMethod(Method):
         """FOUND with the pre-aligner's own matches added (``join``), else FOUND."""
         if not self.join or pre.matches is None or not len(pre.matches):
             return found
-        extra = pre.matches
-        joined = Matches(
-            np.concatenate([found.fixed, extra.fixed]), np.concatenate([found.moving, extra.moving]),
-            np.concatenate([found.confidence, extra.confidence]), dict(found.info),
-        )  # fmt: skip
-        return self._tag(joined, joined_matches=len(extra))
+        return self._tag(found.joined(pre.matches), joined_matches=len(pre.matches))
 
     def _tag(self, found: Matches, **info: Any) -> Matches:
         found.info.update(info)

@@ -70,6 +70,10 @@ bench-learned *args:
     vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method loftr --out bench/learned "$@"
     vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --bins 0,15,30 --method classic --method loftr:prealign=none --out bench/learned_direct "$@"
 
+# How loftr:rough_min_verified was chosen: every LoFTR start forced rough on the late-FA windows (out/tune_mf_fa, `just bench-real-windows` builds it), verified share vs error per case into bench/rough_starts (extra args: --limit 3, --thresholds 0.05,0.1)
+bench-rough-starts *args:
+    python3 scripts/bench_rough_starts.py --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --out bench/rough_starts "$@"
+
 # The forgetting check of the frozen policy: fine-tune the bundled LoFTR on CF-OCT only with --freeze default vs none, then CF-FA again (held-out synthetic + dev pairs). Env: DATA, HOLDOUT, STEPS, LR, OUT
 forgetting:
     bash scripts/forgetting.sh

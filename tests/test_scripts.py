@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,41 @@ def test_pseudo_truth_set_user_errors_end_with_one_line(tmp_path: Path) -> None:
     proc = _run(str(SAMPLE / "fixed.png"), str(SAMPLE / "moving.png"), str(tmp_path / "o"), "--points", "3")
     assert proc.returncode == 2 and "--points" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
+    """The rough-start harness end to end on two tiny synthetic CF-FA pairs (identity truth), one bin."""
+    import pandas as pd
+
+    from vreg_cli.data.synth import make_triplet
+    from vreg_cli.geometry import grid_points
+    from vreg_cli.io import write_image
+
+    pairs = tmp_path / "pairs"
+    for k in range(2):
+        eye = make_triplet(k, size=160)
+        folder = pairs / f"eye_{k}"
+        folder.mkdir(parents=True)
+        write_image(folder / "fixed.png", eye["cf"])
+        write_image(folder / "moving.png", eye["fa"])
+        pts = grid_points((160, 160), 24, eye["fov"])
+        table = pd.DataFrame({"x_fixed": pts[:, 0], "y_fixed": pts[:, 1], "x_moving": pts[:, 0], "y_moving": pts[:, 1]})
+        table.to_csv(folder / "landmarks.csv", index=False)
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(ROOT / "scripts" / "bench_rough_starts.py"), "--pairs-dir", str(pairs), "--bins", "0",
+           "--working-size", "160", "--thresholds", "0.1,0.3", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    frame = pd.read_csv(out / "rough_starts.csv")
+    assert list(frame.columns) == [
+        "case_id", "pair", "bin", "angle", "scale", "status", "error", "start_score", "start_mean_err", "strategy",
+        "matches", "inliers", "verified", "n_points", "mean_err", "median_err", "max_err", "sr_me", "sr_mae",
+        "correct", "seconds",
+    ]  # fmt: skip
+    assert sorted(frame["pair"]) == ["eye_0", "eye_1"] and set(frame["bin"]) == {0}
+    assert set(frame["status"]) <= {"ok", "no fit", "refused"}, frame["error"].tolist()
+    ok = frame[frame["status"] == "ok"]
+    assert ((ok["verified"] >= 0) & (ok["verified"] <= 1)).all()
+    # identity truth, upright: the rough start and LoFTR land near it, and the errors are in the benchmark's pixels
+    assert len(ok) == 2 and (ok["mean_err"] < 15).all(), frame.to_dict("records")
+    assert "rough-start acceptance with at least 24 inliers" in proc.stdout and "0.1 (default)" in proc.stdout

@@ -203,8 +203,11 @@ class LoFTRMethod(Method):
         self._refine_scale: float | None = None  # the same for the later pre-aligned passes (``refine_factor``)
 
     @classmethod
-    def from_options(cls, options: LoFTROptions, context: RegistrationContext | None = None) -> LoFTRMethod:
-        """Load the weights the options name (else the bundled model) and build the method for ``context``."""
+    def from_options(
+        cls, options: LoFTROptions, context: RegistrationContext | None = None, prealigner: PrealignFn | None = None
+    ) -> LoFTRMethod:
+        """Load the weights the options name (else the bundled model) and build the method for ``context`` (with
+        ``prealigner`` in place of classic's, when given)."""
         from vreg_cli.methods.loftr_matcher import LoFTRMatcher
 
         path = options.checkpoint or options.weights
@@ -220,7 +223,8 @@ class LoFTRMethod(Method):
         return cls(
             matcher, context=context, prealign=options.prealign, rotation_step=options.step, passes=options.passes,
             refine_factor=options.refine_factor, rough_min_inliers=options.rough_min_inliers,
-            rough_min_verified=options.rough_min_verified, join=options.join, label=f"loftr ({kind} {path})",
+            rough_min_verified=options.rough_min_verified, join=options.join, prealigner=prealigner,
+            label=f"loftr ({kind} {path})",
         )  # fmt: skip
 
     def describe(self) -> str:

@@ -74,6 +74,10 @@ bench-learned *args:
 bench-rough-starts *args:
     python3 scripts/bench_rough_starts.py --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --out bench/rough_starts "$@"
 
+# Training ablations of the small LoFTR at one step budget over seeds: recipe vs --vessel-eps 0.1 vs --input gray vs --max-rotation 180, held-out top-1 mean and spread (into runs/ablate). Env: OUT, STEPS, SEEDS, N, HOLDOUT_N
+ablations:
+    bash scripts/ablations.sh
+
 # The forgetting check of the frozen policy: fine-tune the bundled LoFTR on CF-OCT only with --freeze default vs none, then CF-FA again (held-out synthetic + dev pairs). Env: DATA, HOLDOUT, STEPS, LR, OUT
 forgetting:
     bash scripts/forgetting.sh

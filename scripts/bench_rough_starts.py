@@ -5,12 +5,13 @@ global estimate), and such a result must then pass ``LoFTRMethod._rough_doubt``:
 matches and a share of classic's vessel patches confirming its affine of at least ``rough_min_verified``. To see where
 that share separates right from wrong results, this harness makes EVERY start rough: it injects a pre-aligner that
 always returns classic's global estimate (``ClassicMethod.global_estimate``; a start whose correlation is under
-classic's ``min_score`` is refused exactly as ``ClassicPrealigner`` refuses it), and builds the method with both rough
-limits off (``rough_min_inliers=0``, ``rough_min_verified=0``, ``prealign=classic``: no rotation search to fall back
-on), so that every LoFTR result is kept. Per case it records the inlier count of the context's affine fit (the fit
-``_rough_doubt`` makes), the verified share (classic's verification pass at that affine, the method's own verifier),
-and the landmark errors of that affine against the case's truth, in the pixels and normalisation ``vreg benchmark``
-reports (the images are resized to the context's working size exactly as ``register_pair`` does).
+classic's ``min_score`` is refused by ``ClassicPrealigner.rough_start``, as in the product), and builds the method
+with both rough limits off (``rough_min_inliers=0``, ``rough_min_verified=0``, ``prealign=classic``: no rotation
+search to fall back on), so that every LoFTR result is kept. Per case it records the inlier count of the context's
+affine fit (the fit ``_rough_doubt`` makes), the verified share (classic's verification pass at that affine, the
+method's own verifier), and the landmark errors of that affine against the case's truth, in the pixels and
+normalisation ``vreg benchmark`` reports (the images are resized to the context's working size exactly as
+``register_pair`` does).
 
 Cases are the benchmark's own (``vreg benchmark --pairs-dir``: same seed, bins, protocol and window options give the
 same cases). Writes OUT/rough_starts.csv (one row per case) and prints: results, correct ones (SR_ME and SR_MAE met),
@@ -62,8 +63,8 @@ class RoughOnlyPrealigner:
 
     Wraps :class:`ClassicPrealigner` (its classic method and settings) but skips classic's refinement: the start is
     the best global hypothesis (``ClassicMethod.global_estimate``, the same one ``ClassicPrealigner`` falls back on
-    where classic refuses), refused like there when its correlation is under classic's ``min_score``. ``last`` is the
-    start of the latest call (None before one, or when it was refused).
+    where classic refuses), refused by its ``rough_start`` when too weak. ``last`` is the start of the latest call
+    (None before one, or when it was refused).
     """
 
     def __init__(self, context: RegistrationContext | None = None) -> None:
@@ -73,11 +74,7 @@ class RoughOnlyPrealigner:
     def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> Prealignment:
         """The rough start for (fixed, moving) as the LoFTR method gives them (working-size images)."""
         self.last = None
-        classic = self.inner.classic
-        matrix, score = classic.global_estimate(fixed, moving)
-        if score < classic.config.min_score:
-            raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})", global_score=score)
-        self.last = Prealignment(np.asarray(matrix, dtype=np.float64), float(score))
+        self.last = self.inner.rough_start(*self.inner.classic.global_estimate(fixed, moving))
         return self.last
 
 

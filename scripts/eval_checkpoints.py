@@ -1,20 +1,24 @@
 """Held-out synthetic validation of LoFTR checkpoints on the same cases (for ablations at an equal step budget).
 
-    python3 scripts/eval_checkpoints.py DATA.h5 cf-fa,cf-oct runs/a/last.ckpt runs/b/last.ckpt [--shift 0.3]
+    python3 scripts/eval_checkpoints.py DATA.h5 cf-fa,cf-oct runs/a/last.ckpt runs/b/last.ckpt [--shift 0.3] \
+        [--csv OUT.csv]
 
 Every checkpoint sees the same validation pairs (the file's "val" split, rotation +-20 deg, scale 0.8-1.25, shift
 <= 15 % or --shift, seed 0), each through its own input (grey or vessel map); prints coarse precision / recall /
-top-1 on vessel cells and registration success (the benchmark's rule).
+top-1 on vessel cells and registration success (the benchmark's rule); ``--csv`` also writes them, one row per
+checkpoint (atomically).
 """
 
 from __future__ import annotations
 
 import argparse
 
+import pandas as pd
 import torch
 
 from vreg_cli.data.dataset import AugmentConfig, PairDataset
 from vreg_cli.data.h5 import VregH5
+from vreg_cli.io import write_csv
 from vreg_cli.model.loftr import load_model
 from vreg_cli.training.build import make_val_loader
 from vreg_cli.training.config import TrainConfig
@@ -23,8 +27,9 @@ from vreg_cli.training.validation import validate
 KEYS = ("val_precision", "val_recall", "val_top1", "val_success", "val_cp_error_median")
 
 
-def main(data: str, pairs: str, paths: list[str], shift: float) -> None:
+def main(data: str, pairs: str, paths: list[str], shift: float, csv: str | None = None) -> None:
     device = torch.device("cpu")
+    rows = []
     augment = AugmentConfig(max_rotation=20, scale_range=(0.8, 1.25), max_translation=shift)
     for path in paths:
         model = load_model(path)
@@ -37,6 +42,9 @@ def main(data: str, pairs: str, paths: list[str], shift: float) -> None:
                               input_mode=model.config.input)  # fmt: skip
         out = validate(model, make_val_loader(val_set, cfg, device), device, max_items=None)
         print(path, pairs, {k: round(out[k], 3) for k in KEYS}, flush=True)
+        rows.append({"checkpoint": path, "pairs": pairs, **{k: out[k] for k in KEYS}})
+    if csv:
+        write_csv(csv, pd.DataFrame(rows))
 
 
 if __name__ == "__main__":
@@ -45,5 +53,6 @@ if __name__ == "__main__":
     ap.add_argument("pairs")
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--shift", type=float, default=0.15, help="largest shift of the validation pairs (share of side)")
+    ap.add_argument("--csv", help="also write the figures to this CSV, one row per checkpoint")
     args = ap.parse_args()
-    main(args.data, args.pairs, args.checkpoints, args.shift)
+    main(args.data, args.pairs, args.checkpoints, args.shift, args.csv)

@@ -97,8 +97,9 @@ class LoFTROptions:
     # Chosen on the real late-FA windows (scripts/pseudo_truth_set.py, smallfov): every result accepted from a rough
     # start there was wrong by 70-440 px with 12-14 inlier matches; the successes (from classic's registration) had 21+.
     rough_min_inliers: int = 24
-    # Chosen on the same windows and the DRIVE-based tuning pairs with every start forced rough (a harness): the correct
-    # results' shares were 12-100 %, those wrong by 50+ px 0-9.5 %; the real negatives' at most 5.6 %.
+    # Chosen on the same windows and the DRIVE-based tuning pairs with every start forced rough
+    # (scripts/bench_rough_starts.py): the correct results' shares were 12-100 %, those wrong by 50+ px 0-9.5 %; the
+    # real negatives' at most 5.6 %.
     rough_min_verified: float = 0.1
     # Chosen on the tuning pairs (out/tune, 180 cases at 45/90/180 deg): median mean error 0.65 -> 0.57 px, MIR 0.85 ->
     # 0.88, the same successes and time per case.
@@ -138,11 +139,15 @@ class ClassicPrealigner:
             matrix, _ = self.classic.context.fit(found, max(fixed.shape[:2]), model="affine")
             return Prealignment(matrix, float(found.info["global_score"]), refined=True, matches=found)
         except RegistrationFailed as exc:
-            score = float(exc.details.get("global_score", 0.0))  # type: ignore[arg-type]
             rough = exc.details.get("global_matrix")
-            if rough is None or score < self.classic.config.min_score:
-                raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})") from exc
-            return Prealignment(np.asarray(rough, dtype=np.float64), score)
+            return self.rough_start(rough, float(exc.details.get("global_score", 0.0)))  # type: ignore[arg-type]
+
+    def rough_start(self, matrix: np.ndarray | None, score: float) -> Prealignment:
+        """Classic's global estimate MATRIX (3x3, moving -> fixed) as a rough start, or RegistrationFailed when there is
+        none or its correlation SCORE is under classic's ``min_score``."""
+        if matrix is None or score < self.classic.config.min_score:
+            raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})", global_score=score)
+        return Prealignment(np.asarray(matrix, dtype=np.float64), score)
 
 
 def overlap_box(valid: np.ndarray, min_share: float = 0.02, margin: int = 8, min_side: int = 64) -> tuple[int, ...]:

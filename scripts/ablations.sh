@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The training ablations of the small vessel-input LoFTR, each at the same step budget and over several seeds:
+#   recipe  --input vessels --vessel-eps 1e-4 --max-rotation 20 (stage 1 of `just train-small`)
+#   eps01   the same with --vessel-eps 0.1 (background cells weigh almost as much as vessel cells)
+#   gray    the same with --input gray (the grey image instead of classic's vessel map)
+#   rot180  the same with --max-rotation 180 (full rotation instead of what LoFTR sees after pre-alignment)
+# Every run trains from scratch on one training file and is scored on one held-out file no run trains on (its own
+# synthetic triplets, other seeds), on the same validation pairs at +-20 deg (scripts/eval_checkpoints.py). Prints
+# mean, spread and every seed of the held-out top-1 and coarse precision on vessel cells, and writes them to
+# $OUT/ablations.csv (per run) and $OUT/summary.csv (per variant).
+#   OUT=runs/ablate STEPS=60 SEEDS="0 1 2" N=160 HOLDOUT_N=20 SIZE=256 DRIVE=../shared/data/drive \
+#       bash scripts/ablations.sh                                                          # `just ablations`
+# N and HOLDOUT_N are triplets per vessel source (procedural and DRIVE trees). Two runs train side by side with one
+# torch thread each (2 cores). A rerun resumes unfinished runs and skips finished ones.
+set -euo pipefail
+OUT=${OUT:-runs/ablate}
+STEPS=${STEPS:-60}
+SEEDS=${SEEDS:-0 1 2}
+N=${N:-160}
+HOLDOUT_N=${HOLDOUT_N:-20}
+SIZE=${SIZE:-256}
+DRIVE=${DRIVE:-../shared/data/drive}
+[ -d "$DRIVE/vessels" ] || DRIVE=drive
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+DATA="$OUT/data/train${SIZE}.h5"
+HOLDOUT="$OUT/data/holdout${SIZE}.h5"
+[ -f "$DATA" ] || bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" 11
+[ -f "$HOLDOUT" ] || bash scripts/synth_training_set.sh "$HOLDOUT" "$HOLDOUT_N" "$SIZE" "$DRIVE" 101 0,1,0
+
+variant_args() {  # variant_args NAME: what the variant changes from the recipe
+    case $1 in
+        recipe) echo "--input vessels --vessel-eps 1e-4 --max-rotation 20" ;;
+        eps01) echo "--input vessels --vessel-eps 0.1 --max-rotation 20" ;;
+        gray) echo "--input gray --vessel-eps 1e-4 --max-rotation 20" ;;
+        rot180) echo "--input vessels --vessel-eps 1e-4 --max-rotation 180" ;;
+    esac
+}
+
+train() {  # train VARIANT SEED
+    local run="$OUT/$1_s$2"
+    if [ -f "$run/last.ckpt" ]; then
+        vreg train --resume "$run" --max-steps "$STEPS"
+    else
+        # shellcheck disable=SC2046
+        vreg train --data "$DATA" --out "$run" --arch small $(variant_args "$1") --max-steps "$STEPS" --batch-size 4 \
+            --scale-range 0.8,1.25 --max-translation 0.15 --photometric --pairs cf-fa,cf-oct --lr 1e-3 \
+            --val-every "$STEPS" --ckpt-every 20 --val-items 8 --workers 0 --seed "$2"
+    fi
+}
+
+runs=()
+for seed in $SEEDS; do for variant in recipe eps01 gray rot180; do runs+=("$variant $seed"); done; done
+for ((k = 0; k < ${#runs[@]}; k += 2)); do
+    read -r v1 s1 <<< "${runs[k]}"
+    train "$v1" "$s1" > "$OUT/${v1}_s${s1}.log" 2>&1 &
+    first=$!
+    if ((k + 1 < ${#runs[@]})); then
+        read -r v2 s2 <<< "${runs[k + 1]}"
+        train "$v2" "$s2" > "$OUT/${v2}_s${s2}.log" 2>&1
+    fi
+    wait "$first"
+    echo "trained: ${runs[*]:k:2}"
+done
+
+ckpts=()
+for r in "${runs[@]}"; do read -r v s <<< "$r"; ckpts+=("$OUT/${v}_s${s}/last.ckpt"); done
+export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+python3 scripts/eval_checkpoints.py "$HOLDOUT" cf-fa,cf-oct "${ckpts[@]}" --csv "$OUT/ablations.csv"
+python3 - "$OUT" <<'PY'
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from vreg_cli.io import write_csv
+
+out = Path(sys.argv[1])
+runs = pd.read_csv(out / "ablations.csv")
+name = runs["checkpoint"].map(lambda p: Path(p).parent.name)
+runs["variant"], runs["seed"] = name.str.rsplit("_s", n=1).str[0], name.str.rsplit("_s", n=1).str[1].astype(int)
+order = ["recipe", "eps01", "gray", "rot180"]
+rows = []
+for v in order:
+    g = runs[runs["variant"] == v].sort_values("seed")
+    rows.append({
+        "variant": v, "seeds": len(g),
+        "top1_mean": g["val_top1"].mean(), "top1_sd": g["val_top1"].std(ddof=1) if len(g) > 1 else float("nan"),
+        "precision_mean": g["val_precision"].mean(),
+        "top1_per_seed": " ".join(f"{x:.3f}" for x in g["val_top1"]),
+    })
+summary = pd.DataFrame(rows)
+write_csv(out / "summary.csv", summary)
+print(f"| variant | seeds | held-out top-1, mean ± sd | per seed | precision, mean |")
+print("|---|---:|---|---|---:|")
+for r in rows:
+    print(f"| {r['variant']} | {r['seeds']} | {r['top1_mean']:.3f} ± {r['top1_sd']:.3f} | {r['top1_per_seed']} | "
+          f"{r['precision_mean']:.3f} |")
+PY

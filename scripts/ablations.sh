@@ -37,8 +37,11 @@ variant_args() {  # variant_args NAME: what the variant changes from the recipe
 }
 
 train() {  # train VARIANT SEED
-    local run="$OUT/$1_s$2"
-    if [ -f "$run/last.ckpt" ]; then
+    local run="$OUT/$1_s$2" done_at
+    done_at=$( [ -f "$run/metrics.csv" ] && tail -n 1 "$run/metrics.csv" | cut -d, -f1 || echo 0)
+    if [ "${done_at:-0}" -ge "$STEPS" ] 2>/dev/null; then
+        echo "$run: already trained to step $done_at"
+    elif [ -f "$run/last.ckpt" ]; then
         vreg train --resume "$run" --max-steps "$STEPS"
     else
         # shellcheck disable=SC2046

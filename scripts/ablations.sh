@@ -79,8 +79,8 @@ from vreg_cli.io import write_csv
 
 out = Path(sys.argv[1])
 runs = pd.read_csv(out / "ablations.csv")
-name = runs["checkpoint"].map(lambda p: Path(p).parent.name)
-runs["variant"], runs["seed"] = name.str.rsplit("_s", n=1).str[0], name.str.rsplit("_s", n=1).str[1].astype(int)
+parts = runs["checkpoint"].map(lambda p: Path(p).parent.name).str.rsplit("_s", n=1)  # VARIANT_sSEED
+runs["variant"], runs["seed"] = parts.str[0], parts.str[1].astype(int)
 order = ["recipe", "eps01", "gray", "rot180"]
 rows = []
 for v in order:
@@ -93,7 +93,7 @@ for v in order:
     })
 summary = pd.DataFrame(rows)
 write_csv(out / "summary.csv", summary)
-print(f"| variant | seeds | held-out top-1, mean ± sd | per seed | precision, mean |")
+print("| variant | seeds | held-out top-1, mean ± sd | per seed | precision, mean |")
 print("|---|---:|---|---|---:|")
 for r in rows:
     print(f"| {r['variant']} | {r['seeds']} | {r['top1_mean']:.3f} ± {r['top1_sd']:.3f} | {r['top1_per_seed']} | "

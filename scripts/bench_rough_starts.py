@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vreg_cli.benchmark.cases import PROTOCOLS, CaseConfig, CaseSpec
-from vreg_cli.benchmark.command import make_source, window_ranges
+from vreg_cli.benchmark.cases import PROTOCOLS, CaseSpec
+from vreg_cli.benchmark.command import case_config, make_source
 from vreg_cli.benchmark.metrics import ERROR_SCALES, Thresholds, case_metrics, error_scale_diag, error_stats
 from vreg_cli.cli import parse_numbers
 from vreg_cli.context import RegistrationContext
@@ -257,19 +257,14 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _parse_args(argv)
     try:
-        bins = tuple(sorted(int(b) for b in args.bins.replace(" ", "").split(",") if b))
-        if not bins or any(b < 0 or b > 180 for b in bins) or len(set(bins)) != len(bins):
-            raise VregError(f"--bins {args.bins!r}: give distinct whole degrees between 0 and 180")
+        bins = tuple(int(b) for b in args.bins.replace(" ", "").split(",") if b)
         scale = parse_numbers(args.scale_jitter, "--scale-jitter", (1, 2))
         thresholds = sorted({float(t) for t in args.thresholds.replace(" ", "").split(",") if t})
         if not thresholds or not all(0.0 <= t <= 1.0 for t in thresholds):
             raise VregError(f"--thresholds {args.thresholds!r}: give shares between 0 and 1")
         given = {k: getattr(args, k) for k in ("zoom", "gamma", "blur", "noise") if getattr(args, k) is not None}
-        window = window_ranges(args.protocol, {k: parse_numbers(v, f"--{k}", (1, 2)) for k, v in given.items()})
-        cases = CaseConfig(
-            bins=bins, scale_range=(scale[0], scale[-1]), shift_frac=args.shift_jitter, seed=args.seed,
-            protocol=args.protocol, **window,
-        )  # fmt: skip
+        window = {k: parse_numbers(v, f"--{k}", (1, 2)) for k, v in given.items()}
+        cases = case_config(bins, (scale[0], scale[-1]), args.shift_jitter, args.seed, args.protocol, window)
         context = RegistrationContext.from_options(working_size=args.working_size)
         source = make_source(None, "test", (), args.pairs_dir, args.pairs_layout, False)
         method, prealigner = build_rough_method(args.method, context)

@@ -62,24 +62,11 @@ def run_from_cli(
 
     if error_scale not in ERROR_SCALES:
         raise VregError(f"--error-scale {error_scale!r}: choose one of {', '.join(ERROR_SCALES)}")
-    if not bins or any(b < 0 or b > 180 for b in bins) or len(set(bins)) != len(bins):
-        raise VregError(f"--bins {bins}: give distinct whole degrees between 0 and 180")
-    if not 0 < scale_range[0] <= scale_range[1]:
-        raise VregError(f"--scale-jitter {scale_range}: need 0 < low <= high")
-    if not 0 <= shift_frac < 0.5:
-        raise VregError(f"--shift-jitter {shift_frac}: need a fraction in [0, 0.5)")
+    cases = case_config(bins, scale_range, shift_frac, seed, protocol, window or {})
     if workers < 1:
         raise VregError("--workers must be at least 1")
     if report_worst < 0:
         raise VregError(f"--report-worst must be >= 0 (got {report_worst})")
-    cases = CaseConfig(
-        bins=tuple(sorted(bins)),
-        scale_range=scale_range,
-        shift_frac=shift_frac,
-        seed=seed,
-        protocol=protocol,
-        **window_ranges(protocol, window or {}),
-    )
     registration = RegistrationContext.from_options(model=model, working_size=working_size)
     entries = parse_methods(methods)
     source = make_source(data, split, modality_pairs, pairs_dir, pairs_layout, skip_bad)
@@ -113,6 +100,32 @@ def run_from_cli(
     out_console = stdout if stdout.is_terminal else Console(width=120, highlight=False)
     out_console.print(rich_table(summary, error_scale))
     console.print("wrote " + ", ".join(str(p) for p in [Path(out) / "cases.csv", *written]))
+
+
+def case_config(
+    bins: tuple[int, ...],
+    scale_range: tuple[float, float],
+    shift_frac: float,
+    seed: int,
+    protocol: str,
+    window: dict[str, tuple[float, ...]],
+) -> CaseConfig:
+    """The benchmark's cases from its options (``--bins``, ``--scale-jitter``, ``--shift-jitter``, ``--seed``,
+    ``--protocol`` and the window options), each checked; VregError names the first bad one."""
+    if not bins or any(b < 0 or b > 180 for b in bins) or len(set(bins)) != len(bins):
+        raise VregError(f"--bins {bins}: give distinct whole degrees between 0 and 180")
+    if not 0 < scale_range[0] <= scale_range[1]:
+        raise VregError(f"--scale-jitter {scale_range}: need 0 < low <= high")
+    if not 0 <= shift_frac < 0.5:
+        raise VregError(f"--shift-jitter {shift_frac}: need a fraction in [0, 0.5)")
+    return CaseConfig(
+        bins=tuple(sorted(bins)),
+        scale_range=scale_range,
+        shift_frac=shift_frac,
+        seed=seed,
+        protocol=protocol,
+        **window_ranges(protocol, window),
+    )
 
 
 # --zoom / --gamma / --blur / --noise of the smallfov protocol: CaseConfig field and the least allowed value

@@ -27,7 +27,9 @@ HOLDOUT="$OUT/data/holdout${SIZE}.h5"
 [ -f "$DATA" ] || bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" 11
 [ -f "$HOLDOUT" ] || bash scripts/synth_training_set.sh "$HOLDOUT" "$HOLDOUT_N" "$SIZE" "$DRIVE" 101 0,1,0
 
-variant_args() {  # variant_args NAME: what the variant changes from the recipe
+# shellcheck source=scripts/small_recipe.sh
+source scripts/small_recipe.sh
+variant_args() {  # variant_args NAME: what the variant changes from the recipe (stage 1 of scripts/small_recipe.sh)
     case $1 in
         recipe) echo "--input vessels --vessel-eps 1e-4 --max-rotation 20" ;;
         eps01) echo "--input vessels --vessel-eps 0.1 --max-rotation 20" ;;
@@ -45,9 +47,9 @@ train() {  # train VARIANT SEED
         vreg train --resume "$run" --max-steps "$STEPS"
     else
         # shellcheck disable=SC2046
-        vreg train --data "$DATA" --out "$run" --arch small $(variant_args "$1") --max-steps "$STEPS" --batch-size 4 \
-            --scale-range 0.8,1.25 --max-translation 0.15 --photometric --pairs cf-fa,cf-oct --lr 1e-3 \
-            --val-every "$STEPS" --ckpt-every 20 --val-items 8 --workers 0 --seed "$2"
+        vreg train --data "$DATA" --out "$run" "${SMALL_MODEL[@]}" "${SMALL_AUGMENT[@]}" "${SMALL_STAGE1[@]}" \
+            $(variant_args "$1") --max-steps "$STEPS" --val-every "$STEPS" --ckpt-every 20 --val-items 8 \
+            --workers 0 --seed "$2"
     fi
 }
 

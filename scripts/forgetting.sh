@@ -15,14 +15,16 @@ FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt}
 PAIRS_DIR=${PAIRS_DIR:-../shared/data/mmim_retina_dev}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-finetune() {  # finetune POLICY
+# shellcheck source=scripts/small_recipe.sh
+source scripts/small_recipe.sh
+finetune() {  # finetune POLICY: stage 2 of scripts/small_recipe.sh on CF-OCT only
     local run="$OUT/$1"
     if [ -f "$run/last.ckpt" ]; then
         vreg train --resume "$run" --max-steps "$STEPS"
     else
-        vreg train --data "$DATA" --out "$run" --weights "$FROM" --freeze "$1" --pairs cf-oct --lr "$LR" \
-            --warmup-steps 20 --max-steps "$STEPS" --batch-size 4 --max-rotation 20 --scale-range 0.8,1.25 \
-            --max-translation 0.3 --photometric --val-every "$STEPS" --ckpt-every 50 --val-items 32 --workers 0 --seed 3
+        vreg train --data "$DATA" --out "$run" "${SMALL_AUGMENT[@]}" "${SMALL_STAGE2[@]}" --weights "$FROM" \
+            --freeze "$1" --pairs cf-oct --lr "$LR" --max-steps "$STEPS" --val-every "$STEPS" --ckpt-every 50 \
+            --val-items 32 --workers 0 --seed 3
     fi
 }
 mkdir -p "$OUT"

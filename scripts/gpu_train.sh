@@ -25,9 +25,12 @@ start=$(date +%s)
 bash scripts/synth_training_set.sh "$src/train.h5" "$N" "$SIZE" drive 21
 echo "data: $(( $(date +%s) - start )) s"
 t0=$(date +%s)
-vreg train --data "$src/train.h5" --out "$OUT/run" --arch small --input vessels --max-steps "$STEPS" --batch-size 16 \
-    --lr 2e-3 --max-rotation 20 --scale-range 0.8,1.25 --max-translation 0.15 --photometric --pairs cf-fa,cf-oct \
-    --val-every 250 --ckpt-every 250 --val-items 64 --workers 8 --device "$DEVICE" --seed 0
+# shellcheck source=scripts/small_recipe.sh
+source scripts/small_recipe.sh
+# Stage 1 of the CPU recipe with a 4x batch and 2x learning rate.
+vreg train --data "$src/train.h5" --out "$OUT/run" "${SMALL_MODEL[@]}" "${SMALL_AUGMENT[@]}" "${SMALL_STAGE1[@]}" \
+    --batch-size 16 --lr 2e-3 --max-steps "$STEPS" --val-every 250 --ckpt-every 250 --val-items 64 --workers 8 \
+    --device "$DEVICE" --seed 0
 echo "train: $(( $(date +%s) - t0 )) s for $STEPS steps"
 python3 scripts/bench_train.py --size "$BENCH_SIZE" --steps 5 --device "$DEVICE" > "$OUT/bench_train.txt" 2>&1 || true
 mkdir -p "$src/pairs" && cp -r data_specs/sample "$src/pairs/sample"

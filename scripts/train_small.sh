@@ -27,13 +27,12 @@ if [ ! -f "$DATA" ]; then
     bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" "$SEED"
 fi
 
-# Residual rotation and scale as LoFTR sees them after classic's pre-alignment (<= 20 deg, 0.8-1.25).
-common=(--data "$DATA" --out "$RUN" --arch small --input vessels --max-steps "$STEPS" --batch-size 4
-        --max-rotation 20 --scale-range 0.8,1.25 --photometric --pairs cf-fa,cf-oct
+# shellcheck source=scripts/small_recipe.sh
+source scripts/small_recipe.sh
+common=(--data "$DATA" --out "$RUN" "${SMALL_MODEL[@]}" "${SMALL_AUGMENT[@]}" --max-steps "$STEPS"
         --val-every 50 --ckpt-every 25 --val-items 32 --workers 1)
 if [ -z "$FROM" ]; then
-    vreg train "${common[@]}" --lr 1e-3 --max-translation 0.15 --seed 0 "$@"
+    vreg train "${common[@]}" "${SMALL_STAGE1[@]}" --seed 0 "$@"
 else
-    vreg train "${common[@]}" --weights "$FROM" --freeze none --lr 5e-4 --warmup-steps 20 --max-translation 0.3 \
-        --seed 1 "$@"
+    vreg train "${common[@]}" "${SMALL_STAGE2[@]}" --weights "$FROM" --freeze none --seed 1 "$@"
 fi

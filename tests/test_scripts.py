@@ -82,3 +82,54 @@ def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
     # identity truth, upright: the rough start and LoFTR land near it, and the errors are in the benchmark's pixels
     assert len(ok) == 2 and (ok["mean_err"] < 15).all(), frame.to_dict("records")
     assert "rough-start acceptance with at least 24 inliers" in proc.stdout and "0.1 (default)" in proc.stdout
+
+
+def _options(argv: list[str]) -> dict[str, str]:
+    """``vreg train``'s options as click reads them: the last occurrence of an option wins."""
+    opts: dict[str, str] = {}
+    for k, tok in enumerate(argv):
+        if tok.startswith("--"):
+            nxt = argv[k + 1] if k + 1 < len(argv) else ""
+            opts[tok] = "" if nxt.startswith("--") or not nxt else nxt
+    return opts
+
+
+def _train_calls(script: str, env: dict[str, str], tmp_path: Path) -> list[dict[str, str]]:
+    """Run a training script with a ``vreg`` that only logs its arguments; its ``vreg train`` calls."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / f"{script}.calls"
+    fake = bin_dir / "vreg"
+    fake.write_text(f'#!/usr/bin/env bash\n(IFS=$\'\\x1f\'; echo "$*") >> "{log}"\n')
+    fake.chmod(0o755)
+    full_env = {**os.environ, **env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    # ablations.sh goes on to score the (not written) checkpoints and fails there; only its calls matter here
+    subprocess.run(["bash", f"scripts/{script}"], cwd=ROOT, env=full_env, capture_output=True, timeout=120)
+    calls = [line.split("\x1f") for line in log.read_text().splitlines()]
+    return [_options(c[1:]) for c in calls if c and c[0] == "train"]
+
+
+def test_training_scripts_share_the_small_recipe(tmp_path: Path) -> None:
+    """train_small.sh stage 1 and the ablations' `recipe` run pass one recipe; each other variant changes one thing."""
+    for name in ("small/data/train256.h5", "abl/data/train256.h5", "abl/data/holdout256.h5"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (stage1,) = _train_calls("train_small.sh", {"RUN": str(tmp_path / "small"), "STEPS": "5"}, tmp_path)
+    runs = _train_calls("ablations.sh", {"OUT": str(tmp_path / "abl"), "STEPS": "5", "SEEDS": "0"}, tmp_path)
+    by_variant = {Path(r["--out"]).name: r for r in runs}
+    assert sorted(by_variant) == ["eps01_s0", "gray_s0", "recipe_s0", "rot180_s0"]
+    recipe = ("--arch", "--input", "--max-rotation", "--scale-range", "--photometric", "--pairs", "--batch-size",
+              "--lr", "--max-translation")  # fmt: skip
+    assert stage1["--arch"] == "small" and stage1["--input"] == "vessels" and stage1["--max-rotation"] == "20"
+    for key in recipe:
+        assert by_variant["recipe_s0"].get(key) == stage1.get(key), key
+    changed = {
+        "eps01_s0": {"--vessel-eps": "0.1"},
+        "gray_s0": {"--input": "gray"},
+        "rot180_s0": {"--max-rotation": "180"},
+    }
+    for run, change in changed.items():
+        for key in recipe:
+            assert by_variant[run].get(key) == change.get(key, stage1.get(key)), (run, key)
+        for key, value in change.items():
+            assert by_variant[run][key] == value

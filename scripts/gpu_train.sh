@@ -32,9 +32,12 @@ vreg train --data "$src/train.h5" --out "$OUT/run" "${SMALL_MODEL[@]}" "${SMALL_
     --batch-size 16 --lr 2e-3 --max-steps "$STEPS" --val-every 250 --ckpt-every 250 --val-items 64 --workers 8 \
     --device "$DEVICE" --seed 0
 echo "train: $(( $(date +%s) - t0 )) s for $STEPS steps"
-python3 scripts/bench_train.py --size "$BENCH_SIZE" --steps 5 --device "$DEVICE" > "$OUT/bench_train.txt" 2>&1 || true
+python3 scripts/bench_train.py --size "$BENCH_SIZE" --steps 5 --device "$DEVICE" --out "$OUT/bench_train.json" \
+    > "$OUT/bench_train.txt" 2>&1 || true
 mkdir -p "$src/pairs" && cp -r data_specs/sample "$src/pairs/sample"
+ckpt="$OUT/run/best.ckpt"
+[ -f "$ckpt" ] || ckpt="$OUT/run/last.ckpt"   # a run shorter than --val-every (the CPU check) has no best.ckpt
 vreg benchmark --pairs-dir "$src/pairs" --pairs-layout landmarks-csv --bins 0,15,30 \
-    --method classic --method "ours=loftr:checkpoint=$OUT/run/best.ckpt,prealign=none,device=$DEVICE" \
+    --method classic --method "ours=loftr:checkpoint=$ckpt,prealign=none,device=$DEVICE" \
     --out "$OUT/bench_sample" || true
 echo "total: $(( $(date +%s) - start )) s"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The training ablations of the small vessel-input LoFTR, each at the same step budget and over several seeds:
-#   recipe  --input vessels --vessel-eps 1e-4 --max-rotation 20 (stage 1 of `just train-small`)
+#   recipe  stage 1 of `just train-small` (scripts/small_recipe.sh; `vreg train`'s default --vessel-eps 1e-4)
 #   eps01   the same with --vessel-eps 0.1 (background cells weigh almost as much as vessel cells)
 #   gray    the same with --input gray (the grey image instead of classic's vessel map)
 #   rot180  the same with --max-rotation 180 (full rotation instead of what LoFTR sees after pre-alignment)
@@ -31,10 +31,10 @@ HOLDOUT="$OUT/data/holdout${SIZE}.h5"
 source scripts/small_recipe.sh
 variant_args() {  # variant_args NAME: what the variant changes from the recipe (stage 1 of scripts/small_recipe.sh)
     case $1 in
-        recipe) echo "--input vessels --vessel-eps 1e-4 --max-rotation 20" ;;
-        eps01) echo "--input vessels --vessel-eps 0.1 --max-rotation 20" ;;
-        gray) echo "--input gray --vessel-eps 1e-4 --max-rotation 20" ;;
-        rot180) echo "--input vessels --vessel-eps 1e-4 --max-rotation 180" ;;
+        recipe) echo "" ;;
+        eps01) echo "--vessel-eps 0.1" ;;
+        gray) echo "--input gray" ;;
+        rot180) echo "--max-rotation 180" ;;
     esac
 }
 

@@ -15,8 +15,8 @@ demo:
 
 # Lint and format check
 lint:
-    ruff check vreg_cli tests scripts
-    ruff format --check vreg_cli tests scripts
+    ruff check retinareg tests scripts
+    ruff format --check retinareg tests scripts
 
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:

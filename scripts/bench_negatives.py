@@ -34,13 +34,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vreg_cli.benchmark.cases import CaseConfig, draw_case, present_moving
-from vreg_cli.benchmark.command import window_ranges
-from vreg_cli.cli import parse_numbers
-from vreg_cli.errors import RegistrationFailed, VregError
-from vreg_cli.io import read_image
-from vreg_cli.methods import build_method
-from vreg_cli.register import register_pair
+from retinareg.benchmark.cases import CaseConfig, draw_case, present_moving
+from retinareg.benchmark.command import window_ranges
+from retinareg.cli import parse_numbers
+from retinareg.errors import RegistrationFailed, VregError
+from retinareg.io import read_image
+from retinareg.methods import build_method
+from retinareg.register import register_pair
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from vreg_cli.model.checkpoint import read_checkpoint
-from vreg_cli.model.loftr import load_model
-from vreg_cli.paths import atomic_output
+from retinareg.model.checkpoint import read_checkpoint
+from retinareg.model.loftr import load_model
+from retinareg.paths import atomic_output
 
 
 def main() -> None:

@@ -11,19 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import vreg_cli.register
-from vreg_cli.benchmark.cases import CaseConfig, CaseData, draw_case
-from vreg_cli.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
-from vreg_cli.benchmark.metrics import Thresholds, auc, case_metrics, error_scale_diag, summarize
-from vreg_cli.benchmark.run import BenchmarkSettings, parse_methods, run_benchmark
-from vreg_cli.benchmark.sources import PairsSource, vessel_bifurcations
-from vreg_cli.data.pairs import find_pairs
-from vreg_cli.errors import RegistrationFailed, VregError
-from vreg_cli.geometry import translation_matrix, warp_points
-from vreg_cli.io import read_image
-from vreg_cli.methods import BuiltMethod
-from vreg_cli.methods.base import Matches
-from vreg_cli.paths import SAMPLE_DIR
+import retinareg.register
+from retinareg.benchmark.cases import CaseConfig, CaseData, draw_case
+from retinareg.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
+from retinareg.benchmark.metrics import Thresholds, auc, case_metrics, error_scale_diag, summarize
+from retinareg.benchmark.run import BenchmarkSettings, parse_methods, run_benchmark
+from retinareg.benchmark.sources import PairsSource, vessel_bifurcations
+from retinareg.data.pairs import find_pairs
+from retinareg.errors import RegistrationFailed, VregError
+from retinareg.geometry import translation_matrix, warp_points
+from retinareg.io import read_image
+from retinareg.methods import BuiltMethod
+from retinareg.methods.base import Matches
+from retinareg.paths import SAMPLE_DIR
 
 FIXED_HW = (320, 1280)  # long side 1280: long-side-640 halves native errors; resize-512 scales x by 0.4, y by 1.6
 
@@ -77,8 +77,8 @@ def fake_world(monkeypatch):
         return data
 
     source.load = load
-    monkeypatch.setattr(vreg_cli.register, "register_pair", reg)
-    monkeypatch.setattr("vreg_cli.methods.build_method", lambda spec, context: BuiltMethod(spec, "test"))
+    monkeypatch.setattr(retinareg.register, "register_pair", reg)
+    monkeypatch.setattr("retinareg.methods.build_method", lambda spec, context: BuiltMethod(spec, "test"))
     return source, behaviour
 
 
@@ -207,13 +207,13 @@ def test_parse_methods_labels() -> None:
 def test_run_is_method_independent_resumable_and_counts_failures(fake_world, tmp_path: Path, monkeypatch) -> None:
     source, behaviour = fake_world
     seen: dict[str, list] = {"a": [], "b": []}
-    original = vreg_cli.register.register_pair
+    original = retinareg.register.register_pair
 
     def recording(fixed, moving, method):
         seen[method].append((fixed.copy(), moving.copy(), original.gt.copy()))
         return original(fixed, moving, method)
 
-    monkeypatch.setattr(vreg_cli.register, "register_pair", recording)
+    monkeypatch.setattr(retinareg.register, "register_pair", recording)
     behaviour.update(a=np.array([1.0, 0.0]), b="fail")
     settings = BenchmarkSettings(cases=CaseConfig(bins=(0, 60)), error_scale="native", registration=object())
     entries = [MethodEntry("a", "a"), MethodEntry("b", "b")]

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vreg_cli.data.synth import make_triplet
-from vreg_cli.errors import RegistrationFailed
-from vreg_cli.geometry import (
+from retinareg.data.synth import make_triplet
+from retinareg.errors import RegistrationFailed
+from retinareg.geometry import (
     decompose_affine,
     grid_points,
     point_errors,
@@ -20,11 +20,11 @@ from vreg_cli.geometry import (
     warp_image,
     warp_points,
 )
-from vreg_cli.io import read_image
-from vreg_cli.methods.classic import ClassicConfig, ClassicMethod, _Prepared, _Refined
-from vreg_cli.methods.global_search import Candidate
-from vreg_cli.paths import SAMPLE_DIR
-from vreg_cli.register import register_pair
+from retinareg.io import read_image
+from retinareg.methods.classic import ClassicConfig, ClassicMethod, _Prepared, _Refined
+from retinareg.methods.global_search import Candidate
+from retinareg.paths import SAMPLE_DIR
+from retinareg.register import register_pair
 
 SIZE = 256
 
@@ -269,7 +269,7 @@ def test_a_weak_trusted_result_does_not_end_the_search(
 
 
 def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye: dict[str, np.ndarray]) -> None:
-    from vreg_cli.methods.loftr import ClassicPrealigner
+    from retinareg.methods.loftr import ClassicPrealigner
 
     moving, t = _transformed(eye["fa"], -150, 1.2)
     prealigner = ClassicPrealigner()

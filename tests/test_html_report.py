@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from vreg_cli.benchmark.html_report import worst_cases
-from vreg_cli.cli import app
-from vreg_cli.paths import SAMPLE_DIR
-from vreg_cli.report_html import CREATED_ID
+from retinareg.benchmark.html_report import worst_cases
+from retinareg.cli import app
+from retinareg.paths import SAMPLE_DIR
+from retinareg.report_html import CREATED_ID
 
 runner = CliRunner()
 

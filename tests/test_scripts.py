@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vreg_cli.geometry import point_errors
-from vreg_cli.io import read_landmarks
+from retinareg.geometry import point_errors
+from retinareg.io import read_landmarks
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data_specs" / "sample"
@@ -50,9 +50,9 @@ def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
     """The rough-start harness end to end on two tiny synthetic CF-FA pairs (identity truth), one bin."""
     import pandas as pd
 
-    from vreg_cli.data.synth import make_triplet
-    from vreg_cli.geometry import grid_points
-    from vreg_cli.io import write_image
+    from retinareg.data.synth import make_triplet
+    from retinareg.geometry import grid_points
+    from retinareg.io import write_image
 
     pairs = tmp_path / "pairs"
     for k in range(2):

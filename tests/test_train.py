@@ -15,17 +15,17 @@ import torch
 from train_helpers import write_minima_file, write_synth_h5
 from typer.testing import CliRunner
 
-import vreg_cli.training.loop as loop
-from vreg_cli.benchmark.cases import CaseConfig
-from vreg_cli.benchmark.metrics import Thresholds, case_metrics
-from vreg_cli.cli import app
-from vreg_cli.data.dataset import AugmentConfig
-from vreg_cli.errors import VregError
-from vreg_cli.model.checkpoint import read_checkpoint
-from vreg_cli.model.loftr import LoFTRModel, load_model
-from vreg_cli.training.config import TrainConfig
-from vreg_cli.training.loop import train
-from vreg_cli.training.resume import resume_config
+import retinareg.training.loop as loop
+from retinareg.benchmark.cases import CaseConfig
+from retinareg.benchmark.metrics import Thresholds, case_metrics
+from retinareg.cli import app
+from retinareg.data.dataset import AugmentConfig
+from retinareg.errors import VregError
+from retinareg.model.checkpoint import read_checkpoint
+from retinareg.model.loftr import LoFTRModel, load_model
+from retinareg.training.config import TrainConfig
+from retinareg.training.loop import train
+from retinareg.training.resume import resume_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -173,8 +173,8 @@ _DDP_ENTRY = """
 import os, sys
 from pathlib import Path
 import torch
-import vreg_cli.training.loop as loop
-from vreg_cli.cli import app
+import retinareg.training.loop as loop
+from retinareg.cli import app
 
 real = loop.train
 
@@ -221,9 +221,9 @@ def test_end_to_end_training_beats_untrained_model(tmp_path):
     untrained (random, MINIMA-format) model predicts no confident coarse match; the trained one predicts matches
     that are mostly correct. Seeded, so the outcome does not depend on the machine's speed.
     """
-    from vreg_cli.training.build import make_datasets, make_val_loader
-    from vreg_cli.training.distributed import DistInfo
-    from vreg_cli.training.validation import validate
+    from retinareg.training.build import make_datasets, make_val_loader
+    from retinareg.training.distributed import DistInfo
+    from retinareg.training.validation import validate
 
     data = write_synth_h5(tmp_path / "eye.h5", n=6, size=128, n_val=2, eyes=1)
     weights = write_minima_file(tmp_path / "minima.ckpt", seed=0)
@@ -250,7 +250,7 @@ def test_end_to_end_training_beats_untrained_model(tmp_path):
 
 
 def test_validation_judges_pairs_as_the_benchmark():
-    from vreg_cli.training.validation import rotation_bin
+    from retinareg.training.validation import rotation_bin
 
     # each |rotation| counts in the nearest benchmark bin (0, 15, 30, 45, 60, 90, 135, 180); ties go down
     angles = (0.0, 7.4, -7.5, 7.6, 52.0, 53.0, -112.5, 113.0, 170.0, -180.0, 190.0)

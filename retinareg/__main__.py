@@ -1,0 +1,3 @@
+from retinareg.cli import main
+
+main()

@@ -1,0 +1,130 @@
+"""Run the methods on one case and turn the result into one cases.csv row per method.
+
+Runs in the main process (``--workers 1``) or in worker processes; each process builds every method once and keeps
+it (LoFTR weights are loaded once per process, never per case).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from retinareg.benchmark.cases import CaseSpec
+from retinareg.benchmark.metrics import Thresholds, case_metrics, error_scale_diag
+from retinareg.errors import RegistrationFailed
+from retinareg.geometry import point_errors, to_3x3
+
+MATRIX_COLUMNS = [f"m{r}{c}" for r in range(3) for c in range(3)]
+COLUMNS = [
+    "method", "method_spec", "case_id", "pair", "modality", "bin", "angle", "scale", "shift_x", "shift_y",
+    "status", "error", "n_points", "mean_err", "median_err", "max_err", "sr_me", "sr_mae", "acceptable", "success",
+    "matches", "inliers", "mir", "seconds", "error_scale", *MATRIX_COLUMNS,
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A method in the comparison: its label in the reports and its ``build_method`` spec."""
+
+    label: str
+    spec: str
+
+
+@dataclass
+class EvalContext:
+    """Everything a process needs to evaluate cases (picklable; methods are built lazily per process)."""
+
+    source: Any  # H5Source | PairsSource
+    entries: list[MethodEntry]
+    registration: Any  # retinareg.context.RegistrationContext: every method is built for it
+    error_scale: str
+    thresholds: Thresholds
+
+    def __post_init__(self) -> None:
+        self._methods: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_methods"] = {}  # built again in each worker process
+        return state
+
+    def method(self, label: str) -> Any:
+        if label not in self._methods:
+            from retinareg.methods import build_method
+
+            spec = next(e.spec for e in self.entries if e.label == label)
+            self._methods[label] = build_method(spec, self.registration).method
+        return self._methods[label]
+
+
+def _count(value: Any) -> float:
+    """A match/inlier count from a Registration or RegistrationFailed details (arrays count their true entries)."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, np.ndarray) and value.dtype == bool:
+        return float(value.sum())
+    if hasattr(value, "__len__"):
+        return float(len(value))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _row(ctx: EvalContext, entry: MethodEntry, case: CaseSpec, n_points: int) -> dict[str, Any]:
+    return {
+        "method": entry.label,
+        "method_spec": entry.spec,
+        "case_id": case.case_id,
+        "pair": case.pair,
+        "modality": case.modality,
+        "bin": case.bin,
+        "angle": round(case.angle, 6),
+        "scale": round(case.scale, 6),
+        "shift_x": round(case.shift[0], 4),
+        "shift_y": round(case.shift[1], 4),
+        "n_points": n_points,
+        "error_scale": ctx.error_scale,
+    }
+
+
+def evaluate_case(ctx: EvalContext, case: CaseSpec, labels: list[str]) -> list[dict[str, Any]]:
+    """Run each labelled method on one case; one row per method. A failure is a row with infinite errors."""
+    from retinareg.register import register_pair
+
+    data = ctx.source.load(case)
+    diag = error_scale_diag(ctx.error_scale, data.fixed.shape[:2])
+    rows = []
+    for label in labels:
+        entry = next(e for e in ctx.entries if e.label == label)
+        row = _row(ctx, entry, case, len(data.pts_fixed))
+        matrix, errors = None, None
+        start = time.perf_counter()
+        try:
+            reg = register_pair(data.fixed, data.moving, ctx.method(label))
+            matrix = np.asarray(reg.moving_to_fixed, np.float64)
+            matches, inliers = _count(reg.matches), _count(reg.inliers)
+            errors = point_errors(matrix, data.pts_moving, data.pts_fixed, scale=diag)
+            row.update(status="ok", error="")
+        except RegistrationFailed as exc:
+            details = getattr(exc, "details", {}) or {}
+            matches, inliers = _count(details.get("matches")), _count(details.get("inliers"))
+            rejected = details.get("registration")  # the untrusted Registration, when a matrix was found
+            if rejected is not None and hasattr(rejected, "moving_to_fixed"):
+                matrix = to_3x3(rejected.moving_to_fixed)  # kept for diagnosis; the case still has infinite error
+                matches, inliers = _count(rejected.matches), _count(rejected.inliers)
+            row.update(status="failed", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a crashing method is a failed case, never a dropped one
+            matches = inliers = float("nan")
+            row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+        row["seconds"] = round(time.perf_counter() - start, 4)
+        row.update(case_metrics(errors, ctx.thresholds))
+        row["matches"], row["inliers"] = matches, inliers
+        row["mir"] = inliers / matches if matches and np.isfinite(matches) and np.isfinite(inliers) else float("nan")
+        flat = matrix.reshape(-1) if matrix is not None else np.full(9, np.nan)
+        row.update({k: float(v) for k, v in zip(MATRIX_COLUMNS, flat, strict=True)})
+        rows.append(row)
+    return rows

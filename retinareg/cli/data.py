@@ -1,0 +1,103 @@
+"""`vreg synth`, `vreg prepare`, `vreg info`: make, pack and inspect data sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from retinareg.cli import app, user_errors
+from retinareg.errors import VregError
+from retinareg.ui import console, stdout
+
+
+@app.command()
+@user_errors
+def synth(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the data set into.")],
+    n: Annotated[int, typer.Option("--n", help="Number of samples.")] = 50,
+    layout: Annotated[str, typer.Option(help="Triplet layout: fives-generated | flat | path to a .toml spec.")] = (
+        "fives-generated"
+    ),
+    size: Annotated[int, typer.Option(help="Image size in pixels (square).")] = 512,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same images.")] = 0,
+    vessels: Annotated[
+        str,
+        typer.Option(
+            help="Vessel geometry: procedural | drive (6 bundled real masks) | a folder in DRIVE's layout "
+            "(vessels/<id>.png, fov/<id>.png)."
+        ),
+    ] = ("procedural"),
+) -> None:
+    """Write a synthetic CF/FA/OCT/OCTA data set with vessel masks, in a chosen layout."""
+    from retinareg.data.synth import write_synth_dataset
+
+    ids = write_synth_dataset(out_dir, n, layout=layout, size=size, seed=seed, vessels=vessels, progress=True)
+    console.print(
+        f"wrote {len(ids)} samples ({layout} layout, {size} px, {vessels} vessels) to {out_dir}", soft_wrap=True
+    )
+
+
+@app.command()
+@user_errors
+def prepare(
+    src: Annotated[Path, typer.Argument(help="Source folder of aligned triplets.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HDF5 file to write.")],
+    layout: Annotated[str, typer.Option(help="Triplet layout: fives-generated | flat | path to a .toml spec.")],
+    size: Annotated[int | None, typer.Option(help="Resize everything to N x N (default: keep the size).")] = None,
+    split: Annotated[str | None, typer.Option(help="train,val,test fractions (default 0.8,0.1,0.1).")] = None,
+    split_file: Annotated[Path | None, typer.Option(help="CSV with header id,split instead of --split.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 0,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip bad samples and list them at the end.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+) -> None:
+    """Validate aligned triplets and pack them into one HDF5 file."""
+    from retinareg.data.pack import pack
+
+    if split is not None and split_file is not None:
+        raise VregError("use --split or --split-file, not both")
+    result = pack(
+        src, out, layout=layout, size=size, split=split or "0.8,0.1,0.1", seed=seed, split_file=split_file,
+        skip_bad=skip_bad, force=force, progress=True,
+    )  # fmt: skip
+    table = Table(title=out.name, show_header=True)
+    table.add_column("split")
+    table.add_column("samples", justify="right")
+    for name, count in result.split_counts.items():
+        table.add_row(name, str(count))
+    table.add_row("[bold]total", f"[bold]{result.n}")
+    table.add_row("skipped", str(len(result.skipped)))
+    stdout.print(table)
+    stdout.print(
+        f"wrote {out}: size {result.size[1]}x{result.size[0]}, modalities {', '.join(result.modalities)}, "
+        "masks vessel, fov",
+        soft_wrap=True,
+    )
+    for line in result.skipped:
+        console.print(f"[yellow]skipped:[/] {line}", soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def info(path: Annotated[Path, typer.Argument(help="A vreg HDF5 file.")]) -> None:
+    """Show what a vreg HDF5 file holds: samples, splits, size, modalities, attributes."""
+    from retinareg.data.info import describe_h5
+
+    d = describe_h5(path)
+    stdout.print(f"{d['path']} ({d['file_mb']:.1f} MB)", soft_wrap=True)
+    table = Table(show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    table.add_row("samples", str(d["samples"]))
+    table.add_row("splits", ", ".join(f"{k} {v}" for k, v in d["splits"].items()))
+    table.add_row("size (H x W)", f"{d['size'][0]} x {d['size'][1]}")
+    table.add_row("modalities", ", ".join(d["modalities"]))
+    table.add_row("masks", ", ".join(d["masks"]))
+    table.add_row("storage", f"chunks {d['chunks']}, {d['compression']}")
+    table.add_row("ids", ", ".join(d["example_ids"]) + (" ..." if d["samples"] > 5 else ""))
+    for key in sorted(d["attrs"]):
+        if key not in ("size", "modalities"):
+            table.add_row(f"attr {key}", str(d["attrs"][key]))
+    stdout.print(table)

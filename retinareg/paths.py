@@ -1,0 +1,176 @@
+"""Where the repository's bundled files live and how outputs are written atomically.
+
+Temporary files are named ``.<target name>.vreg-<pid>-<random>.tmp<suffix>`` beside their target. A process killed
+before it could remove its own (SIGKILL, power loss) leaves one behind; the next :func:`atomic_output` in the same
+folder removes every such file whose pid is no longer running (:func:`remove_stale_temporaries`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_SPECS = REPO_ROOT / "data_specs"
+SAMPLE_DIR = DATA_SPECS / "sample"
+#: the LoFTR that vreg trained itself (small preset, vessel-map input; provenance in data_specs/weights/README.md)
+BUNDLED_LOFTR = DATA_SPECS / "weights" / "loftr_small_vessels.ckpt"
+
+#: ``.<name>.vreg-<pid>-<random>.tmp<suffix>``: group 1 is the pid of the process that created it
+_TEMP_RE = re.compile(r"^\..+\.vreg-(\d+)-[A-Za-z0-9_]+\.tmp(\.[^.]*)?$")
+_group = threading.local()
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists (or may exist: another user's process)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the vreg temporary files in ``folder`` whose process is gone; returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_RE.match(entry.name)
+        if match and not _pid_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+@contextlib.contextmanager
+def output_group() -> Iterator[None]:
+    """All or none: every :func:`atomic_output` inside the block is renamed onto its target only when the whole block
+    succeeds; an exception anywhere removes all of the block's temporary files and leaves every target untouched.
+    """
+    if getattr(_group, "pending", None) is not None:  # nested: the outer group commits
+        yield
+        return
+    _group.pending = []
+    try:
+        yield
+        pending, _group.pending = _group.pending, None
+        for tmp, target in pending:
+            _replace(tmp, target)
+    finally:
+        leftover, _group.pending = _group.pending or [], None
+        for tmp, _ in leftover:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    from retinareg.errors import VregError
+
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise VregError(f"{target}: cannot write ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def atomic_output(target: str | os.PathLike, *, force: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` only on success.
+
+    A crash or exception inside the block removes the temporary file, so a half-written output never
+    appears under the target's name. With ``force=False`` an existing target is an error. Inside
+    :func:`output_group` the rename waits for the group. An OSError (read-only file system, full disk, the target is
+    a directory) becomes one VregError line naming the target.
+    """
+    from retinareg.errors import VregError
+
+    target = Path(target)
+    if target.exists() and not force:
+        raise VregError(f"{target} exists; use --force to replace it")
+    check_output_path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.vreg-{os.getpid()}-", suffix=".tmp" + target.suffix, dir=target.parent
+        )
+    except OSError as exc:
+        raise VregError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    # mkstemp creates 0600 files; outputs should get the permissions any new file would (umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)
+    pending = getattr(_group, "pending", None)
+    try:
+        try:
+            yield tmp_path
+        except OSError as exc:
+            raise VregError(f"{target}: cannot write ({exc.strerror or exc})") from None
+        if pending is not None:
+            pending.append((tmp_path, target))
+        else:
+            _replace(tmp_path, target)
+    finally:
+        if (pending is None or (tmp_path, target) not in pending) and tmp_path.exists():
+            tmp_path.unlink()
+
+
+def check_output_path(target: str | os.PathLike, *, image: bool = False) -> Path:
+    """Fail early (one VregError line) when ``target`` cannot be written: it is a directory, its folder cannot be
+    created or written, or (``image=True``) OpenCV has no writer for its extension.
+    """
+    from retinareg.errors import VregError
+
+    target = Path(target)
+    if target.is_dir():
+        raise VregError(f"{target}: is a directory; give a file name")
+    if target.exists() and not target.is_file():
+        raise VregError(f"{target}: exists and is not a regular file (a device or pipe); give a file name")
+    if image:
+        import cv2
+
+        if not target.suffix or not cv2.haveImageWriter(str(target)):
+            raise VregError(f"{target}: unknown image extension {target.suffix or '(none)'!r}; use .png, .jpg or .tif")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise VregError(f"{target}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VregError(f"{target}: cannot write into {folder} (read-only or no permission)")
+    return target
+
+
+def check_output_paths(
+    images: Iterable[str | os.PathLike | None] = (), others: Iterable[str | os.PathLike | None] = ()
+) -> None:
+    """:func:`check_output_path` for every requested output (None = not requested) before any work starts.
+
+    ``images`` also need an extension OpenCV can write. The same path given for two outputs is an error too (one
+    would silently replace the other).
+    """
+    from retinareg.errors import VregError
+
+    seen: set[Path] = set()
+    for target, image in [(t, True) for t in images if t is not None] + [(t, False) for t in others if t is not None]:
+        key = Path(target).resolve()
+        if key in seen:
+            raise VregError(f"{target}: given for two outputs")
+        seen.add(key)
+        check_output_path(target, image=image)

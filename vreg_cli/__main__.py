@@ -1,3 +1,0 @@
-from vreg_cli.cli import main
-
-main()

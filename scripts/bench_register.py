@@ -122,6 +122,8 @@ def main() -> None:
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--batch", type=int, default=1, help="search candidates per LoFTR call")
+    parser.add_argument("--device", default="cpu", help="torch device of the LoFTR model: cpu | cuda")
+    parser.add_argument("--skip-others", action="store_true", help="time LoFTR only (not classic and sift)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -134,8 +136,8 @@ def main() -> None:
         torch.save(checkpoint_payload(model), ckpt)
         from retinareg.model.loftr import load_model
 
-        model = load_model(ckpt).use_channels_last()  # as LoFTRMatcher.from_file
-    print(f"torch threads: {torch.get_num_threads()}; fixed {fixed.shape}, moving {moving.shape}")
+        model = load_model(ckpt, device=args.device).use_channels_last()  # as LoFTRMatcher.from_file
+    print(f"device {args.device}, torch threads: {torch.get_num_threads()}; fixed {fixed.shape}, moving {moving.shape}")
 
     rows = []
     context = RegistrationContext()  # working size 640 for every method; LoFTR runs inside it at its own size
@@ -147,10 +149,11 @@ def main() -> None:
     def timed(size: int, name: str, fn: Any) -> None:
         best, median, cpu = seconds(fn, args.repeats)
         rows.append({"loftr_size": size, "method": name, "seconds": round(best, 3), "median_s": round(median, 3),
-                     "cpu_s": round(cpu, 3)})  # fmt: skip
+                     "cpu_s": round(cpu, 3), "device": args.device})  # fmt: skip
         print(f"{size:4d}  {name:52s} min {best:6.2f} s  median {median:6.2f} s  cpu {cpu:6.2f} s", flush=True)
 
-    for name, method in {"classic": ClassicMethod(), "sift": SiftMethod()}.items():
+    others = {} if args.skip_others else {"classic": ClassicMethod(), "sift": SiftMethod()}
+    for name, method in others.items():
         timed(640, name, lambda m=method: register_pair(fixed, moving, m))
     timed(640, "  part: classic pre-alignment", lambda: prealigner(fw, mw))
     for size in (int(s) for s in args.sizes.split(",")):
@@ -164,6 +167,8 @@ def main() -> None:
             variants["loftr rotation search 4x90, no reuse"] = LoFTRMethod(NoReuse(matcher), prealign="search")
         for name, method in variants.items():
             timed(size, name, lambda m=method: register_pair(fixed, moving, m))
+        if args.device != "cpu":
+            continue  # forward hooks would time kernel launches, not the work, on an asynchronous device
         prof = profile(model, matcher, to_gray(fw), warp_image(to_gray(mw), pre, fw.shape[:2]))
         share = ", ".join(f"{k} {v:.2f}s ({v / prof['total']:.0%})" for k, v in prof.items() if k in MODULE_NAMES)
         print(f"      profile of one LoFTR match ({prof['matches']:.0f} matches, {prof['total']:.2f} s): {share}")

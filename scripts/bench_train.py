@@ -2,9 +2,14 @@
 
 Each (device, policy) runs in its own child process so peak memory is its own: peak RSS on CPU (includes the
 Python / torch baseline, reported separately), torch.cuda.max_memory_allocated on CUDA. One step = supervision,
-LoFTR training forward, vessel-weighted loss, backward, AdamW step, on a synthetic 512x512 CF-FA pair, batch 1.
+LoFTR training forward, vessel-weighted loss, backward, AdamW step, on a synthetic CF-FA pair.
 
     python scripts/bench_train.py [--size 512] [--steps 3] [--device cpu|cuda|all] [--out bench/bench_train.json]
+
+The GPU table (``--sweep``): for each size, frozen policy and precision, batches in ``--batches`` order until one
+does not fit; steps/s, samples/s and peak GPU memory of each that fits, one JSON line per row in ``--out``:
+
+    python scripts/bench_train.py --sweep --device cuda --sizes 512,640 --batches 8,16,32,64,128 --out rows.jsonl
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from pathlib import Path
 POLICIES = ("default", "none")
 
 
-def _child(size: int, steps: int, freeze: str, device_name: str) -> dict:
+def _child(
+    size: int, steps: int, freeze: str, device_name: str, batch: int = 1, amp: bool = True, arch: str = "minima"
+) -> dict:
     import numpy as np
     import torch
 
@@ -44,15 +51,16 @@ def _child(size: int, steps: int, freeze: str, device_name: str) -> dict:
         "vessel1": torch.from_numpy(warp_image(t["vessel"].astype(np.float32), aug, (size, size)) > 0)[None],
         "moving_to_fixed": torch.from_numpy(np.linalg.inv(aug)).float()[None],
     }
-    model = LoFTRModel(LoFTRConfig().with_freeze(freeze)).to(device).train()
+    data0 = {k: v.expand(batch, *v.shape[1:]).contiguous() for k, v in data0.items()}
+    model = LoFTRModel(LoFTRConfig.for_arch(arch).with_freeze(freeze)).to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5)
-    amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    amp_args = dict(device_type=device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
 
     def step() -> float:
         data = {k: v.to(device) for k, v in data0.items()}
         spvs_coarse(data)
-        with torch.autocast(**amp):
+        with torch.autocast(**amp_args):
             model.forward_train(data)
         spvs_fine(data)
         loss, _ = loftr_loss(data, LossConfig())
@@ -75,10 +83,15 @@ def _child(size: int, steps: int, freeze: str, device_name: str) -> dict:
         times.append(time.perf_counter() - t0)
     out = {
         "device": device_name,
+        "arch": arch,
         "freeze": freeze,
         "size": size,
+        "batch": batch,
+        "precision": "bf16" if amp_args["enabled"] else "fp32",
         "steps": steps,
         "s_per_step": float(np.median(times)),
+        "steps_per_s": 1.0 / float(np.median(times)),
+        "samples_per_s": batch / float(np.median(times)),
         "trainable_params": sum(p.numel() for p in params),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "baseline_rss_mib": baseline_kb / 1024,
@@ -89,6 +102,35 @@ def _child(size: int, steps: int, freeze: str, device_name: str) -> dict:
     return out
 
 
+def _sweep(args: argparse.Namespace) -> None:
+    """The GPU table: every (size, freeze, precision), batches ascending until one runs out of memory."""
+    import gc
+
+    import torch
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    batches = [int(b) for b in args.batches.split(",")]
+    with out.open("a") as f:
+        for amp in (True, False):  # bf16 first: the rows users need most come first if time runs out
+            for size in (int(s) for s in args.sizes.split(",")):
+                for freeze in POLICIES:
+                    for batch in batches:
+                        try:
+                            row = _child(size, args.steps, freeze, args.device, batch, amp, args.arch)
+                        except torch.OutOfMemoryError:
+                            row = {"size": size, "freeze": freeze, "batch": batch, "arch": args.arch,
+                                   "precision": "bf16" if amp else "fp32", "oom": True}  # fmt: skip
+                        gc.collect()
+                        if args.device == "cuda":
+                            torch.cuda.empty_cache()
+                        f.write(json.dumps(row) + "\n")
+                        f.flush()
+                        print(json.dumps(row), flush=True)
+                        if row.get("oom"):
+                            break
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=512)
@@ -96,7 +138,14 @@ def main() -> None:
     ap.add_argument("--device", default="all", choices=("cpu", "cuda", "all"))
     ap.add_argument("--out", default="bench/bench_train.json")
     ap.add_argument("--child", nargs=2, metavar=("FREEZE", "DEVICE"), help=argparse.SUPPRESS)
+    ap.add_argument("--sweep", action="store_true", help="the batch x precision x policy table (JSON lines)")
+    ap.add_argument("--sizes", default="512,640", help="--sweep: image sizes")
+    ap.add_argument("--batches", default="8,16,32,64,128", help="--sweep: batches, ascending, until out of memory")
+    ap.add_argument("--arch", default="minima", help="--sweep: LoFTR preset (minima | small)")
     args = ap.parse_args()
+    if args.sweep:
+        _sweep(args)
+        return
     if args.child:
         print(json.dumps(_child(args.size, args.steps, *args.child)))
         return

@@ -214,6 +214,19 @@ def test_ddp_two_processes_gloo(files, tmp_path):
     assert not torch.equal(rank0["loftr_coarse.layers.0.q_proj.weight"], start["loftr_coarse.layers.0.q_proj.weight"])
 
 
+def test_torchrun_with_one_process_joins_a_process_group(files, tmp_path):
+    """`torchrun --nproc_per_node 1` (one GPU) still trains through the process group and DDP (NCCL on CUDA, gloo
+    here): the backend the users' launcher asks for is exercised even on one device."""
+    data, weights = files
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "-m", "retinareg",
+           "train", "--data", str(data), "--weights", str(weights), "--out", str(tmp_path / "one"), "--max-steps",
+           "1", "--batch-size", "1", "--workers", "0", "--val-items", "1", "--device", "cpu"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 process(es), gloo" in " ".join(proc.stderr.split())
+    assert read_checkpoint(tmp_path / "one" / "last.ckpt")["step"] == 1
+
+
 def test_end_to_end_training_beats_untrained_model(tmp_path):
     """80 steps on one synthetic eye (128 px, small affines): validation on new affines of that eye.
 

@@ -22,6 +22,7 @@ class DistInfo:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    launched: bool = False  # started by torchrun: in a process group even with one process
 
     @property
     def is_main(self) -> bool:
@@ -30,7 +31,8 @@ class DistInfo:
 
     @property
     def enabled(self) -> bool:
-        return self.world > 1
+        """In a process group (DDP, sharded sampler): under torchrun, or whenever there are several processes."""
+        return self.launched or self.world > 1
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -58,10 +60,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 def setup(device_name: str) -> tuple[DistInfo, torch.device]:
     """Join the process group when launched by torchrun (gloo on CPU, nccl on CUDA) and pick the device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if "RANK" not in os.environ:  # not launched by torchrun
         return DistInfo(), resolve_device(device_name)
-    info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")), launched=True)
     device = resolve_device(device_name, info.local_rank)
     if device.type == "mps":
         raise VregError("multi-process training (torchrun) is not supported on MPS; use cuda or cpu")
@@ -71,6 +73,11 @@ def setup(device_name: str) -> tuple[DistInfo, torch.device]:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     return info, device
+
+
+def backend_note() -> str:
+    """ ", nccl" or ", gloo" inside a process group, else "" (for the start-of-training line)."""
+    return f", {dist.get_backend()}" if dist.is_available() and dist.is_initialized() else ""
 
 
 def teardown(info: DistInfo) -> None:

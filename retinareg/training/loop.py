@@ -167,7 +167,8 @@ class _Run:
             console.print(parameter_table(self.model))
             write_json(self.run_dir / "config.json", cfg.to_dict())
             console.print(
-                f"training on {device} ({info.world} process(es)), {self.steps} steps, run dir {self.run_dir}"
+                f"training on {device} ({info.world} process(es){D.backend_note()}), {self.steps} steps, "
+                f"run dir {self.run_dir}"
             )
         # DDP wraps the model itself: its forward is the training forward (frozen modules stay in eval and the
         # frozen backbone runs without autograd: LoFTRModel.train / forward_train see to both)

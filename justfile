@@ -61,7 +61,7 @@ train-small *args:
 finetune-small *args:
     FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
 
-# The GPU variant (<= 10 min, unattended): OUT=folder just train-gpu; every figure lands in $OUT
+# The CUDA run (<= 10 min, unattended; docs/gpu.md): correctness checks, training-step table, inference, a fine-tune. OUT=folder just train-gpu
 train-gpu *args:
     bash scripts/gpu_train.sh "$@"
 

@@ -8,7 +8,7 @@ test *args:
 
 # The main job on bundled data: register the bundled real CF-FA pair (pictures in out/), then synth -> prepare -> info
 demo:
-    vreg register data_specs/sample/fixed.png data_specs/sample/moving.png -o out/registered.png --landmarks data_specs/sample/landmarks.csv --transform-out out/transform.json --checkerboard out/checkerboard.png --overlay out/overlay.png --matches out/matches.png
+    vreg register retinareg/resources/sample/fixed.png retinareg/resources/sample/moving.png -o out/registered.png --landmarks retinareg/resources/sample/landmarks.csv --transform-out out/transform.json --checkerboard out/checkerboard.png --overlay out/overlay.png --matches out/matches.png
     vreg synth out/synth --n 8 --size 256 --seed 0
     vreg prepare out/synth -o out/synth.h5 --layout fives-generated --force
     vreg info out/synth.h5
@@ -59,7 +59,7 @@ train-small *args:
 
 # Stage 2 of the bundled LoFTR: fine-tune FROM (default: the bundled file) on fresh triplets with shifts up to 30 % (~1.5 h; again = resume). Env: FROM, RUN, STEPS, SIZE, N, THREADS, DRIVE
 finetune-small *args:
-    FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
+    FROM=${FROM:-retinareg/resources/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
 
 # The GPU variant (<= 10 min, unattended): OUT=folder just train-gpu; every figure lands in $OUT
 train-gpu *args:

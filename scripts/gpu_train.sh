@@ -34,7 +34,7 @@ vreg train --data "$src/train.h5" --out "$OUT/run" "${SMALL_MODEL[@]}" "${SMALL_
 echo "train: $(( $(date +%s) - t0 )) s for $STEPS steps"
 python3 scripts/bench_train.py --size "$BENCH_SIZE" --steps 5 --device "$DEVICE" --out "$OUT/bench_train.json" \
     > "$OUT/bench_train.txt" 2>&1 || true
-mkdir -p "$src/pairs" && cp -r data_specs/sample "$src/pairs/sample"
+mkdir -p "$src/pairs" && cp -r retinareg/resources/sample "$src/pairs/sample"
 ckpt="$OUT/run/best.ckpt"
 [ -f "$ckpt" ] || ckpt="$OUT/run/last.ckpt"   # a run shorter than --val-every (the CPU check) has no best.ckpt
 vreg benchmark --pairs-dir "$src/pairs" --pairs-layout landmarks-csv --bins 0,15,30 \

@@ -40,7 +40,7 @@ from retinareg.cli import parse_numbers
 from retinareg.errors import RegistrationFailed, VregError
 from retinareg.io import read_image
 from retinareg.methods import build_method
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -130,11 +130,19 @@ def resolve_spec(spec: str) -> tuple[str, dict[str, str], str]:
     return "classic", {}, "auto: no LoFTR weights given or configured"
 
 
-def build_method(spec: str = "auto", context: RegistrationContext | None = None) -> BuiltMethod:
-    """The method a spec names, built for ``context`` (default: the default context), and why it was chosen."""
+def build_method(
+    spec: str = "auto", context: RegistrationContext | None = None, *, device: str | None = None
+) -> BuiltMethod:
+    """The method a spec names, built for ``context`` (default: the default context), and why it was chosen.
+
+    ``device``: where a method with a ``device`` option (loftr) runs, unless the spec sets it (None: the option's
+    default, auto = CUDA when present); weight-free methods ignore it.
+    """
     from retinareg.context import RegistrationContext
 
     name, raw, why = resolve_spec(spec)
     info = METHODS[name]
+    if device is not None and "device" not in raw and any(o.name == "device" for o in info.options):
+        raw = {**raw, "device": device}
     options = parse_options(info.options_class, raw, name)
     return BuiltMethod(info.build(options, context or RegistrationContext()), why)

@@ -53,6 +53,10 @@ bench-train *args:
 bench-register *args:
     python3 scripts/bench_register.py "$@"
 
+# Python API against the command line: Registrar("classic") seconds per pair vs `vreg register` per call (8 rotated copies of the bundled pair), import time, `vreg register --method classic` wall time (extra args: --before DIR, an export of an earlier version; --repeat N)
+bench-api *args:
+    python3 scripts/bench_api.py "$@"
+
 # Train the small vessel-input LoFTR from scratch on 2 CPU cores (400 steps, about 1.5 h; running it again resumes). Env: RUN, STEPS, SIZE, N, THREADS, DRIVE
 train-small *args:
     bash scripts/train_small.sh "$@"

@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from retinareg.api import ImageLike, Registrar, as_image, available_methods, load_model, match, register
     from retinareg.errors import InputError, RegistrationFailed, VregError
-    from retinareg.methods.base import Matches
+    from retinareg.matches import Matches
     from retinareg.registration import Registration
 
 #: public name -> the module that defines it (loaded on first access, PEP 562)
@@ -34,7 +34,7 @@ _EXPORTS = {
     "as_image": "retinareg.api",
     "ImageLike": "retinareg.api",
     "Registration": "retinareg.registration",
-    "Matches": "retinareg.methods.base",
+    "Matches": "retinareg.matches",
     "InputError": "retinareg.errors",
     "VregError": "retinareg.errors",
     "RegistrationFailed": "retinareg.errors",

@@ -23,12 +23,13 @@ import numpy as np
 from retinareg.context import RegistrationContext
 from retinareg.errors import InputError, VregError
 from retinareg.io import read_registrable, to_uint8
-from retinareg.methods.base import Matches, Method
+from retinareg.matches import Matches
 from retinareg.registration import Registration, match_with_inliers, register_images
 
 if TYPE_CHECKING:
     import torch
 
+    from retinareg.methods.base import Method
     from retinareg.model.loftr import LoFTRModel
 
 #: what :func:`register` and :func:`match` accept for each image: a file path, a numpy array or a torch tensor

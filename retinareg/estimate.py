@@ -17,7 +17,7 @@ from retinareg.geometry import AffineParts, decompose_affine, fit_similarity, lo
 
 if TYPE_CHECKING:
     from retinareg.context import RegistrationContext
-    from retinareg.methods.base import Matches
+    from retinareg.matches import Matches
 
 Model = Literal["affine", "similarity", "homography"]
 MODELS: tuple[str, ...] = ("affine", "similarity", "homography")

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from retinareg.geometry import point_errors
 from retinareg.io import write_image, write_json
-from retinareg.methods.base import Matches
+from retinareg.matches import Matches
 from retinareg.paths import check_output_paths, output_group
 from retinareg.registration import Registration
 
@@ -77,6 +76,8 @@ MATCH_COLUMNS = ("x_fixed", "y_fixed", "x_moving", "y_moving", "confidence", "in
 
 def write_matches(path: str | Path, matches: Matches, inliers: np.ndarray, method: str) -> Path:
     """Write matches (original pixels) as CSV (columns MATCH_COLUMNS) or JSON by the file's extension."""
+    import pandas as pd  # here, not at the top: `vreg register` does not pay for pandas
+
     from retinareg.io import write_csv
 
     path = Path(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +17,10 @@ from retinareg.errors import RegistrationFailed
 from retinareg.estimate import linear_parts
 from retinareg.geometry import AffineParts, warp_image, warp_points
 from retinareg.io import resize_long_side
-from retinareg.methods.base import Matches, Method
+from retinareg.matches import Matches
+
+if TYPE_CHECKING:
+    from retinareg.methods.base import Method
 
 CONVENTION = "moving (x, y, 1) -> fixed pixels, 0-based, x right, y down"
 

@@ -26,3 +26,15 @@ def test_package_data_declares_every_bundled_file() -> None:
     declared = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
     bundled = {p for p in (package / "resources").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert bundled and bundled <= declared, sorted(str(p.relative_to(package)) for p in bundled - declared)
+
+
+def test_the_tested_kornia_lies_inside_the_declared_bound() -> None:
+    """model/loftr.py imports kornia's internal modules: pyproject bounds kornia to the versions tested."""
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    kornia = next(Requirement(d) for d in dependencies if Requirement(d).name == "kornia")
+    assert kornia.specifier.contains(version("kornia")), (version("kornia"), str(kornia.specifier))
+    assert not kornia.specifier.contains("99.0"), "kornia needs an upper bound"

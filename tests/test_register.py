@@ -128,7 +128,7 @@ def test_register_pair_maps_working_size_back_to_original_pixels_exactly() -> No
     assert np.allclose(warp_points(s, [[-0.5, -0.5], [698.5, 1012.5]]), [[-0.5, -0.5], [s[0, 0] * 699 - 0.5, 255.5]])
 
 
-def test_to_json_has_exactly_the_documented_keys() -> None:
+def test_to_dict_has_exactly_the_documented_keys() -> None:
     truth = affine_matrix(-30, 1.2, (5, 5), center=(100, 100))
     method = ExactDouble(truth, (200, 200), (200, 200))
     data = register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method).to_dict()

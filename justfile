@@ -8,7 +8,7 @@ test *args:
 
 # The main job on bundled data: register the bundled real CF-FA pair (pictures in out/), then synth -> prepare -> info
 demo:
-    vreg register data_specs/sample/fixed.png data_specs/sample/moving.png -o out/registered.png --landmarks data_specs/sample/landmarks.csv --transform-out out/transform.json --checkerboard out/checkerboard.png --overlay out/overlay.png --matches out/matches.png
+    vreg register retinareg/resources/sample/fixed.png retinareg/resources/sample/moving.png -o out/registered.png --landmarks retinareg/resources/sample/landmarks.csv --transform-out out/transform.json --checkerboard out/checkerboard.png --overlay out/overlay.png --matches out/matches.png
     vreg synth out/synth --n 8 --size 256 --seed 0
     vreg prepare out/synth -o out/synth.h5 --layout fives-generated --force
     vreg info out/synth.h5
@@ -53,13 +53,17 @@ bench-train *args:
 bench-register *args:
     python3 scripts/bench_register.py "$@"
 
+# Python API against the command line: Registrar("classic") seconds per pair vs `vreg register` per call (8 rotated copies of the bundled pair), import time, `vreg register --method classic` wall time (extra args: --before DIR, an export of an earlier version; --repeat N)
+bench-api *args:
+    python3 scripts/bench_api.py "$@"
+
 # Train the small vessel-input LoFTR from scratch on 2 CPU cores (400 steps, about 1.5 h; running it again resumes). Env: RUN, STEPS, SIZE, N, THREADS, DRIVE
 train-small *args:
     bash scripts/train_small.sh "$@"
 
 # Stage 2 of the bundled LoFTR: fine-tune FROM (default: the bundled file) on fresh triplets with shifts up to 30 % (~1.5 h; again = resume). Env: FROM, RUN, STEPS, SIZE, N, THREADS, DRIVE
 finetune-small *args:
-    FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
+    FROM=${FROM:-retinareg/resources/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
 
 # The CUDA run (<= 10 min, unattended; docs/gpu.md): correctness checks, training-step table, inference, a fine-tune. OUT=folder just train-gpu
 train-gpu *args:

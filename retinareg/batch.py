@@ -14,12 +14,11 @@ import pandas as pd
 
 from retinareg.context import RegistrationContext
 from retinareg.data.pairs import PairRecord
-from retinareg.errors import RegistrationFailed, VregError
+from retinareg.errors import VregError
 from retinareg.io import check_same_settings, read_registrable, write_csv, write_json
 from retinareg.outputs import OutputPaths, landmark_errors, save_outputs
 from retinareg.parallel import process_pool
 from retinareg.paths import atomic_output
-from retinareg.register import register_pair
 
 SUMMARY_COLUMNS = [
     "name", "status", "reason", "method", "matches", "inliers", "inlier_ratio", "rotation_deg", "scale",
@@ -72,14 +71,14 @@ def read_pairs_csv(path: str | Path) -> list[PairRecord]:
 _WORKER: dict[str, Any] = {}
 
 
-def _method(settings: BatchSettings) -> Any:
-    """One method per process (LoFTR weights load once), keyed by spec."""
-    from retinareg.methods import build_method
+def _registrar(settings: BatchSettings) -> Any:
+    """One :class:`~retinareg.api.Registrar` per process (LoFTR weights load once), keyed by spec and context."""
+    from retinareg.api import Registrar
 
     key = (settings.method_spec, settings.context)
     if _WORKER.get("key") != key:
-        _WORKER.update(key=key, method=build_method(settings.method_spec, settings.context).method)
-    return _WORKER["method"]
+        _WORKER.update(key=key, registrar=Registrar(settings.method_spec, context=settings.context))
+    return _WORKER["registrar"]
 
 
 def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, Any]:
@@ -89,18 +88,16 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
     try:
         paths.check()
         fixed, moving = read_registrable(record.fixed), read_registrable(record.moving)
-        method = _method(settings)
-        row["method"] = method.describe()
-        try:
-            reg = register_pair(fixed, moving, method)
+        registrar = _registrar(settings)
+        row["method"] = registrar.describe()
+        reg = registrar.register(fixed, moving)
+        if reg.ok:
             row["status"] = "ok"
-        except RegistrationFailed as exc:
-            row.update(status="failed", reason=str(exc), matches=exc.details.get("matches"))
-            row["inliers"] = exc.details.get("inliers")
-            reg = exc.details.get("registration")
-            if reg is None or not settings.force_output:
+        else:
+            row.update(status="failed", reason=reg.reason, matches=reg.n_matches, inliers=reg.inliers)
+            if reg.matrix is None or not settings.force_output:
                 return row
-        row.update({k: v for k, v in reg.to_json().items() if k in SUMMARY_COLUMNS and k != "method"})
+        row.update({k: v for k, v in reg.to_dict().items() if k in SUMMARY_COLUMNS and k != "method"})
         if record.fixed_points is not None and record.moving_points is not None:
             row.update(landmark_errors(reg, record.fixed_points, record.moving_points))
         save_outputs(reg, fixed, moving, paths)

@@ -21,7 +21,7 @@ from retinareg.estimate import MODELS, check_plausible, estimate_transform
 from retinareg.geometry import AffineParts
 
 if TYPE_CHECKING:
-    from retinareg.methods.base import Matches
+    from retinareg.matches import Matches
 
 #: the long side (px) at which pixel settings are stated (threshold_px here, classic's patch sizes, ...)
 REFERENCE_SIDE = 640

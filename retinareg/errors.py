@@ -24,3 +24,9 @@ class RegistrationFailed(VregError):
     def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
         self.details = details
+
+
+class InputError(VregError, ValueError):
+    """An image or option the Python API cannot take (wrong type, dtype, shape or value range); one line."""
+
+    exit_code = 2

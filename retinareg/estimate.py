@@ -1,6 +1,6 @@
 """Robust transform estimation (OpenCV USAC MAGSAC++) and the plausibility checks every method is judged by.
 
-All functions here work in one coordinate frame (``register_pair`` uses the working size, where both images have
+All functions here work in one coordinate frame (``register_images`` uses the working size, where both images have
 the same long side, so a scale of 1 means "same field of view"). Callers reach them through the registration context
 (``retinareg.context.RegistrationContext.fit`` / ``.check``), which owns the thresholds and limits.
 """
@@ -17,7 +17,7 @@ from retinareg.geometry import AffineParts, decompose_affine, fit_similarity, lo
 
 if TYPE_CHECKING:
     from retinareg.context import RegistrationContext
-    from retinareg.methods.base import Matches
+    from retinareg.matches import Matches
 
 Model = Literal["affine", "similarity", "homography"]
 MODELS: tuple[str, ...] = ("affine", "similarity", "homography")

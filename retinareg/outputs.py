@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from retinareg.geometry import point_errors
 from retinareg.io import write_image, write_json
-from retinareg.methods.base import Matches
+from retinareg.matches import Matches
 from retinareg.paths import check_output_paths, output_group
-from retinareg.register import Registration
+from retinareg.registration import Registration
 
 
 @dataclass(frozen=True)
@@ -53,13 +52,13 @@ def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, path
     if paths.warped is not None:
         written.append(write_image(paths.warped, warped))
     if paths.transform is not None:
-        written.append(write_json(paths.transform, reg.to_json()))
+        written.append(write_json(paths.transform, reg.to_dict()))
     if paths.checkerboard is not None:
         written.append(write_image(paths.checkerboard, viz.checkerboard(fixed, warped)))
     if paths.overlay is not None:
         written.append(write_image(paths.overlay, viz.overlay(fixed, warped)))
     if paths.matches is not None:
-        written.append(write_image(paths.matches, viz.draw_matches(fixed, moving, reg.matches, reg.inliers)))
+        written.append(write_image(paths.matches, viz.draw_matches(fixed, moving, reg.matches, reg.matches.inliers)))
     return written
 
 
@@ -68,7 +67,7 @@ def landmark_errors(reg: Registration, fixed_pts: np.ndarray, moving_pts: np.nda
 
     fixed_pts, moving_pts: (N, 2) as :func:`retinareg.io.read_landmarks` returns them.
     """
-    err = point_errors(reg.moving_to_fixed, moving_pts, fixed_pts)
+    err = point_errors(reg.matrix, moving_pts, fixed_pts)
     return {"lm_mean": float(err.mean()), "lm_median": float(np.median(err)), "lm_max": float(err.max())}
 
 
@@ -77,6 +76,8 @@ MATCH_COLUMNS = ("x_fixed", "y_fixed", "x_moving", "y_moving", "confidence", "in
 
 def write_matches(path: str | Path, matches: Matches, inliers: np.ndarray, method: str) -> Path:
     """Write matches (original pixels) as CSV (columns MATCH_COLUMNS) or JSON by the file's extension."""
+    import pandas as pd  # here, not at the top: `vreg register` does not pay for pandas
+
     from retinareg.io import write_csv
 
     path = Path(path)

@@ -1,4 +1,7 @@
-"""Where the repository's bundled files live and how outputs are written atomically.
+"""Where the package's bundled files live and how outputs are written atomically.
+
+The bundled files (layout specs, DRIVE masks, the sample pair, the bundled LoFTR) sit in ``retinareg/resources/`` and
+are found with :mod:`importlib.resources`, so an installed wheel carries them as well as a source checkout does.
 
 Temporary files are named ``.<target name>.vreg-<pid>-<random>.tmp<suffix>`` beside their target. A process killed
 before it could remove its own (SIGKILL, power loss) leaves one behind; the next :func:`atomic_output` in the same
@@ -7,19 +10,36 @@ folder removes every such file whose pid is no longer running (:func:`remove_sta
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
+from importlib.resources import as_file, files
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_SPECS = REPO_ROOT / "data_specs"
-SAMPLE_DIR = DATA_SPECS / "sample"
-#: the LoFTR that vreg trained itself (small preset, vessel-map input; provenance in data_specs/weights/README.md)
-BUNDLED_LOFTR = DATA_SPECS / "weights" / "loftr_small_vessels.ckpt"
+
+def _resources_dir() -> Path:
+    """The package's ``resources`` folder as a real directory.
+
+    Installed from a wheel or a checkout it is the folder itself; from a zip import :func:`importlib.resources.as_file`
+    extracts it once into a temporary folder that lives until the interpreter exits.
+    """
+    traversable = files("retinareg") / "resources"
+    if isinstance(traversable, Path):
+        return traversable
+    stack = contextlib.ExitStack()
+    atexit.register(stack.close)
+    return Path(stack.enter_context(as_file(traversable)))
+
+
+#: the bundled files: layout specs (*.toml), drive/ (DRIVE masks), sample/ (a CF-FA pair), weights/ (the LoFTR)
+RESOURCES = _resources_dir()
+SAMPLE_DIR = RESOURCES / "sample"
+#: the LoFTR that vreg trained itself (small preset, vessel-map input; provenance in resources/weights/README.md)
+BUNDLED_LOFTR = RESOURCES / "weights" / "loftr_small_vessels.ckpt"
 
 #: ``.<name>.vreg-<pid>-<random>.tmp<suffix>``: group 1 is the pid of the process that created it
 _TEMP_RE = re.compile(r"^\..+\.vreg-(\d+)-[A-Za-z0-9_]+\.tmp(\.[^.]*)?$")

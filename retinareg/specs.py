@@ -1,4 +1,4 @@
-"""Declarative layout specs (TOML) in ``data_specs/``: chosen by name (``flat``) or by path (``my.toml``).
+"""Declarative layout specs (TOML) in ``retinareg/resources/``: chosen by name (``flat``) or by path (``my.toml``).
 
 Every spec has a top-level ``kind``: "triplets" (read by ``vreg prepare``) or "pairs" (read by
 ``vreg benchmark --pairs-dir`` and ``vreg register --pairs-dir``). The loaders of each kind validate the rest.
@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from retinareg.errors import VregError
-from retinareg.paths import DATA_SPECS
+from retinareg.paths import RESOURCES
 
 
 def available_specs(kind: str) -> list[str]:
     """Names of the bundled specs of one kind."""
     names = []
-    for path in sorted(DATA_SPECS.glob("*.toml")):
+    for path in sorted(RESOURCES.glob("*.toml")):
         try:
             if tomllib.loads(path.read_text()).get("kind") == kind:
                 names.append(path.stem)
@@ -32,7 +32,7 @@ def load_spec(name_or_path: str, kind: str) -> tuple[dict[str, Any], Path]:
     if candidate.suffix == ".toml" or candidate.exists():
         path = candidate
     else:
-        path = DATA_SPECS / f"{name_or_path}.toml"
+        path = RESOURCES / f"{name_or_path}.toml"
     if not path.is_file():
         known = ", ".join(available_specs(kind)) or "none"
         raise VregError(f"unknown {kind} layout {name_or_path!r} (bundled: {known}; or give a path to a .toml spec)")

@@ -10,7 +10,7 @@ import numpy as np
 
 from retinareg.geometry import resize_image, warp_points
 from retinareg.io import clahe_gray, to_rgb
-from retinareg.methods.base import Matches
+from retinareg.matches import Matches
 
 GREEN = (40, 220, 40)
 RED = (230, 40, 40)

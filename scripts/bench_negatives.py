@@ -37,10 +37,10 @@ import numpy as np
 from retinareg.benchmark.cases import CaseConfig, draw_case, present_moving
 from retinareg.benchmark.command import window_ranges
 from retinareg.cli import parse_numbers
-from retinareg.errors import RegistrationFailed, VregError
+from retinareg.errors import VregError
 from retinareg.io import read_image
 from retinareg.methods import build_method
-from retinareg.register import register_pair
+from retinareg.registration import register_images
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -137,12 +137,8 @@ def main() -> None:
     rows = []
     for kind, name, fixed, moving in cases:
         start = time.perf_counter()
-        try:
-            reg = register_pair(fixed, moving, method)
-            info = reg.matches.info
-            row = dict(accepted=True, reason="", **_stats(info), scale=round(float(reg.parts.scale), 3))
-        except RegistrationFailed as exc:
-            row = dict(accepted=False, reason=str(exc), **_stats(getattr(exc, "details", {}) or {}), scale="")
+        reg = register_images(fixed, moving, method)  # a refusal is a result; info: the method's figures
+        row = dict(accepted=reg.ok, reason=reg.reason, **_stats(reg.info), scale=round(reg.scale, 3) if reg.ok else "")
         row.update(kind=kind, case=name, seconds=round(time.perf_counter() - start, 3))
         rows.append(row)
         flag = "ACCEPTED" if row["accepted"] else "refused"

@@ -31,7 +31,7 @@ from retinareg.methods.sift import SiftMethod
 from retinareg.model.config import MODULE_NAMES
 from retinareg.model.loftr import LoFTRConfig, LoFTRModel, checkpoint_payload
 from retinareg.paths import SAMPLE_DIR
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 
 
 def seconds(fn: Any, repeats: int) -> tuple[float, float, float]:

@@ -18,7 +18,7 @@ from retinareg.benchmark.command import make_source
 from retinareg.context import RegistrationContext
 from retinareg.errors import RegistrationFailed
 from retinareg.methods import build_method
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from retinareg.geometry import warp_image
 from retinareg.io import read_image, to_rgb, write_image
 from retinareg.methods import build_method
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 from retinareg.viz import checkerboard
 
 
@@ -27,11 +27,11 @@ def main() -> None:
     fixed = read_image(args.samples / "cf_oct_fixed.png")
     moving = read_image(args.samples / "cf_oct_moving.png")
     reg = register_pair(fixed, moving, build_method(args.method).method)
-    cf_in_oct = warp_image(to_rgb(fixed), np.linalg.inv(reg.moving_to_fixed), moving.shape[:2])
+    cf_in_oct = warp_image(to_rgb(fixed), np.linalg.inv(reg.matrix), moving.shape[:2])
     write_image(args.out, checkerboard(to_rgb(moving), cf_in_oct))
     p = reg.parts
     print(
-        f"{args.out}: {reg.n_inliers} inliers, rotation {p.rotation_deg:.1f} deg, scale {p.scale:.3f}, "
+        f"{args.out}: {reg.inliers} inliers, rotation {p.rotation_deg:.1f} deg, scale {p.scale:.3f}, "
         f"{reg.seconds:.2f} s"
     )
 

@@ -21,7 +21,7 @@
 set -uo pipefail
 OUT=${OUT:?set OUT to the folder for the results}
 DEVICE=${DEVICE:-cuda}
-FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt}
+FROM=${FROM:-retinareg/resources/weights/loftr_small_vessels.ckpt}
 if [ "${SMOKE:-0}" = 1 ]; then
     : "${N:=8}" "${TRAIN_SIZE:=128}" "${CHECK_SIZE:=128}" "${CHECK_STEPS:=2}" "${CHECK_BATCH:=2}" "${JOBS:=2}"
     : "${SWEEP_SIZES:=128}" "${SWEEP_BATCHES:=1,2}" "${INFER_SIZE:=256}" "${TRAIN_STEPS:=4}" "${TRAIN_BATCH:=2}"
@@ -30,7 +30,7 @@ fi
 BUDGET=${BUDGET:-500} JOBS=${JOBS:-12} N=${N:-1200} TRAIN_SIZE=${TRAIN_SIZE:-384} TRAIN_STEPS=${TRAIN_STEPS:-1500} TRAIN_BATCH=${TRAIN_BATCH:-32}
 TRAIN_LR=${TRAIN_LR:-5e-4} WORKERS=${WORKERS:-12}
 CHECK_SIZE=${CHECK_SIZE:-512} CHECK_STEPS=${CHECK_STEPS:-10} CHECK_BATCH=${CHECK_BATCH:-8}
-SWEEP_SIZES=${SWEEP_SIZES:-512,640} SWEEP_BATCHES=${SWEEP_BATCHES:-32,64,128,256} SWEEP_LIMIT=${SWEEP_LIMIT:-130}
+SWEEP_SIZES=${SWEEP_SIZES:-512,640} SWEEP_BATCHES=${SWEEP_BATCHES:-8,16,24,32,48,64} SWEEP_LIMIT=${SWEEP_LIMIT:-200}
 INFER_SIZE=${INFER_SIZE:-640}
 W=$(mktemp -d)
 mkdir -p "$OUT"
@@ -77,7 +77,7 @@ step train_minima_file_frozen 150 vreg train "${check[@]}" --out "$W/minima_froz
 NCCL_DEBUG=${NCCL_DEBUG:-WARN} step torchrun_1proc 150 torchrun --standalone --nproc_per_node 1 -m retinareg train "${check[@]}" \
     --out "$W/ddp" --arch small --input vessels --max-steps 4 --val-every 4
 grep -h -i "nccl\|backend\|world" "$W/ddp/"*.log 2>/dev/null | head -3
-sample=data_specs/sample
+sample=retinareg/resources/sample
 step register_bundled 90 vreg register "$sample/fixed.png" "$sample/moving.png" --method "loftr:device=$DEVICE" \
     -o "$W/registered.png" --landmarks "$sample/landmarks.csv" --transform-out "$W/register_bundled.json"
 step register_minima 90 vreg register "$sample/fixed.png" "$sample/moving.png" \

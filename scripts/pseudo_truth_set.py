@@ -37,7 +37,7 @@ from retinareg.io import LANDMARK_COLUMNS, read_registrable, write_csv, write_im
 from retinareg.methods import build_method
 from retinareg.methods.classic import ClassicConfig
 from retinareg.methods.vessels import erode_mask, fov_mask, vessel_channel
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 from retinareg.viz import checkerboard
 
 
@@ -78,7 +78,7 @@ def main() -> int:
     except (OSError, VregError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
-    m = reg.moving_to_fixed
+    m = reg.matrix
     hw_m = moving.shape[:2]
     fixed_fov = fov_mask(vessel_channel(fixed)).astype(np.uint8)
     overlap = fov_mask(vessel_channel(moving)) & (warp_image(fixed_fov, np.linalg.inv(m), hw_m) > 0)

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import retinareg.register
+import retinareg.api
 from retinareg.benchmark.cases import CaseConfig, CaseData, draw_case
 from retinareg.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
 from retinareg.benchmark.metrics import Thresholds, auc, case_metrics, error_scale_diag, summarize
 from retinareg.benchmark.run import BenchmarkSettings, parse_methods, run_benchmark
 from retinareg.benchmark.sources import PairsSource, vessel_bifurcations
 from retinareg.data.pairs import find_pairs
-from retinareg.errors import RegistrationFailed, VregError
+from retinareg.errors import VregError
 from retinareg.geometry import translation_matrix, warp_points
 from retinareg.io import read_image
 from retinareg.methods import BuiltMethod
@@ -46,26 +46,26 @@ class FakeSource:
 
 
 def fake_register(behaviour: dict[str, str | np.ndarray]):
-    """register_pair stand-in: per method label an offset (2,) added to the true map, "fail" or "crash"."""
+    """register_images stand-in: per method label an offset (2,) added to the true map, "fail" or "crash"."""
 
-    def register_pair(fixed, moving, method):
+    def register_images(fixed, moving, method):
         what = behaviour[method]
         if isinstance(what, str) and what == "fail":
-            raise RegistrationFailed("too few inliers", matches=5, inliers=1)
+            return SimpleNamespace(ok=False, reason="too few inliers", matrix=None, n_matches=5, inliers=1)
         if isinstance(what, str):
             raise ValueError("method crashed")
         # The true moving -> fixed map is the inverse of the case transform; the fake knows it from the context.
-        gt = register_pair.gt
-        matches = Matches(np.zeros((10, 2)), np.zeros((10, 2)), np.ones(10))
-        inliers = np.arange(10) < 7
-        return SimpleNamespace(moving_to_fixed=translation_matrix(*what) @ gt, matches=matches, inliers=inliers)
+        gt = register_images.gt
+        matches = Matches(np.zeros((10, 2)), np.zeros((10, 2)), np.ones(10), inliers=np.arange(10) < 7)
+        matrix = translation_matrix(*what) @ gt
+        return SimpleNamespace(ok=True, reason="", matrix=matrix, matches=matches, n_matches=10, inliers=7)
 
-    return register_pair
+    return register_images
 
 
 @pytest.fixture
 def fake_world(monkeypatch):
-    """Methods are their labels (build_method is replaced); register_pair follows ``behaviour``."""
+    """Methods are their labels (build_method is replaced); register_images follows ``behaviour``."""
     behaviour: dict = {}
     reg = fake_register(behaviour)
     source = FakeSource()
@@ -77,7 +77,7 @@ def fake_world(monkeypatch):
         return data
 
     source.load = load
-    monkeypatch.setattr(retinareg.register, "register_pair", reg)
+    monkeypatch.setattr(retinareg.api, "register_images", reg)
     monkeypatch.setattr("retinareg.methods.build_method", lambda spec, context: BuiltMethod(spec, "test"))
     return source, behaviour
 
@@ -207,13 +207,13 @@ def test_parse_methods_labels() -> None:
 def test_run_is_method_independent_resumable_and_counts_failures(fake_world, tmp_path: Path, monkeypatch) -> None:
     source, behaviour = fake_world
     seen: dict[str, list] = {"a": [], "b": []}
-    original = retinareg.register.register_pair
+    original = retinareg.api.register_images
 
     def recording(fixed, moving, method):
         seen[method].append((fixed.copy(), moving.copy(), original.gt.copy()))
         return original(fixed, moving, method)
 
-    monkeypatch.setattr(retinareg.register, "register_pair", recording)
+    monkeypatch.setattr(retinareg.api, "register_images", recording)
     behaviour.update(a=np.array([1.0, 0.0]), b="fail")
     settings = BenchmarkSettings(cases=CaseConfig(bins=(0, 60)), error_scale="native", registration=object())
     entries = [MethodEntry("a", "a"), MethodEntry("b", "b")]

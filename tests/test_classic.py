@@ -24,7 +24,7 @@ from retinareg.io import read_image
 from retinareg.methods.classic import ClassicConfig, ClassicMethod, _Prepared, _Refined
 from retinareg.methods.global_search import Candidate
 from retinareg.paths import SAMPLE_DIR
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 
 SIZE = 256
 
@@ -77,14 +77,14 @@ def test_synthetic_pairs_recovered_within_2px(
 ) -> None:
     moving, t = _transformed(eye[modality], angle, scale)
     result = register_pair(eye["cf"], moving, method)
-    assert _grid_error(result.moving_to_fixed, np.linalg.inv(t), eye["fov"]) <= 2.0
+    assert _grid_error(result.matrix, np.linalg.inv(t), eye["fov"]) <= 2.0
 
 
 def test_inverted_moving_image_registers(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:
     """Vessel polarity must not matter: a negative FA (dark vessels, like CF) registers as well."""
     moving, t = _transformed(255 - eye["fa"], 75, 1.0)
     result = register_pair(eye["cf"], moving, method)
-    assert _grid_error(result.moving_to_fixed, np.linalg.inv(t), eye["fov"]) <= 2.0
+    assert _grid_error(result.matrix, np.linalg.inv(t), eye["fov"]) <= 2.0
 
 
 def test_vessel_map_is_polarity_free(eye: dict[str, np.ndarray]) -> None:
@@ -131,7 +131,7 @@ def test_real_cf_fa_pair(method: ClassicMethod, angle: float) -> None:
     fixed, moving, pf, pm = _sample_pair()
     moved, t = _transformed(moving, angle, 1.0)
     result = register_pair(fixed, moved, method)
-    err = point_errors(result.moving_to_fixed, warp_points(t, pm), pf) * 640 / max(fixed.shape[:2])
+    err = point_errors(result.matrix, warp_points(t, pm), pf) * 640 / max(fixed.shape[:2])
     assert np.median(err) <= 10.0
 
 

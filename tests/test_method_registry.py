@@ -15,7 +15,7 @@ from retinareg.methods import METHODS, build_method
 from retinareg.methods.classic import ClassicConfig, ClassicMethod
 from retinareg.methods.loftr import LoFTRMethod
 from retinareg.methods.options import declared_options
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 
 
 def test_classic_options_are_typed_and_reachable_from_a_spec() -> None:

@@ -11,7 +11,7 @@ from retinareg.estimate import check_plausible, estimate_transform
 from retinareg.geometry import affine_matrix, decompose_affine, resize_matrix, warp_points
 from retinareg.io import resize_long_side
 from retinareg.methods.base import Matches, Method
-from retinareg.register import CONVENTION, match_pair, register_pair
+from retinareg.registration import CONVENTION, match_pair, register_pair
 
 
 def _matches(m: np.ndarray, n: int = 200, outliers: float = 0.3, noise: float = 0.3, seed: int = 0) -> Matches:
@@ -119,7 +119,7 @@ def test_register_pair_maps_working_size_back_to_original_pixels_exactly() -> No
     )
     reg = register_pair(fixed, moving, method)
     assert max(method.seen[0][:2]) == 256 and max(method.seen[1][:2]) == 256
-    assert np.allclose(reg.moving_to_fixed, truth, atol=1e-6)
+    assert np.allclose(reg.matrix, truth, atol=1e-6)
     assert np.allclose(warp_points(truth, reg.matches.moving), reg.matches.fixed, atol=1e-6)
     assert reg.warp(moving).shape == (301, 517)
     assert np.allclose(match_pair(fixed, moving, method).moving, reg.matches.moving)
@@ -128,10 +128,10 @@ def test_register_pair_maps_working_size_back_to_original_pixels_exactly() -> No
     assert np.allclose(warp_points(s, [[-0.5, -0.5], [698.5, 1012.5]]), [[-0.5, -0.5], [s[0, 0] * 699 - 0.5, 255.5]])
 
 
-def test_to_json_has_exactly_the_documented_keys() -> None:
+def test_to_dict_has_exactly_the_documented_keys() -> None:
     truth = affine_matrix(-30, 1.2, (5, 5), center=(100, 100))
     method = ExactDouble(truth, (200, 200), (200, 200))
-    data = register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method).to_json()
+    data = register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method).to_dict()
     assert set(data) == {
         "matrix", "convention", "model", "method", "matches", "inliers", "inlier_ratio", "rotation_deg", "scale",
         "seconds",
@@ -146,7 +146,7 @@ def test_implausible_result_carries_the_rejected_registration() -> None:
     method = ExactDouble(truth, (200, 200), (200, 200))
     with pytest.raises(RegistrationFailed, match="mirror") as info:
         register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method)
-    assert np.allclose(info.value.details["registration"].moving_to_fixed, truth, atol=1e-6)
+    assert np.allclose(info.value.details["registration"].matrix, truth, atol=1e-6)
     method.context = RegistrationContext(allow_mirror=True)
     ok = register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method)
     assert ok.parts.mirrored

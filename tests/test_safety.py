@@ -307,12 +307,12 @@ def test_bad_checkpoint_files_are_one_line_exit_2(tmp_path: Path, loftr_state) -
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import retinareg.register
+    import retinareg.api
 
     def never(*args, **kwargs):
         raise AssertionError("registration ran although an output path is bad")
 
-    monkeypatch.setattr(retinareg.register, "register_pair", never)
+    monkeypatch.setattr(retinareg.api, "register_images", never)
     (tmp_path / "adir").mkdir()
     readonly = tmp_path / "ro"
     readonly.mkdir()

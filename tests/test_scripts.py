@@ -14,7 +14,7 @@ from retinareg.geometry import point_errors
 from retinareg.io import read_landmarks
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data_specs" / "sample"
+SAMPLE = ROOT / "retinareg" / "resources" / "sample"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

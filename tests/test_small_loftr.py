@@ -111,7 +111,7 @@ def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright
     from retinareg.io import read_image, read_landmarks
     from retinareg.methods import build_method
     from retinareg.paths import BUNDLED_LOFTR, SAMPLE_DIR
-    from retinareg.register import register_pair
+    from retinareg.registration import register_pair
 
     model = load_model(BUNDLED_LOFTR)  # strict: every tensor present, none unexpected, shapes equal
     assert (model.config.arch, model.config.input, model.config.train_size) == ("small", "vessels", 256)
@@ -122,4 +122,4 @@ def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright
     pts_fixed, pts_moving = read_landmarks(SAMPLE_DIR / "landmarks.csv")
     reg = register_pair(fixed, moving, method)
     assert reg.info["strategy"] == "direct"
-    assert float(np.median(point_errors(reg.moving_to_fixed, pts_moving, pts_fixed))) < 10.0
+    assert float(np.median(point_errors(reg.matrix, pts_moving, pts_fixed))) < 10.0

@@ -16,7 +16,7 @@ from retinareg.errors import RegistrationFailed, VregError
 from retinareg.geometry import grid_points, point_errors, warp_points
 from retinareg.methods.classic import ClassicMethod
 from retinareg.paths import SAMPLE_DIR
-from retinareg.register import register_pair
+from retinareg.registration import register_pair
 
 SIZE = 256
 SMALLFOV = CaseConfig(protocol="smallfov")
@@ -96,7 +96,7 @@ def test_synthetic_cf_oct_zoom_2_2_recovered_within_2px(
     inside = eye["fov"][
         np.round(pf[:, 1]).astype(int).clip(0, SIZE - 1), np.round(pf[:, 0]).astype(int).clip(0, SIZE - 1)
     ]
-    assert point_errors(result.moving_to_fixed, pm[inside], pf[inside]).max() <= 2.0
+    assert point_errors(result.matrix, pm[inside], pf[inside]).max() <= 2.0
 
 
 def test_blurred_noisy_real_pair_within_10px(sample: PairsSource, method: ClassicMethod) -> None:
@@ -104,7 +104,7 @@ def test_blurred_noisy_real_pair_within_10px(sample: PairsSource, method: Classi
     data = sample.load(spec)
     moving = degrade_image(data.moving, Degradation(gamma=1.4, blur=1.5, noise=6.0, noise_seed=0))
     result = register_pair(data.fixed, moving, method)
-    err = point_errors(result.moving_to_fixed, data.pts_moving, data.pts_fixed) * 640 / max(data.fixed.shape[:2])
+    err = point_errors(result.matrix, data.pts_moving, data.pts_fixed) * 640 / max(data.fixed.shape[:2])
     assert np.median(err) <= 10.0
 
 

@@ -14,8 +14,7 @@ import numpy as np
 
 from retinareg.benchmark.cases import CaseSpec
 from retinareg.benchmark.metrics import Thresholds, case_metrics, error_scale_diag
-from retinareg.errors import RegistrationFailed
-from retinareg.geometry import point_errors, to_3x3
+from retinareg.geometry import point_errors
 
 MATRIX_COLUMNS = [f"m{r}{c}" for r in range(3) for c in range(3)]
 COLUMNS = [
@@ -35,7 +34,7 @@ class MethodEntry:
 
 @dataclass
 class EvalContext:
-    """Everything a process needs to evaluate cases (picklable; methods are built lazily per process)."""
+    """Everything a process needs to evaluate cases (picklable; each process builds one Registrar per method)."""
 
     source: Any  # H5Source | PairsSource
     entries: list[MethodEntry]
@@ -44,34 +43,21 @@ class EvalContext:
     thresholds: Thresholds
 
     def __post_init__(self) -> None:
-        self._methods: dict[str, Any] = {}
+        self._registrars: dict[str, Any] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_methods"] = {}  # built again in each worker process
+        state["_registrars"] = {}  # built again in each worker process
         return state
 
-    def method(self, label: str) -> Any:
-        if label not in self._methods:
-            from retinareg.methods import build_method
+    def registrar(self, label: str) -> Any:
+        """The :class:`~retinareg.api.Registrar` of one labelled method (built once per process)."""
+        if label not in self._registrars:
+            from retinareg.api import Registrar
 
             spec = next(e.spec for e in self.entries if e.label == label)
-            self._methods[label] = build_method(spec, self.registration).method
-        return self._methods[label]
-
-
-def _count(value: Any) -> float:
-    """A match/inlier count from a Registration or RegistrationFailed details (arrays count their true entries)."""
-    if value is None:
-        return float("nan")
-    if isinstance(value, np.ndarray) and value.dtype == bool:
-        return float(value.sum())
-    if hasattr(value, "__len__"):
-        return float(len(value))
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
+            self._registrars[label] = Registrar(spec, context=self.registration)
+        return self._registrars[label]
 
 
 def _row(ctx: EvalContext, entry: MethodEntry, case: CaseSpec, n_points: int) -> dict[str, Any]:
@@ -93,8 +79,6 @@ def _row(ctx: EvalContext, entry: MethodEntry, case: CaseSpec, n_points: int) ->
 
 def evaluate_case(ctx: EvalContext, case: CaseSpec, labels: list[str]) -> list[dict[str, Any]]:
     """Run each labelled method on one case; one row per method. A failure is a row with infinite errors."""
-    from retinareg.register import register_pair
-
     data = ctx.source.load(case)
     diag = error_scale_diag(ctx.error_scale, data.fixed.shape[:2])
     rows = []
@@ -104,19 +88,15 @@ def evaluate_case(ctx: EvalContext, case: CaseSpec, labels: list[str]) -> list[d
         matrix, errors = None, None
         start = time.perf_counter()
         try:
-            reg = register_pair(data.fixed, data.moving, ctx.method(label))
-            matrix = np.asarray(reg.moving_to_fixed, np.float64)
-            matches, inliers = _count(reg.matches), _count(reg.inliers)
-            errors = point_errors(matrix, data.pts_moving, data.pts_fixed, scale=diag)
-            row.update(status="ok", error="")
-        except RegistrationFailed as exc:
-            details = getattr(exc, "details", {}) or {}
-            matches, inliers = _count(details.get("matches")), _count(details.get("inliers"))
-            rejected = details.get("registration")  # the untrusted Registration, when a matrix was found
-            if rejected is not None and hasattr(rejected, "moving_to_fixed"):
-                matrix = to_3x3(rejected.moving_to_fixed)  # kept for diagnosis; the case still has infinite error
-                matches, inliers = _count(rejected.matches), _count(rejected.inliers)
-            row.update(status="failed", error=str(exc))
+            reg = ctx.registrar(label).register(data.fixed, data.moving)
+            matches, inliers = float(reg.n_matches), float(reg.inliers)
+            # a refused result keeps its matrix (when one was found) for diagnosis; the case has infinite error
+            matrix = None if reg.matrix is None else np.asarray(reg.matrix, np.float64)
+            if reg.ok:
+                errors = point_errors(matrix, data.pts_moving, data.pts_fixed, scale=diag)
+                row.update(status="ok", error="")
+            else:
+                row.update(status="failed", error=reg.reason)
         except Exception as exc:  # noqa: BLE001 - a crashing method is a failed case, never a dropped one
             matches = inliers = float("nan")
             row.update(status="error", error=f"{type(exc).__name__}: {exc}")

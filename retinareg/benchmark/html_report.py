@@ -129,7 +129,7 @@ def render_thumbs(out_dir: Path, data: Any, row: pd.Series) -> None:
     """
     from retinareg.geometry import warp_points
     from retinareg.io import write_image
-    from retinareg.register import warp_moving
+    from retinareg.registration import warp_moving
     from retinareg.viz import checkerboard, overlay
 
     cb_path, ov_path = _thumb_paths(out_dir, row)

@@ -130,9 +130,10 @@ def _record_methods(path: Path, ctx: EvalContext, entries: list[MethodEntry]) ->
 
     old = read_json(path).get("methods", {}) if path.is_file() else {}
     for e in entries:
-        m = ctx.method(e.label)
+        registrar = ctx.registrar(e.label)
+        m = registrar.method
         loaded = m.describe() if hasattr(m, "describe") else str(m)  # any object may stand in for a Method
-        old[e.label] = {"spec": e.spec, "loaded": loaded, "chosen_because": getattr(m, "chosen_because", "")}
+        old[e.label] = {"spec": e.spec, "loaded": loaded, "chosen_because": registrar.why}
     write_json(path, {"vreg_version": __version__, "methods": old})
 
 
@@ -148,7 +149,7 @@ def run_benchmark(
     specs: list[CaseSpec] = source.case_specs(settings.cases)
     ctx = EvalContext(source, entries, settings.registration, settings.error_scale, settings.thresholds)
     for e in entries:  # build every method now: a bad spec or missing weights fails before any case runs
-        ctx.method(e.label)
+        ctx.registrar(e.label)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = _prepare_log(out_dir, source, entries, settings)
     _record_methods(out_dir / METHODS_FILE, ctx, entries)

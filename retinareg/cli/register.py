@@ -1,4 +1,4 @@
-"""`vreg register` (one pair or a batch) and `vreg match`: thin Typer layer over retinareg.register / batch."""
+"""`vreg register` (one pair or a batch) and `vreg match`: thin Typer layer over the API (``retinareg.api``) / batch."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _table(rows: dict[str, str]) -> None:
 
 
 def _summary_rows(reg: Any, why: str, landmarks: dict[str, float] | None) -> dict[str, str]:
-    j = reg.to_json()
+    j = reg.to_dict()
     rows = {
         "method": f"{j['method']} ({why})",
         "matches": str(j["matches"]),
@@ -139,28 +139,24 @@ def _register_one(
     transform_out: Path | None, checkerboard: Path | None, overlay: Path | None, matches: Path | None,
     landmarks: Path | None, force_output: bool,
 ) -> None:  # fmt: skip
+    from retinareg.api import Registrar
     from retinareg.io import read_landmarks, read_registrable
-    from retinareg.methods import build_method
     from retinareg.outputs import OutputPaths, landmark_errors, save_outputs
-    from retinareg.register import register_pair
     from retinareg.ui import warn
 
     paths = OutputPaths(output, transform_out, checkerboard, overlay, matches)
     paths.check()  # before any work: a bad output path must not fail after the registration
     fixed, moving = read_registrable(fixed_path), read_registrable(moving_path)
     points = read_landmarks(landmarks) if landmarks else None
-    method, why = build_method(spec, context)
-    try:
-        reg = register_pair(fixed, moving, method)
-    except RegistrationFailed as exc:
-        rejected = exc.details.get("registration")
-        if rejected is not None:
-            _table(_summary_rows(rejected, why, landmark_errors(rejected, *points) if points else None))
-            if force_output:
-                save_outputs(rejected, fixed, moving, paths)
-                warn("--force-output: wrote the untrusted result anyway")
-        raise
-    _table(_summary_rows(reg, why, landmark_errors(reg, *points) if points else None))
+    registrar = Registrar(spec, context=context)
+    reg = registrar.register(fixed, moving)
+    if reg.matrix is not None:
+        _table(_summary_rows(reg, registrar.why, landmark_errors(reg, *points) if points else None))
+    if not reg.ok:
+        if reg.matrix is not None and force_output:
+            save_outputs(reg, fixed, moving, paths)
+            warn("--force-output: wrote the untrusted result anyway")
+        raise RegistrationFailed(reg.reason)
     save_outputs(reg, fixed, moving, paths)
 
 
@@ -180,12 +176,13 @@ def match(
     scale_range: ScaleOpt = None,
 ) -> None:
     """Write correspondences in original-image pixels with confidence (and an inlier flag from an affine fit)."""
+    import numpy as np
+
+    from retinareg.api import Registrar
     from retinareg.context import RegistrationContext
     from retinareg.io import read_registrable, write_image
-    from retinareg.methods import build_method
     from retinareg.outputs import write_matches
     from retinareg.paths import check_output_paths, output_group
-    from retinareg.register import match_with_inliers
     from retinareg.ui import stdout, warn
     from retinareg.viz import draw_matches
 
@@ -197,12 +194,16 @@ def match(
     )  # fmt: skip
     check_output_paths(images=(plot,), others=(output,))
     fixed_img, moving_img = read_registrable(fixed), read_registrable(moving)
-    built, why = build_method(method_spec(method, weights, checkpoint), context)
-    found, inliers, problem = match_with_inliers(fixed_img, moving_img, built)
-    if problem:
-        warn(f"no affine agrees with the matches ({problem}); every inlier flag is 0")
+    registrar = Registrar(method_spec(method, weights, checkpoint), context=context)
+    found = registrar.match(fixed_img, moving_img)
+    inliers = found.inliers if found.inliers is not None else np.zeros(len(found), bool)
+    if "problem" in found.info:
+        warn(f"no affine agrees with the matches ({found.info['problem']}); every inlier flag is 0")
     with output_group():
-        write_matches(output, found, inliers, built.describe())
+        write_matches(output, found, inliers, registrar.describe())
         if plot is not None:
             write_image(plot, draw_matches(fixed_img, moving_img, found, inliers))
-    stdout.print(f"{built.describe()} ({why}): {len(found)} matches, {int(inliers.sum())} affine inliers -> {output}")
+    stdout.print(
+        f"{registrar.describe()} ({registrar.why}): {len(found)} matches, {int(inliers.sum())} affine inliers "
+        f"-> {output}"
+    )

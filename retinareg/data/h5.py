@@ -1,6 +1,6 @@
 """The vreg HDF5 file: schema constants and a reader that is safe in DataLoader workers.
 
-Schema (version 1), documented for users in ``data_specs/hdf5_schema.md``:
+Schema (version 1), documented for users in ``retinareg/resources/hdf5_schema.md``:
 
 - ``/ids``               (N,) variable-length UTF-8 sample ids
 - ``/split``             (N,) variable-length UTF-8, each "train" | "val" | "test"

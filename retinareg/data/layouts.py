@@ -1,6 +1,6 @@
 """Triplet layouts: a TOML spec (``kind = "triplets"``) says how samples and their files are found in a tree.
 
-Spec format (documented for users in ``data_specs/triplet_layouts.md``)::
+Spec format (documented for users in ``retinareg/resources/triplet_layouts.md``)::
 
     kind = "triplets"
     description = "one line"

@@ -1,6 +1,6 @@
 """Real annotated pairs (fixed, moving, corresponding control points) found through a declarative pairs spec.
 
-A pairs spec is a TOML file with ``kind = "pairs"`` (bundled: ``landmarks-csv``, ``numbered-pairs`` in data_specs/):
+A pairs spec is a TOML file with ``kind = "pairs"`` (bundled: ``landmarks-csv``, ``numbered-pairs`` in resources/):
 
 - ``fixed``: list of globs relative to the root; every match is the fixed image of one pair (``**`` = any depth).
 - ``fixed_suffix``: the end of the fixed file name that is cut off to give ``{base}`` (``"_01.png"``).

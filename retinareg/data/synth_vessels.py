@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from retinareg.errors import VregError
-from retinareg.paths import DATA_SPECS
+from retinareg.paths import RESOURCES
 
-DRIVE_DIR = DATA_SPECS / "drive"
+DRIVE_DIR = RESOURCES / "drive"
 # A vessel pixel is one whose soft (anti-aliased) profile reaches this value.
 MASK_LEVEL = 0.4
 SUPERSAMPLE = 2  # draw at 2x and area-downsample: sub-pixel widths and smooth edges
@@ -168,7 +168,7 @@ def procedural_scene(rng: np.random.Generator, size: int) -> VesselScene:
 
 
 def drive_ids(source: Path | None = None) -> list[str]:
-    """Ids of the bundled DRIVE masks (``data_specs/drive/<id>_vessel.png``), or of a folder in DRIVE's own layout
+    """Ids of the bundled DRIVE masks (``resources/drive/<id>_vessel.png``), or of a folder in DRIVE's own layout
     (``SOURCE/vessels/<id>.png`` with ``SOURCE/fov/<id>.png``)."""
     if source is None:
         return sorted(p.name.split("_")[0] for p in DRIVE_DIR.glob("*_vessel.png"))

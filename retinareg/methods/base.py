@@ -1,7 +1,7 @@
 """The one interface every registration method implements: (fixed, moving) -> correspondences.
 
 A method only finds corresponding points. Robust estimation (MAGSAC++), plausibility checks and warping live in
-``retinareg.register`` so that every method is judged the same way. Each method holds the registration context it
+``retinareg.registration`` so that every method is judged the same way. Each method holds the registration context it
 was built with (``retinareg.context``): the working size the caller resizes to, the search limits (rotation, scale)
 and the one MAGSAC++ fit a method uses when it scores its own candidates.
 """
@@ -9,55 +9,14 @@ and the one MAGSAC++ fit a method uses when it scores its own candidates.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from retinareg.geometry import warp_points
+from retinareg.context import RegistrationContext
+from retinareg.matches import Matches
 
-if TYPE_CHECKING:
-    from retinareg.context import RegistrationContext
-
-
-@dataclass
-class Matches:
-    """N correspondences. fixed, moving: (N, 2) float64 pixel coordinates (x, y); confidence: (N,) in [0, 1]."""
-
-    fixed: np.ndarray
-    moving: np.ndarray
-    confidence: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.fixed = np.asarray(self.fixed, np.float64).reshape(-1, 2)
-        self.moving = np.asarray(self.moving, np.float64).reshape(-1, 2)
-        self.confidence = np.asarray(self.confidence, np.float64).reshape(-1)
-        if not (len(self.fixed) == len(self.moving) == len(self.confidence)):
-            raise ValueError("fixed, moving and confidence must have the same length")
-
-    def __len__(self) -> int:
-        return len(self.fixed)
-
-    @classmethod
-    def empty(cls) -> Matches:
-        return cls(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0))
-
-    def mapped(self, fixed_map: np.ndarray | None = None, moving_map: np.ndarray | None = None) -> Matches:
-        """The same matches with each side's points moved by a 3x3 (e.g. working size -> original pixels)."""
-        f = self.fixed if fixed_map is None else warp_points(fixed_map, self.fixed)
-        m = self.moving if moving_map is None else warp_points(moving_map, self.moving)
-        return Matches(f, m, self.confidence.copy(), dict(self.info))
-
-    def subset(self, keep: np.ndarray) -> Matches:
-        return Matches(self.fixed[keep], self.moving[keep], self.confidence[keep], dict(self.info))
-
-    def joined(self, other: Matches) -> Matches:
-        """These matches followed by OTHER's (same pixels on each side); the info is this one's."""
-        return Matches(
-            np.concatenate([self.fixed, other.fixed]), np.concatenate([self.moving, other.moving]),
-            np.concatenate([self.confidence, other.confidence]), dict(self.info),
-        )  # fmt: skip
+__all__ = ["Matches", "Method"]
 
 
 class Method(ABC):
@@ -72,8 +31,6 @@ class Method(ABC):
     name: ClassVar[str]
 
     def __init__(self, context: RegistrationContext | None = None) -> None:
-        from retinareg.context import RegistrationContext
-
         self.context = context if context is not None else RegistrationContext()
 
     @abstractmethod

@@ -80,7 +80,7 @@ class LoFTROptions:
             (classic's verification pass at its affine; 0 = not checked)
         join: add classic's agreeing vessel-patch matches to LoFTR's when classic's trusted registration was the
             start, so the one final fit sees both (false = LoFTR's matches alone)
-        device: torch device: cpu | cuda | mps
+        device: torch device: auto (CUDA when present, else MPS, else the CPU) | cuda | mps | cpu
     """
 
     weights: str | None = None
@@ -104,7 +104,7 @@ class LoFTROptions:
     # Chosen on the tuning pairs (out/tune, 180 cases at 45/90/180 deg): median mean error 0.65 -> 0.57 px, MIR 0.85 ->
     # 0.88, the same successes and time per case.
     join: bool = True
-    device: str = "cpu"
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.weights and self.checkpoint:
@@ -119,6 +119,19 @@ class LoFTROptions:
             raise ValueError(f"passes must be at least 1, got {self.passes}")
         if not 0.0 <= self.rough_min_verified <= 1.0:
             raise ValueError(f"rough_min_verified must lie in [0, 1], got {self.rough_min_verified}")
+
+
+@dataclass(frozen=True)
+class _View:
+    """One call's view of the pair, built in ``LoFTRMethod.match`` and passed down (never stored on the method, so
+    one method serves several threads): the network's inputs for the fixed and the moving image (grey (H, W) uint8,
+    or their vessel maps) and the matcher's resize factors for the whole fixed frame (``scale``) and for the later
+    pre-aligned passes (``refine_scale``, ``refine_factor`` times larger, at most 1); None: the matcher decides."""
+
+    fixed: np.ndarray
+    moving: np.ndarray
+    scale: float | None
+    refine_scale: float | None
 
 
 class ClassicPrealigner:
@@ -194,18 +207,16 @@ class LoFTRMethod(Method):
             raise VregError(f"loftr prealign={prealign!r}; choose one of {', '.join(PREALIGN_MODES)}")
         self.matcher = matcher
         self.prealign = prealign
-        self._prealigner = prealigner
+        self._prealigner = prealigner if prealigner is not None else ClassicPrealigner(self.context)
         self.rotation_step = float(rotation_step)
         self.refine_deg = refine_deg
         self.passes = int(passes)
         self.refine_factor = float(refine_factor)
         self.rough_min_inliers = int(rough_min_inliers)
         self.rough_min_verified = float(rough_min_verified)
-        self._verifier = verifier
+        self._verifier = verifier if verifier is not None else self._classic_verifier()
         self.join = bool(join)
         self.label = label
-        self._scale: float | None = None  # the matcher's resize factor for the current fixed frame (see match)
-        self._refine_scale: float | None = None  # the same for the later pre-aligned passes (``refine_factor``)
 
     @classmethod
     def from_options(
@@ -237,34 +248,38 @@ class LoFTRMethod(Method):
 
     @property
     def prealigner(self) -> PrealignFn:
-        """The injected pre-aligner, else the classic global estimate (built on first use)."""
-        if self._prealigner is None:
-            self._prealigner = ClassicPrealigner(self.context)
+        """The injected pre-aligner, else the classic global estimate (built with the method: no state changes
+        during a call, so one method serves several threads)."""
         return self._prealigner
 
     @property
     def verifier(self) -> VerifyFn:
-        """The injected verifier, else classic's verification pass (built on first use)."""
-        if self._verifier is None:
-            from retinareg.methods.classic import ClassicMethod
-
-            classic = ClassicMethod(context=self.context)
-            self._verifier = lambda fixed, moving, matrix: classic.verify(fixed, moving, matrix).ratio
+        """The injected verifier, else classic's verification pass."""
         return self._verifier
+
+    def _classic_verifier(self) -> VerifyFn:
+        from retinareg.methods.classic import ClassicMethod
+
+        classic = ClassicMethod(context=self.context)
+        return lambda fixed, moving, matrix: classic.verify(fixed, moving, matrix).ratio
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Matches MOVING -> FIXED in the given images' pixels; ``info["strategy"]`` says how they were found."""
         fg, mg = to_gray(fixed), to_gray(moving)
         # what the network sees (grey, or vessel maps for a vessels model), computed once on the whole images
         to_input = getattr(self.matcher, "model_input", None)
-        inputs = (to_input(fg), to_input(mg)) if to_input is not None else (fg, mg)
         # crops of the fixed frame are matched at the whole frame's pixel size (what the network was trained at)
         scale_for = getattr(self.matcher, "scale_for", None)
-        self._scale = scale_for(fg.shape) if scale_for is not None else None
-        self._refine_scale = None if self._scale is None else min(1.0, self._scale * self.refine_factor)
+        scale = scale_for(fg.shape) if scale_for is not None else None
+        inputs = _View(
+            fixed=to_input(fg) if to_input is not None else fg,
+            moving=to_input(mg) if to_input is not None else mg,
+            scale=scale,
+            refine_scale=None if scale is None else min(1.0, scale * self.refine_factor),
+        )
         mode = "none" if self.prealign == "auto" and self.context.narrow else self.prealign
         if mode == "none":
-            return self._tag(self.matcher(*inputs), strategy="direct")
+            return self._tag(self.matcher(inputs.fixed, inputs.moving), strategy="direct")
         notes: dict[str, Any] = {}
         if mode in ("auto", "classic"):
             try:
@@ -292,10 +307,8 @@ class LoFTRMethod(Method):
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
-    def _run(self, fixed_in: np.ndarray, moving_in: np.ndarray, refining: bool = False) -> Matches:
-        """The matcher on two images of the fixed frame (crops included), at the frame's scale when it has one
-        (``refining``: the later passes' scale)."""
-        scale = self._refine_scale if refining else self._scale
+    def _run(self, fixed_in: np.ndarray, moving_in: np.ndarray, scale: float | None) -> Matches:
+        """The matcher on two images of the fixed frame (crops included), at the frame's scale when it has one."""
         if scale is None:
             return self.matcher(fixed_in, moving_in)
         return self.matcher(fixed_in, moving_in, scale=scale)
@@ -364,19 +377,21 @@ class LoFTRMethod(Method):
         fg: np.ndarray,
         mg: np.ndarray,
         pre: np.ndarray,
-        inputs: tuple[np.ndarray, np.ndarray],
+        inputs: _View,
         refining: bool = False,
     ) -> Matches:
         """Warp MOVING into the fixed frame with ``pre``, match inside the overlap, map back through pre^-1.
 
         Only the bounding box where both images have content is matched: LoFTR's cost grows with the pixels, and
         a partial overlap (CF vs a smaller OCT field) or black borders would otherwise be matched for nothing.
-        ``inputs``: the network's view of (fixed, moving) (= the grey images, or their vessel maps).
+        ``inputs``: the network's view of (fixed, moving) (= the grey images, or their vessel maps) and its scales
+        (``refining``: the later passes' scale).
         """
         warped = warp_image(mg, pre, fg.shape[:2])
         x0, y0, x1, y1 = overlap_box((fg > 8) & (warped > 8))
-        fixed_in, moving_in = inputs[0], warp_image(inputs[1], pre, fg.shape[:2])
-        found = self._run(fixed_in[y0:y1, x0:x1], moving_in[y0:y1, x0:x1], refining)
+        fixed_in, moving_in = inputs.fixed, warp_image(inputs.moving, pre, fg.shape[:2])
+        scale = inputs.refine_scale if refining else inputs.scale
+        found = self._run(fixed_in[y0:y1, x0:x1], moving_in[y0:y1, x0:x1], scale)
         shift = translation_matrix(x0, y0)
         return found.mapped(shift, np.linalg.inv(pre) @ shift)
 
@@ -385,7 +400,7 @@ class LoFTRMethod(Method):
         fg: np.ndarray,
         mg: np.ndarray,
         pre: np.ndarray,
-        inputs: tuple[np.ndarray, np.ndarray],
+        inputs: _View,
         refined: bool = False,
     ) -> Matches:
         """``_match_prealigned``, then more passes, each pre-aligned with the affine of the last one's matches; a pass
@@ -415,17 +430,15 @@ class LoFTRMethod(Method):
         angles = [a for a in angles if abs(a) <= self.context.max_rotation + 0.5 * self.rotation_step] or [0.0]
         return [(a, center_similarity(moving_hw, fixed_hw, a, scale * base)) for a in angles]
 
-    def _rotation_search(
-        self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any], inputs: tuple[np.ndarray, np.ndarray]
-    ) -> Matches:
+    def _rotation_search(self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any], inputs: _View) -> Matches:
         candidates = self._candidates(fg.shape[:2], mg.shape[:2])
-        fixed_in = inputs[0]
-        warped = [warp_image(inputs[1], pre, fg.shape[:2]) for _, pre in candidates]
+        fixed_in, scale = inputs.fixed, inputs.scale
+        warped = [warp_image(inputs.moving, pre, fg.shape[:2]) for _, pre in candidates]
         many = getattr(self.matcher, "match_many", None)
         if many is None:
-            results = [self._run(fixed_in, w) for w in warped]
+            results = [self._run(fixed_in, w, scale) for w in warped]
         else:
-            results = many(fixed_in, warped) if self._scale is None else many(fixed_in, warped, scale=self._scale)
+            results = many(fixed_in, warped) if scale is None else many(fixed_in, warped, scale=scale)
         scores = [self._inliers(found, fg.shape) for found in results]
         best = int(np.argmax(scores))
         angle, pre = candidates[best]

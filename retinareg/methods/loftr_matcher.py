@@ -9,6 +9,7 @@ once (``LoFTRModel.extract_features``; the backbone is the largest share of LoFT
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,20 @@ from retinareg.methods.base import Matches
 
 
 class LoFTRMatcher:
-    """Callable (fixed_gray (H, W) uint8, moving_gray (H', W') uint8) -> Matches, backed by a LoFTRModel."""
+    """Callable (fixed_gray (H, W) uint8, moving_gray (H', W') uint8) -> Matches, backed by a LoFTRModel.
+
+    Safe to call from several threads: kornia's fine-matching module keeps per-call values on itself, so the model's
+    forward passes run one at a time (each already uses every core, or the GPU).
+    """
 
     def __init__(self, model: Any, size: int | None = None, batch: int = 1) -> None:
         self.model = model.eval()
         self.size = size
         self.batch = batch
+        self._lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: str | Path, size: int | None = None, device: str = "cpu") -> LoFTRMatcher:
+    def from_file(cls, path: str | Path, size: int | None = None, device: str = "auto") -> LoFTRMatcher:
         """Load the model from PATH, with the channels-last backbone (faster inference, same matches).
 
         ``size`` None: the long side the model was trained at (a vreg checkpoint's ``train_size``), else the images
@@ -80,7 +86,9 @@ class LoFTRMatcher:
     def __call__(self, fixed_gray: np.ndarray, moving_gray: np.ndarray, scale: float | None = None) -> Matches:
         t0, back0 = self._prepare(fixed_gray, scale)
         t1, back1 = self._prepare(moving_gray, scale)
-        return self._to_matches(self.model.match(t0, t1), back0, back1)
+        with self._lock:
+            out = self.model.match(t0, t1)
+        return self._to_matches(out, back0, back1)
 
     def match_many(
         self, fixed_gray: np.ndarray, movings: list[np.ndarray], scale: float | None = None
@@ -90,13 +98,14 @@ class LoFTRMatcher:
         Candidates of one size go through LoFTR ``batch`` at a time, candidates of mixed sizes one by one.
         """
         t0, back0 = self._prepare(fixed_gray, scale)
-        features0 = self.model.extract_features(t0)
         prepared = [self._prepare(m, scale) for m in movings]
         batch = self.batch if len({t1.shape for t1, _ in prepared}) <= 1 else 1
         results: list[Matches] = []
-        for start in range(0, len(prepared), batch):
-            chunk = prepared[start : start + batch]
-            t1 = torch.cat([t for t, _ in chunk])
-            out = self.model.match(t0.expand(len(chunk), -1, -1, -1), t1, features0=features0)
-            results += [self._to_matches(out, back0, back1, b) for b, (_, back1) in enumerate(chunk)]
+        with self._lock:
+            features0 = self.model.extract_features(t0)
+            for start in range(0, len(prepared), batch):
+                chunk = prepared[start : start + batch]
+                t1 = torch.cat([t for t, _ in chunk])
+                out = self.model.match(t0.expand(len(chunk), -1, -1, -1), t1, features0=features0)
+                results += [self._to_matches(out, back0, back1, b) for b, (_, back1) in enumerate(chunk)]
         return results

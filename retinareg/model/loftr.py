@@ -34,6 +34,7 @@ from retinareg.model.checkpoint import (
     stored_model_config,
 )
 from retinareg.model.config import MODULE_NAMES, LoFTRConfig
+from retinareg.model.device import resolve_device
 from retinareg.model.freeze import apply_freeze, parameter_table
 from retinareg.model.padded_matching import PaddedCoarseMatching
 
@@ -275,7 +276,7 @@ def _as_batch(image: torch.Tensor | np.ndarray, device: torch.device) -> torch.T
 
 def load_model(
     path: str | Path,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     config: LoFTRConfig | None = None,
     *,
     arch: str | None = None,
@@ -289,7 +290,8 @@ def load_model(
 
     Args:
         path: a MINIMA / LoFTR release file, a vreg checkpoint or a bare state dict (``torch.save`` output).
-        device: where the model goes.
+        device: where the model goes: auto (CUDA when present, else MPS, else the CPU), cuda, mps, cpu or a torch
+            device.
         config: the architecture to build; default: the ``model_config`` stored in a vreg checkpoint, else the
             preset ``arch`` (default MINIMA's).
         arch: the preset for a file without a stored config; with a vreg checkpoint it must equal the stored one.
@@ -313,4 +315,4 @@ def load_model(
         config = dataclasses.replace(config, **changes)
     model = LoFTRModel(config)
     load_state(model, obj, path)
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()

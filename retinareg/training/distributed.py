@@ -13,6 +13,7 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
 from retinareg.errors import VregError
+from retinareg.model.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -33,29 +34,6 @@ class DistInfo:
     def enabled(self) -> bool:
         """In a process group (DDP, sharded sampler): under torchrun, or whenever there are several processes."""
         return self.launched or self.world > 1
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda, else mps, else cpu; an unavailable explicit choice is a VregError."""
-    name = name.lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            name = "cuda"
-        elif torch.backends.mps.is_available():
-            name = "mps"
-        else:
-            name = "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise VregError("--device cuda: no CUDA GPU visible to PyTorch")
-        return torch.device("cuda", local_rank)
-    if name == "mps":
-        if not torch.backends.mps.is_available():
-            raise VregError("--device mps: Apple MPS is not available")
-        return torch.device("mps")
-    if name == "cpu":
-        return torch.device("cpu")
-    raise VregError(f"unknown --device {name!r}; choose auto, cuda, mps or cpu")
 
 
 def setup(device_name: str) -> tuple[DistInfo, torch.device]:

@@ -106,7 +106,7 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Html:
     import torch
 
     from retinareg.geometry import warp_points
-    from retinareg.methods.base import Matches
+    from retinareg.matches import Matches
     from retinareg.training.build import make_datasets
     from retinareg.training.config import TrainConfig
     from retinareg.training.distributed import DistInfo

@@ -27,7 +27,7 @@ from retinareg.benchmark.metrics import ERROR_SCALES, Thresholds, error_scale_di
 from retinareg.context import RegistrationContext
 from retinareg.errors import RegistrationFailed
 from retinareg.geometry import grid_points, point_errors, warp_points
-from retinareg.methods.base import Matches
+from retinareg.matches import Matches
 from retinareg.model.loftr import LoFTRModel
 from retinareg.model.supervision import spvs_coarse, spvs_fine
 

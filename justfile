@@ -15,8 +15,8 @@ demo:
 
 # Lint and format check
 lint:
-    ruff check retinareg tests scripts
-    ruff format --check retinareg tests scripts
+    ruff check retinareg tests scripts examples
+    ruff format --check retinareg tests scripts examples
 
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:

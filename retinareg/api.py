@@ -231,7 +231,8 @@ def load_model(path: str | os.PathLike[str] | None = None, device: str = "auto")
 
 
 def available_methods() -> tuple[str, ...]:
-    """The registration methods by name (``"auto"`` picks loftr when weights are configured, else classic)."""
+    """The registration methods by name (``"auto"``: loftr when weights are configured, else classic with the
+    bundled loftr where classic refuses)."""
     from retinareg.methods import METHODS
 
     return tuple(METHODS)

@@ -21,8 +21,8 @@ from retinareg.parallel import process_pool
 from retinareg.paths import atomic_output
 
 SUMMARY_COLUMNS = [
-    "name", "status", "reason", "method", "matches", "inliers", "inlier_ratio", "rotation_deg", "scale",
-    "seconds", "lm_mean", "lm_median", "lm_max", "fixed", "moving", "output", "transform",
+    "name", "status", "reason", "method", "produced_by", "decision", "matches", "inliers", "inlier_ratio",
+    "rotation_deg", "scale", "seconds", "lm_mean", "lm_median", "lm_max", "fixed", "moving", "output", "transform",
 ]  # fmt: skip
 
 
@@ -91,6 +91,7 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
         registrar = _registrar(settings)
         row["method"] = registrar.describe()
         reg = registrar.register(fixed, moving)
+        row.update(produced_by=reg.produced_by, decision=reg.decision)
         if reg.ok:
             row["status"] = "ok"
         else:

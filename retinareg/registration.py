@@ -80,6 +80,16 @@ class Registration:
         """Field-of-view scale moving -> fixed (images at equal long sides); NaN without a matrix."""
         return float(self.parts.scale) if self.parts is not None else float("nan")
 
+    @property
+    def produced_by(self) -> str:
+        """The method whose matches made this result (``auto``: classic or loftr; "none" when every one refused)."""
+        return str(self.info.get("produced_by", self.method.split(" ")[0]))
+
+    @property
+    def decision(self) -> str:
+        """Which method produced the result and why, in one line (``auto``); "" for a method that was requested."""
+        return str(self.info.get("decision", ""))
+
     def _matrix(self) -> np.ndarray:
         if self.matrix is None:
             raise ValueError(f"no transform was estimated ({self.reason})")
@@ -98,6 +108,8 @@ class Registration:
             "rotation_deg": None if self.parts is None else round(self.rotation_deg, 3),
             "scale": None if self.parts is None else round(self.scale, 4),
             "seconds": round(self.seconds, 3),
+            "produced_by": self.produced_by,
+            "decision": self.decision,
         }
 
     def map_points(self, points: np.ndarray) -> np.ndarray:

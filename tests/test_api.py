@@ -175,7 +175,7 @@ def test_one_loftr_method_gives_the_same_matches_from_four_threads(pair: dict) -
 def test_match_load_model_and_available_methods(pair: dict) -> None:
     found = retinareg.match(pair["fixed"], pair["moving"], "sift", working_size=SIDE)
     assert found.fixed.shape == found.moving.shape == (len(found), 2) and found.inliers.dtype == bool
-    assert retinareg.available_methods() == ("classic", "sift", "loftr")
+    assert retinareg.available_methods() == ("auto", "classic", "sift", "loftr")
     model = retinareg.load_model()  # the bundled one, on CUDA when present
     import torch
 

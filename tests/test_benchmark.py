@@ -51,14 +51,18 @@ def fake_register(behaviour: dict[str, str | np.ndarray]):
     def register_images(fixed, moving, method):
         what = behaviour[method]
         if isinstance(what, str) and what == "fail":
-            return SimpleNamespace(ok=False, reason="too few inliers", matrix=None, n_matches=5, inliers=1)
+            return SimpleNamespace(
+                ok=False, reason="too few inliers", matrix=None, n_matches=5, inliers=1, produced_by="none", decision=""
+            )
         if isinstance(what, str):
             raise ValueError("method crashed")
         # The true moving -> fixed map is the inverse of the case transform; the fake knows it from the context.
         gt = register_images.gt
         matches = Matches(np.zeros((10, 2)), np.zeros((10, 2)), np.ones(10), inliers=np.arange(10) < 7)
         matrix = translation_matrix(*what) @ gt
-        return SimpleNamespace(ok=True, reason="", matrix=matrix, matches=matches, n_matches=10, inliers=7)
+        return SimpleNamespace(
+            ok=True, reason="", matrix=matrix, matches=matches, n_matches=10, inliers=7, produced_by="fake", decision=""
+        )
 
     return register_images
 

@@ -134,7 +134,7 @@ def test_to_dict_has_exactly_the_documented_keys() -> None:
     data = register_pair(np.zeros((200, 200), np.uint8), np.zeros((200, 200), np.uint8), method).to_dict()
     assert set(data) == {
         "matrix", "convention", "model", "method", "matches", "inliers", "inlier_ratio", "rotation_deg", "scale",
-        "seconds",
+        "seconds", "produced_by", "decision",
     }  # fmt: skip
     assert data["convention"] == CONVENTION == "moving (x, y, 1) -> fixed pixels, 0-based, x right, y down"
     assert np.allclose(data["matrix"], truth, atol=1e-6) and abs(data["rotation_deg"] + 30) < 1e-3

@@ -20,7 +20,7 @@ MATRIX_COLUMNS = [f"m{r}{c}" for r in range(3) for c in range(3)]
 COLUMNS = [
     "method", "method_spec", "case_id", "pair", "modality", "bin", "angle", "scale", "shift_x", "shift_y",
     "status", "error", "n_points", "mean_err", "median_err", "max_err", "sr_me", "sr_mae", "acceptable", "success",
-    "matches", "inliers", "mir", "seconds", "error_scale", *MATRIX_COLUMNS,
+    "matches", "inliers", "mir", "seconds", "error_scale", "produced_by", "decision", *MATRIX_COLUMNS,
 ]  # fmt: skip
 
 
@@ -74,6 +74,8 @@ def _row(ctx: EvalContext, entry: MethodEntry, case: CaseSpec, n_points: int) ->
         "shift_y": round(case.shift[1], 4),
         "n_points": n_points,
         "error_scale": ctx.error_scale,
+        "produced_by": "",
+        "decision": "",
     }
 
 
@@ -92,6 +94,7 @@ def evaluate_case(ctx: EvalContext, case: CaseSpec, labels: list[str]) -> list[d
             matches, inliers = float(reg.n_matches), float(reg.inliers)
             # a refused result keeps its matrix (when one was found) for diagnosis; the case has infinite error
             matrix = None if reg.matrix is None else np.asarray(reg.matrix, np.float64)
+            row.update(produced_by=reg.produced_by, decision=reg.decision)
             if reg.ok:
                 errors = point_errors(matrix, data.pts_moving, data.pts_fixed, scale=diag)
                 row.update(status="ok", error="")

@@ -265,6 +265,10 @@ class LoFTRMethod(Method):
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Matches MOVING -> FIXED in the given images' pixels; ``info["strategy"]`` says how they were found."""
+        return self.match_from(fixed, moving, self.prealigner)
+
+    def match_from(self, fixed: np.ndarray, moving: np.ndarray, prealigner: PrealignFn) -> Matches:
+        """:meth:`match` with PREALIGNER for this call (``auto`` hands in classic's rough start of a refused pair)."""
         fg, mg = to_gray(fixed), to_gray(moving)
         # what the network sees (grey, or vessel maps for a vessels model), computed once on the whole images
         to_input = getattr(self.matcher, "model_input", None)
@@ -283,7 +287,7 @@ class LoFTRMethod(Method):
         notes: dict[str, Any] = {}
         if mode in ("auto", "classic"):
             try:
-                pre = self.prealigner(fixed, moving)
+                pre = prealigner(fixed, moving)
                 self._check_limits(pre.matrix, moving.shape[:2])
                 found = self._match_refined(fg, mg, pre.matrix, inputs, refined=pre.refined)
                 start = "classic registration" if pre.refined else "classic global estimate"

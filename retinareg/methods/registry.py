@@ -4,7 +4,8 @@ Specs: ``auto`` | ``classic`` | ``sift`` | ``loftr`` with comma-separated ``key=
 ``classic:angle_step=6``, ``sift:ratio=0.75``, ``loftr:weights=A.ckpt,prealign=none``. Each method declares its
 options once, as a typed dataclass (``ClassicConfig``, ``SiftOptions``, ``LoFTROptions``); ``vreg methods`` lists
 them. ``auto`` is loftr when weights are given or configured (``VREG_WEIGHTS`` or ``weights = "..."`` in
-``$VREG_CONFIG`` / ``~/.config/vreg/config.toml``), else classic. The command line, ``benchmark``, batch mode and
+``$VREG_CONFIG`` / ``~/.config/vreg/config.toml``), else classic with the bundled LoFTR where classic refuses
+(``methods/auto.py``). The command line, ``benchmark``, batch mode and
 the scripts all call :func:`build_method`; it returns the method and why it was chosen. Heavy modules (torch) are
 imported only when a LoFTR is built.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from retinareg.errors import VregError
+from retinareg.methods.auto import AutoMethod, AutoOptions
 from retinareg.methods.base import Matches, Method
 from retinareg.methods.classic import ClassicConfig, ClassicMethod
 from retinareg.methods.loftr import LoFTRMethod, LoFTROptions
@@ -52,6 +54,13 @@ METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in (
         MethodInfo(
+            "auto",
+            "the default: classic, and the bundled loftr from classic's rough start where classic refuses "
+            "(loftr with these weights when weights are given or configured)",
+            AutoOptions,
+            AutoMethod,
+        ),
+        MethodInfo(
             "classic",
             "weight-free: vessel maps, global rotation x scale search, patch refinement (any rotation)",
             ClassicConfig,
@@ -68,7 +77,7 @@ METHODS: dict[str, MethodInfo] = {
         ),
     )
 }
-METHOD_NAMES: tuple[str, ...] = ("auto", *METHODS)
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 
 
 class BuiltMethod(NamedTuple):
@@ -125,9 +134,7 @@ def resolve_spec(spec: str) -> tuple[str, dict[str, str], str]:
     found = configured_weights()
     if found is not None:
         return "loftr", {**options, "weights": found[0]}, f"auto: weights from {found[1]}"
-    if options:
-        raise VregError(f"auto resolved to classic, which does not take {', '.join(sorted(options))}")
-    return "classic", {}, "auto: no LoFTR weights given or configured"
+    return "auto", options, "auto: no LoFTR weights given or configured: classic, the bundled loftr where it refuses"
 
 
 def build_method(

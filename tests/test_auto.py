@@ -1,0 +1,105 @@
+"""``auto`` without weights: classic first, the bundled LoFTR from classic's rough start only where classic refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from retinareg.data.synth import make_triplet
+from retinareg.errors import RegistrationFailed
+from retinareg.geometry import rotation_matrix, warp_image
+from retinareg.matches import Matches
+from retinareg.methods import build_method, resolve_spec
+from retinareg.methods.auto import AutoMethod, AutoOptions
+from retinareg.methods.loftr import LoFTRMethod, Prealignment
+from retinareg.registration import register_images
+
+SIZE = 256
+
+
+@pytest.fixture(autouse=True)
+def _no_configured_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("VREG_WEIGHTS", raising=False)
+    monkeypatch.setenv("VREG_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+@pytest.fixture(scope="module")
+def eye() -> dict[str, np.ndarray]:
+    return make_triplet(3, SIZE)
+
+
+class FakeLoFTR:
+    """Records the start it is handed; answers with matches along that start's matrix (or refuses)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.starts: list[Prealignment] = []
+
+    def match_from(self, fixed: np.ndarray, moving: np.ndarray, prealigner: Any) -> Matches:
+        start = prealigner(fixed, moving)
+        self.starts.append(start)
+        if self.refuse:
+            raise RegistrationFailed("loftr: 3 inlier matches from a rough start; ... needs 24", inliers=3)
+        grid = np.stack(np.meshgrid(np.arange(20, 200, 20.0), np.arange(20, 200, 20.0)), -1).reshape(-1, 2)
+        fixed_pts = (start.matrix @ np.c_[grid, np.ones(len(grid))].T).T[:, :2]
+        found = Matches(fixed_pts, grid, np.ones(len(grid)))
+        found.info.update(strategy="pre-aligned by the classic global estimate", verified_ratio=0.31)
+        return found
+
+
+def test_auto_is_the_cascade_without_weights_and_loftr_with_them() -> None:
+    assert isinstance(build_method("auto").method, AutoMethod)
+    assert isinstance(build_method("auto:step=30").method, AutoMethod)
+    assert build_method("auto:step=30").method.options == AutoOptions(step=30.0)  # type: ignore[attr-defined]
+    assert resolve_spec("auto:weights=x.ckpt")[0] == "loftr"  # with weights auto is loftr, as before
+
+
+def test_a_pair_classic_trusts_never_loads_loftr(eye: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_loftr(*args: Any, **kwargs: Any) -> LoFTRMethod:
+        raise AssertionError("LoFTR was loaded for a pair classic registers")
+
+    monkeypatch.setattr(LoFTRMethod, "from_options", no_loftr)
+    h, w = eye["fa"].shape[:2]
+    moving = warp_image(eye["fa"], rotation_matrix(60, ((w - 1) / 2, (h - 1) / 2), 1.0), (h, w))
+    reg = register_images(eye["cf"], moving, AutoMethod())
+    assert reg.ok and reg.produced_by == "classic"
+    assert reg.decision == "auto: classic trusted its result" and reg.to_dict()["decision"] == reg.decision
+
+
+def test_a_refused_pair_goes_to_loftr_from_classics_rough_start(eye: dict) -> None:
+    auto = AutoMethod()
+    rough = rotation_matrix(10, (128.0, 128.0), 1.05)
+
+    def refuse(fixed: np.ndarray, moving: np.ndarray) -> Matches:
+        raise RegistrationFailed(
+            "classic: result not trusted (19 inlier patches, 20 % of 95)", global_matrix=rough, global_score=0.4
+        )
+
+    auto.classic.match = refuse  # type: ignore[method-assign]
+    fake = FakeLoFTR()
+    auto._loftr = fake  # type: ignore[assignment]
+    found = auto.match(eye["cf"], eye["fa"])
+    assert len(fake.starts) == 1 and np.allclose(fake.starts[0].matrix, rough) and not fake.starts[0].refined
+    assert found.info["produced_by"] == "loftr"
+    assert found.info["decision"] == (
+        "auto: classic refused (result not trusted (19 inlier patches, 20 % of 95)); "
+        "loftr pre-aligned by the classic global estimate: 81 inliers, 31% confirmed"
+    )
+
+
+def test_when_both_refuse_the_reason_names_both(eye: dict) -> None:
+    auto = AutoMethod()
+
+    def refuse(fixed: np.ndarray, moving: np.ndarray) -> Matches:
+        raise RegistrationFailed("classic: no consistent vessel correspondences found", global_score=0.01)
+
+    auto.classic.match = refuse  # type: ignore[method-assign]
+    fake = FakeLoFTR(refuse=True)
+    auto._loftr = fake  # type: ignore[assignment]
+    reg = register_images(eye["cf"], eye["fa"], auto)
+    assert not reg.ok and reg.produced_by == "none"
+    assert reg.reason.startswith("auto: classic refused (no consistent vessel correspondences found); loftr refused")
+    assert fake.starts == []  # classic's global score (0.01) was too weak to hand LoFTR as a rough start

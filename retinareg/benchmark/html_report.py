@@ -3,14 +3,7 @@
 The page is built from files in OUT only: cases.csv (every number and the estimated matrix), run.json (settings),
 methods.json (what each label loaded, the vreg version) and OUT/report_images/ (thumbnails). So
 ``vreg benchmark --report-only OUT`` rebuilds the same page without the data, and the two differ only in the
-creation time.
-
-Thumbnails (checkerboard and overlay of each shown case, with the control points: fixed in white, the estimate's
-mapping of the moving ones in yellow) are rendered once, when the run that has the source finishes, and kept in
-OUT/report_images/ under a name derived from the case, its transform, the method and the estimated matrix, so a
-changed result never reuses an old picture. A case without a stored thumbnail (for instance cases shown only after
-``--report-only --report-worst`` asks for more than the run rendered) is shown without pictures. The run deletes
-thumbnails its report does not show, so the folder holds only the current ones.
+creation time. The thumbnails are made and kept by :mod:`retinareg.benchmark.thumbnails`.
 """
 
 from __future__ import annotations
@@ -18,31 +11,25 @@ from __future__ import annotations
 import json
 import math
 import re
-import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from retinareg.benchmark.caselog import load_frame, read_rows
-from retinareg.benchmark.evaluate import MATRIX_COLUMNS
 from retinareg.benchmark.metrics import Thresholds, summarize
 from retinareg.benchmark.report import COLUMNS, SCALE_TEXT, cell_text, criteria_text, success_figure
 from retinareg.benchmark.run import METHODS_FILE
+from retinareg.benchmark.thumbnails import estimated_matrix, remove_unused_thumbs, render_missing_thumbs, thumb_paths
 from retinareg.errors import VregError
 from retinareg.io import read_json
 from retinareg.report_html import Cell, Row, data_uri, figure_png, num, render, utc_now
 from retinareg.report_html import write_page as _write_page
 
 REPORT = "report.html"
-IMAGE_DIR = "report_images"
 DEFAULT_WORST = 6
-THUMB_SIDE = 340  # stored long side (px); shown at half that, sharp on high-density screens
-MAX_DRAWN_POINTS = 60
 RATE_COLUMNS = (("success", "success"), ("sr_me", "SR_ME"), ("sr_mae", "SR_MAE"))
 
 
@@ -74,97 +61,6 @@ def worst_cases(frame: pd.DataFrame, method: str, n: int) -> list[str]:
     rank = order.groupby(["pair", "modality"], sort=False).cumcount()
     spread = order.assign(_rank=rank.to_numpy()).sort_values("_rank", kind="stable")
     return list(spread["case_id"].head(n))
-
-
-# ---------------------------------------------------------------------------------------------------- thumbnails
-def _matrix(row: pd.Series) -> np.ndarray | None:
-    m = np.array([float(row[c]) for c in MATRIX_COLUMNS], np.float64).reshape(3, 3)
-    return m if np.all(np.isfinite(m)) else None
-
-
-def thumb_stem(row: pd.Series) -> str:
-    """File stem of a (method, case) thumbnail: readable prefix + crc32 of everything that defines the picture."""
-    key = "|".join(
-        str(row[c]) for c in ("method", "method_spec", "case_id", "angle", "scale", "shift_x", "shift_y", "status")
-    )
-    key += "|" + ",".join(f"{float(row[c]):.6g}" for c in MATRIX_COLUMNS)
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{row['method']}-{row['case_id']}")[:80]
-    return f"{readable}-{zlib.crc32(key.encode('utf-8')):08x}"
-
-
-def _thumb_paths(out_dir: Path, row: pd.Series) -> tuple[Path, Path]:
-    stem = out_dir / IMAGE_DIR / thumb_stem(row)
-    return stem.with_name(stem.name + "_cb.jpg"), stem.with_name(stem.name + "_ov.jpg")
-
-
-def _small(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A THUMB_SIDE px RGB thumbnail and the exact 3x3 map from the image's pixels to the thumbnail's."""
-    from retinareg.io import resize_long_side, to_rgb
-
-    return resize_long_side(to_rgb(image), THUMB_SIDE)
-
-
-def _draw_points(canvas: np.ndarray, to_thumb: np.ndarray, fixed_pts: np.ndarray, mapped: np.ndarray) -> np.ndarray:
-    """Control points on a thumbnail: fixed ones white, the estimate's mapping of the moving ones yellow, joined.
-    At most MAX_DRAWN_POINTS (an even subset) so that a grid of hundreds of points stays legible."""
-    if len(fixed_pts) > MAX_DRAWN_POINTS:
-        keep = np.linspace(0, len(fixed_pts) - 1, MAX_DRAWN_POINTS).round().astype(int)
-        fixed_pts, mapped = fixed_pts[keep], mapped[keep]
-    from retinareg.geometry import warp_points
-
-    out = canvas.copy()
-    for p, q in zip(warp_points(to_thumb, fixed_pts), warp_points(to_thumb, mapped), strict=True):
-        p16 = tuple(int(round(v * 16)) for v in p)
-        q16 = tuple(int(round(v * 16)) for v in q)
-        cv2.line(out, p16, q16, (255, 220, 0), 1, cv2.LINE_AA, shift=4)
-        cv2.circle(out, p16, 2 * 16, (255, 255, 255), -1, cv2.LINE_AA, shift=4)
-        cv2.circle(out, q16, 2 * 16, (255, 220, 0), -1, cv2.LINE_AA, shift=4)
-    return out
-
-
-def render_thumbs(out_dir: Path, data: Any, row: pd.Series) -> None:
-    """Write the two thumbnails of one (method, case): checkerboard and overlay of the estimate (with the control
-    points), or the fixed image and the presented moving image when the method returned no matrix.
-
-    data: the case's ``CaseData`` (fixed (H, W[, 3]), moving, pts_fixed (N, 2), pts_moving (N, 2)).
-    """
-    from retinareg.geometry import warp_points
-    from retinareg.io import write_image
-    from retinareg.registration import warp_moving
-    from retinareg.viz import checkerboard, overlay
-
-    cb_path, ov_path = _thumb_paths(out_dir, row)
-    m = _matrix(row)
-    if m is None:
-        left, _ = _small(data.fixed)
-        right, _ = _small(data.moving)
-    else:
-        warped = warp_moving(data.moving, m, data.fixed.shape[:2])
-        left, _ = _small(checkerboard(data.fixed, warped))
-        right, to_thumb = _small(overlay(data.fixed, warped))
-        right = _draw_points(right, to_thumb, np.asarray(data.pts_fixed), warp_points(m, np.asarray(data.pts_moving)))
-    write_image(cb_path, left)
-    write_image(ov_path, right)
-
-
-def render_missing_thumbs(out_dir: Path, frame: pd.DataFrame, case_ids: Sequence[str], source: Any, specs: Any) -> None:
-    """Render the thumbnails of ``case_ids`` (every method) that OUT/report_images/ lacks, loading each case once
-    from ``source``; ``specs``: the run's CaseSpecs (cases not among them are skipped). Shows progress after 1 s."""
-    from retinareg.ui import progress_after
-
-    by_id = {s.case_id: s for s in specs}
-    todo = []
-    for cid in case_ids:
-        rows = frame[frame["case_id"] == cid]
-        need = [r for _, r in rows.iterrows() if not all(p.is_file() for p in _thumb_paths(out_dir, r))]
-        if need and cid in by_id:
-            todo.append((by_id[cid], need))
-    with progress_after(len(todo), "report pictures") as advance:
-        for spec, need in todo:
-            data = source.load(spec)
-            for r in need:
-                render_thumbs(out_dir, data, r)
-            advance(1)
 
 
 # ---------------------------------------------------------------------------------------------------- page data
@@ -345,7 +241,7 @@ def _plots(frame: pd.DataFrame, summary: pd.DataFrame, run: dict[str, Any], labe
 
 def _errors_text(row: pd.Series) -> str:
     if not math.isfinite(float(row["mean_err"])):
-        if _matrix(row) is not None:
+        if estimated_matrix(row) is not None:
             return "no accepted transform (pictures: the refused estimate)"
         return "no transform (pictures: fixed, moving as presented)"
     return f"mean {row['mean_err']:.2f}, median {row['median_err']:.2f}, max {row['max_err']:.2f} px"
@@ -361,10 +257,10 @@ def _status(row: pd.Series) -> tuple[str, str]:
 
 
 def _method_cell(out_dir: Path, row: pd.Series, own: bool) -> MethodCell:
-    cb, ov = _thumb_paths(out_dir, row)
+    cb, ov = thumb_paths(out_dir, row)
     thumbs = []
     if cb.is_file() and ov.is_file():
-        if _matrix(row) is not None:
+        if estimated_matrix(row) is not None:
             overlay_title = "overlay: fixed magenta, warped green; points: fixed white, estimate yellow"
             titles = ("checkerboard: fixed / warped moving", overlay_title)
         else:
@@ -476,14 +372,5 @@ def write_report(out_dir: str | Path, worst: int = DEFAULT_WORST, source: Any = 
         frame, _, _ = load_run(out_dir)
         shown = shown_cases(frame, worst)
         render_missing_thumbs(out_dir, frame, shown, source, specs or [])
-        _remove_unused_thumbs(out_dir, frame[frame["case_id"].isin(shown)])
+        remove_unused_thumbs(out_dir, frame[frame["case_id"].isin(shown)])
     return _write_page(out_dir / REPORT, build_report(out_dir, worst))
-
-
-def _remove_unused_thumbs(out_dir: Path, shown: pd.DataFrame) -> None:
-    """Delete thumbnails in OUT/report_images/ that the report does not show (e.g. left by an earlier --force run)."""
-    keep = {p.name for _, r in shown.iterrows() for p in _thumb_paths(out_dir, r)}
-    folder = out_dir / IMAGE_DIR
-    for path in folder.glob("*.jpg") if folder.is_dir() else ():
-        if path.name not in keep:
-            path.unlink()

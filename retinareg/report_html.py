@@ -1,94 +1,88 @@
-"""Self-contained HTML pages (the benchmark and training reports): one stylesheet, tables, embedded images.
+"""Self-contained HTML pages (the benchmark and training reports): the shared pieces and the template renderer.
+
+The layout lives in Jinja2 templates, ``retinareg/templates/*.html.j2`` (package data): ``base.html.j2`` (the page
+head, the one stylesheet, the title line and the navigation), ``macros.html.j2`` (tables) and one template per report.
+The report modules gather plain data (strings, numbers, dataclasses) and call :func:`render`. Autoescape is on, so
+every value from the data comes out escaped; nothing here marks a value safe.
 
 Every picture is a ``data:`` URI and the stylesheet is inline, so a page opens from a file browser or an e-mail
-attachment without network access; nothing here ever writes an ``http(s)://`` reference. Text is HTML-escaped by
-``cell``/``esc``; only ``Html`` values pass through unchanged.
+attachment without network access; nothing here ever writes an ``http(s)://`` reference. Jinja2 is imported by
+:func:`render` only, so importing this module (or ``retinareg``) does not load it.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import os
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from retinareg.paths import atomic_output
 
+if TYPE_CHECKING:
+    import jinja2
+
 #: the element that holds the creation time; two builds of the same report differ only inside it
 CREATED_ID = "created"
 
-_CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #1d2433;
-       margin: 0 auto; padding: 16px 24px 48px; max-width: 1400px; background: #fff; }
-h1 { font-size: 22px; margin: 4px 0 2px; } h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #d5dae3;
-     padding-bottom: 3px; } h3 { font-size: 15px; margin: 18px 0 6px; }
-p.sub { color: #5a6478; margin: 0 0 10px; } p.note { color: #5a6478; font-size: 12.5px; max-width: 1100px; }
-nav a { margin-right: 14px; color: #2456a6; text-decoration: none; } nav { margin: 8px 0 4px; font-size: 13px; }
-table { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }
-th, td { border: 1px solid #d5dae3; padding: 3px 8px; vertical-align: top; }
-th { background: #f1f3f7; font-weight: 600; text-align: center; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.best { background: #d7f0d9; font-weight: 700; }
-tr.group td { background: #f7f8fa; font-weight: 600; }
-table.kv th { text-align: left; white-space: nowrap; } table.kv td { max-width: 1000px; }
-code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; background: #f3f4f7; padding: 0 3px; }
-img.plot { max-width: 100%; border: 1px solid #e3e6ec; }
-.plots { display: flex; flex-wrap: wrap; gap: 12px; }
-.plots img { width: 600px; max-width: 100%; }
-.case { border: 1px solid #d5dae3; border-radius: 4px; margin: 10px 0; padding: 6px 8px; }
-.case-head { font-weight: 600; margin-bottom: 4px; }
-.case-row { display: flex; flex-wrap: wrap; gap: 10px; }
-.mcell { border: 1px solid #e3e6ec; border-radius: 3px; padding: 4px; width: 348px; background: #fafbfc; }
-.mcell.own { border-color: #8aa4d6; background: #f3f6fc; }
-.mcell .thumbs { display: flex; gap: 4px; } .mcell .thumbs img { width: 170px; height: auto; display: block; }
-.mcell .label { font-weight: 600; }
-.ok { color: #1d7a32; } .bad { color: #b3261e; }
-.reason { color: #b3261e; font-size: 12px; overflow-wrap: anywhere; }
-.missing { width: 344px; height: 120px; display: flex; align-items: center; justify-content: center;
-           background: #eef0f4; color: #6b7385; font-size: 11px; text-align: center; }
-.dots span { display: inline-block; width: 9px; height: 9px; margin-right: 2px; border-radius: 2px; }
-.dot-ok { background: #3a9b4f; } .dot-bad { background: #d0453b; }
-.matches img { max-width: 100%; width: 640px; border: 1px solid #e3e6ec; }
-"""
-
 
 @dataclass(frozen=True)
-class Html:
-    """Markup that is already safe (built by these helpers); plain ``str`` values are always escaped."""
+class Cell:
+    """One table cell: its text and an optional CSS class (e.g. ``"num best"``)."""
 
     text: str
-
-    def __str__(self) -> str:
-        return self.text
+    cls: str | None = None
 
 
-def esc(value: Any) -> str:
-    """HTML-escaped text of any value (``Html`` passes through)."""
-    return value.text if isinstance(value, Html) else html.escape(str(value), quote=True)
+#: a table row: plain text cells or ``Cell`` values
+Row = list[Cell | str]
 
 
-def join(parts: Iterable[Html | str]) -> Html:
-    """Concatenate markup and text (text escaped)."""
-    return Html("".join(esc(p) for p in parts))
+def num(text: str) -> Cell:
+    """A right-aligned number cell."""
+    return Cell(text, "num")
 
 
-def tag(name: str, content: Html | str = "", **attrs: Any) -> Html:
-    """``<name attr="...">content</name>``; attribute ``cls`` becomes ``class``; None-valued attributes are left out."""
-    attr = "".join(
-        f' {("class" if k == "cls" else k).replace("_", "-")}="{esc(v)}"' for k, v in attrs.items() if v is not None
+def _escape(value: Any) -> Any:
+    """Jinja2's ``finalize``: escape like :func:`html.escape` (``'`` as ``&#x27;``), so a page's text equals
+    ``html.escape`` of its data (markupsafe would write ``&#39;``); markup built by the templates passes unchanged."""
+    import markupsafe
+
+    if hasattr(value, "__html__"):
+        return value
+    return markupsafe.Markup(html.escape(str(value), quote=True))
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The one template environment: package templates, autoescape on, an undefined name is an error."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("retinareg", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_escape,
     )
-    return Html(f"<{name}{attr}>{esc(content)}</{name}>")
 
 
-def data_uri(data: bytes, mime: str) -> str:
-    """``data:<mime>;base64,...`` of raw file bytes."""
+def render(template: str, **context: Any) -> str:
+    """The document that ``templates/<template>`` lays out from ``context`` (every value escaped)."""
+    return _environment().get_template(template).render(created_id=CREATED_ID, **context)
+
+
+def data_uri(data: bytes, mime: str | None = None) -> str:
+    """``data:<mime>;base64,...`` of raw file bytes (MIME from the PNG/JPEG signature unless given)."""
+    mime = mime or ("image/png" if data[:4] == b"\x89PNG" else "image/jpeg")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -110,59 +104,6 @@ def figure_png(fig: Any) -> bytes:
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
-
-
-def img(data: bytes, alt: str, cls: str | None = None, mime: str | None = None, title: str | None = None) -> Html:
-    """An ``<img>`` with the bytes embedded (MIME from the PNG/JPEG signature unless given)."""
-    mime = mime or ("image/png" if data[:4] == b"\x89PNG" else "image/jpeg")
-    return Html(f'<img src="{data_uri(data, mime)}" alt="{esc(alt)}"' + (f' class="{esc(cls)}"' if cls else "")
-                + (f' title="{esc(title)}"' if title else "") + ">")  # fmt: skip
-
-
-def table(
-    header: Sequence[Html | str],
-    rows: Iterable[Sequence[Html | str | tuple[Html | str, str]]],
-    *,
-    cls: str | None = None,
-    id: str | None = None,  # noqa: A002 - the HTML attribute
-    group_rows: dict[int, str] | None = None,
-) -> Html:
-    """A table; a cell is a value or (value, css class), e.g. ("87.5%", "num best").
-
-    ``group_rows``: {row index: title} inserts a full-width group heading before that row.
-    """
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        if group_rows and i in group_rows:
-            body.append(f'<tr class="group"><td colspan="{len(header)}">{esc(group_rows[i])}</td></tr>')
-        cells = []
-        for c in row:
-            value, css = c if isinstance(c, tuple) else (c, None)
-            cells.append(f'<td class="{esc(css)}">{esc(value)}</td>' if css else f"<td>{esc(value)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    attrs = (f' class="{esc(cls)}"' if cls else "") + (f' id="{esc(id)}"' if id else "")
-    return Html(f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-
-
-def kv_table(items: Iterable[tuple[str, Html | str]]) -> Html:
-    """Two-column settings table: name | value."""
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items)
-    return Html(f'<table class="kv"><tbody>{rows}</tbody></table>')
-
-
-def page(title: str, subtitle: Html | str, created: str, sections: Sequence[tuple[str, str, Html]]) -> str:
-    """The whole document: title, subtitle, creation time, a navigation line and the (anchor, heading, body)
-    sections. ``created`` sits alone in the element ``#created`` (the only part that changes between rebuilds)."""
-    nav = join(tag("a", heading, href=f"#{anchor}") for anchor, heading, _ in sections)
-    body = "".join(f'<section id="{esc(a)}"><h2>{esc(h)}</h2>{esc(content)}</section>' for a, h, content in sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>{esc(title)}</h1><p class="sub">{esc(subtitle)} &middot; created <span id="{CREATED_ID}">'
-        f"{esc(created)}</span></p><nav>{nav}</nav>{body}</body></html>\n"
-    )
 
 
 def write_page(path: str | os.PathLike, document: str) -> Path:

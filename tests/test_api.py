@@ -188,7 +188,7 @@ import sys
 sys.argv = ["vreg", *sys.argv[1:]]
 import retinareg
 retinareg.Registration, retinareg.Registrar, retinareg.InputError
-heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas") if m in sys.modules]
+heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas", "jinja2") if m in sys.modules]
 assert not heavy, f"import retinareg loaded {heavy}"
 import retinareg.api, retinareg.methods.base  # the core and the method interface load no method
 methods = sorted(m for m in sys.modules if m.startswith("retinareg.methods."))
@@ -198,14 +198,14 @@ try:
     main()
 except SystemExit as exc:
     assert exc.code in (0, None), exc.code
-heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas") if m in sys.modules]
+heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas", "jinja2") if m in sys.modules]
 assert not heavy, f"vreg register --method classic loaded {heavy}"
 """
 
 
 def test_public_names_and_light_imports(pair: dict, tmp_path: Path) -> None:
     """``import retinareg`` and ``vreg register --method classic`` (with every picture and the transform) load no
-    torch, kornia, matplotlib or pandas; the API's core and ``methods.base`` load no method."""
+    torch, kornia, matplotlib, pandas or jinja2; the API's core and ``methods.base`` load no method."""
     assert sorted(retinareg.__all__) == sorted(["__version__", *retinareg._EXPORTS])
     for name in retinareg.__all__:
         assert getattr(retinareg, name) is not None

@@ -89,3 +89,44 @@ def test_worst_cases_puts_failures_first_spreads_over_pairs_and_is_stable() -> N
     # p's worst (c2, a failure, before c4 by file order), then q's worst, then p's next ones
     assert worst_cases(frame, "a", 4) == ["c2", "c5", "c4", "c3"]
     assert worst_cases(frame, "b", 6) == ["c1"]
+
+
+def test_report_lays_out_every_section_and_escapes_pair_names_and_reasons(bench: Path, tmp_path: Path) -> None:
+    """The page built from a run whose pair name and refusal reason hold markup: the sections in order, the rate
+    tables' rows, one grid row per pair, and the markup shown as text, never as an element."""
+    import csv
+
+    from retinareg.benchmark.html_report import build_report
+
+    evil_pair, evil_reason = "<script>alert('pair')</script>", "<script>alert(1)</script> & more"
+    out = tmp_path / "bench"
+    shutil.copytree(bench, out)
+    with (out / "cases.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["pair"] = evil_pair
+        r["error"] = evil_reason if r["status"] == "failed" else r["error"]
+    with (out / "cases.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    text = build_report(out, created="NOW")
+    assert "<script" not in text
+    assert html.escape(evil_pair) in text and html.escape(evil_reason) in text
+    assert re.findall(r'<section id="([^"]+)"><h2>([^<]+)</h2>', text) == [
+        ("settings", "Run settings"),
+        ("success", "Success per rotation bin"),
+        ("plots", "Plots"),
+        ("worst", "Worst cases"),
+        ("pairs", "Success per pair"),
+    ]
+    assert re.findall(r'<a href="#([^"]+)">', text) == ["settings", "success", "plots", "worst", "pairs"]
+    success = text.split('id="success-table"')[1].split("</table>")[0]
+    groups = re.findall(r'<tr class="group"><td colspan="4">([^<]+)</td></tr>', success)
+    assert groups == ["success", "SR_ME", "SR_MAE"] and success.count("<tr><td>classic</td>") == 3
+    grid = text.split('id="pair-grid"')[1].split("</table>")[0]
+    assert grid.count(f"<tr><td>{html.escape(evil_pair)}</td>") == 1  # the one pair, over both bins
+    assert grid.count('<span class="dot-bad" title="') == 2 and html.escape(evil_reason) in grid
+    assert re.findall(r'<h3 id="(worst-[^"]+)">', text) == ["worst-classic", "worst-sift"]
+    assert text.count('<div class="case">') == 4  # each method's 2 cases
+    assert f'<div class="reason">{html.escape(evil_reason)}</div>' in text

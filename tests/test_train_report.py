@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +14,10 @@ from typer.testing import CliRunner
 
 from retinareg.cli import app
 from retinareg.data.dataset import AugmentConfig
+from retinareg.report_html import num, render
 from retinareg.training.config import TrainConfig
 from retinareg.training.curves import CURVES
+from retinareg.training.html_report import MatchPicture, TrainingPage, ValidationMatches
 from retinareg.training.loop import train
 
 runner = CliRunner()
@@ -57,3 +60,53 @@ def test_report_command_writes_a_self_contained_page(run_dir: Path) -> None:
 def test_report_of_a_folder_without_checkpoints_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "best.ckpt" in result.output
+
+
+def _page(**changes: object) -> TrainingPage:
+    """A tiny hand-made report page (no run, no model); ``changes`` replace its fields."""
+    page = TrainingPage(
+        subtitle="runs/x · 2 steps · minima LoFTR, input grey",
+        checkpoint="best.ckpt",
+        config=[("data", "<script>alert('data')</script>.h5"), ("lr", "0.0001")],
+        freeze_rows=[
+            ["backbone", "frozen", num("10"), num("50.0%")],
+            ["total", "50.0% trainable", num("20"), num("100%")],
+        ],
+        curves="data:image/png;base64,AAAA",
+        metrics_header=["validation metric", "best (best.ckpt, step 2)", "last validation (step 2)"],
+        metrics_rows=[["val_precision", num("0.5"), num("0.25")]],
+        last_train=[("loss", "1.2")],
+        validation=ValidationMatches(
+            "d.h5", True, True, "grey", [MatchPicture("item <0>", "data:image/jpeg;base64,B")]
+        ),
+    )
+    return replace(page, **changes)
+
+
+def test_report_template_lays_out_sections_tables_and_escapes_config() -> None:
+    text = render("training.html.j2", page=_page(), created="NOW")
+    assert re.findall(r'<section id="([^"]+)"><h2>([^<]+)</h2>', text) == [
+        ("config", "Config"),
+        ("freeze", "Freeze policy"),
+        ("curves", "Curves"),
+        ("metrics", "Best and last metrics"),
+        ("matches", "Validation matches (best.ckpt)"),
+    ]
+    assert "<script" not in text and "<th>data</th><td>&lt;script&gt;alert(&#x27;data&#x27;)&lt;/script&gt;.h5" in text
+    freeze = text.split('id="freeze-table"')[1].split("</table>")[0]
+    assert '<tr><td>backbone</td><td>frozen</td><td class="num">10</td>' in freeze and freeze.count("<tr>") == 3
+    assert '<tr><td>val_precision</td><td class="num">0.5</td><td class="num">0.25</td></tr>' in text
+    assert "<h3>Last logged training step</h3>" in text and '<img src="data:image/png;base64,AAAA"' in text
+    assert (
+        '<div class="matches"><div>item &lt;0&gt;</div><img src="data:image/jpeg;base64,B" alt="item &lt;0&gt;">'
+        in text
+    )
+
+
+def test_report_template_says_why_it_shows_no_metrics_or_matches() -> None:
+    gone = ValidationMatches("<b>gone.h5", False, False, "grey", [])
+    text = render("training.html.j2", page=_page(metrics_rows=[], last_train=[], validation=gone), created="NOW")
+    assert "<p>no validation ran.</p>" in text and 'id="metrics-table"' not in text and "Last logged" not in text
+    assert "data file &lt;b&gt;gone.h5 was not found" in text and 'class="matches"' not in text
+    no_split = ValidationMatches("d.h5", True, False, "grey", [])
+    assert "d.h5 has no validation split" in render("training.html.j2", page=_page(validation=no_split), created="N")

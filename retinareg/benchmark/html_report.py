@@ -3,14 +3,7 @@
 The page is built from files in OUT only: cases.csv (every number and the estimated matrix), run.json (settings),
 methods.json (what each label loaded, the vreg version) and OUT/report_images/ (thumbnails). So
 ``vreg benchmark --report-only OUT`` rebuilds the same page without the data, and the two differ only in the
-creation time.
-
-Thumbnails (checkerboard and overlay of each shown case, with the control points: fixed in white, the estimate's
-mapping of the moving ones in yellow) are rendered once, when the run that has the source finishes, and kept in
-OUT/report_images/ under a name derived from the case, its transform, the method and the estimated matrix, so a
-changed result never reuses an old picture. A case without a stored thumbnail (for instance cases shown only after
-``--report-only --report-worst`` asks for more than the run rendered) is shown without pictures. The run deletes
-thumbnails its report does not show, so the folder holds only the current ones.
+creation time. The thumbnails are made and kept by :mod:`retinareg.benchmark.thumbnails`.
 """
 
 from __future__ import annotations
@@ -18,30 +11,25 @@ from __future__ import annotations
 import json
 import math
 import re
-import zlib
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from retinareg.benchmark.caselog import load_frame, read_rows
-from retinareg.benchmark.evaluate import MATRIX_COLUMNS
 from retinareg.benchmark.metrics import Thresholds, summarize
 from retinareg.benchmark.report import COLUMNS, SCALE_TEXT, cell_text, criteria_text, success_figure
 from retinareg.benchmark.run import METHODS_FILE
+from retinareg.benchmark.thumbnails import estimated_matrix, remove_unused_thumbs, render_missing_thumbs, thumb_paths
 from retinareg.errors import VregError
 from retinareg.io import read_json
-from retinareg.report_html import Html, figure_png, img, join, kv_table, page, table, tag, utc_now
+from retinareg.report_html import Cell, Row, data_uri, figure_png, num, render, utc_now
 from retinareg.report_html import write_page as _write_page
 
 REPORT = "report.html"
-IMAGE_DIR = "report_images"
 DEFAULT_WORST = 6
-THUMB_SIDE = 340  # stored long side (px); shown at half that, sharp on high-density screens
-MAX_DRAWN_POINTS = 60
 RATE_COLUMNS = (("success", "success"), ("sr_me", "SR_ME"), ("sr_mae", "SR_MAE"))
 
 
@@ -75,99 +63,88 @@ def worst_cases(frame: pd.DataFrame, method: str, n: int) -> list[str]:
     return list(spread["case_id"].head(n))
 
 
-# ---------------------------------------------------------------------------------------------------- thumbnails
-def _matrix(row: pd.Series) -> np.ndarray | None:
-    m = np.array([float(row[c]) for c in MATRIX_COLUMNS], np.float64).reshape(3, 3)
-    return m if np.all(np.isfinite(m)) else None
+# ---------------------------------------------------------------------------------------------------- page data
+@dataclass(frozen=True)
+class Thumb:
+    """One embedded thumbnail: its data URI and the text that says what it shows (alt and tooltip)."""
+
+    src: str
+    title: str
 
 
-def thumb_stem(row: pd.Series) -> str:
-    """File stem of a (method, case) thumbnail: readable prefix + crc32 of everything that defines the picture."""
-    key = "|".join(
-        str(row[c]) for c in ("method", "method_spec", "case_id", "angle", "scale", "shift_x", "shift_y", "status")
-    )
-    key += "|" + ",".join(f"{float(row[c]):.6g}" for c in MATRIX_COLUMNS)
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{row['method']}-{row['case_id']}")[:80]
-    return f"{readable}-{zlib.crc32(key.encode('utf-8')):08x}"
+@dataclass(frozen=True)
+class MethodCell:
+    """One method's result on a shown case."""
+
+    method: str
+    own: bool  # the method whose worst case this is (drawn highlighted)
+    status: str  # success, registered not a success, refused, crashed
+    status_cls: str  # ok | bad
+    summary: str  # errors, match counts and time
+    thumbs: list[Thumb]  # empty: no stored picture
+    reason: str  # the refusal or crash message, or ""
 
 
-def _thumb_paths(out_dir: Path, row: pd.Series) -> tuple[Path, Path]:
-    stem = out_dir / IMAGE_DIR / thumb_stem(row)
-    return stem.with_name(stem.name + "_cb.jpg"), stem.with_name(stem.name + "_ov.jpg")
+@dataclass(frozen=True)
+class ShownCase:
+    """A worst case: its description and every method's result on it (the owning method first)."""
+
+    head: str
+    cells: list[MethodCell]
 
 
-def _small(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A THUMB_SIDE px RGB thumbnail and the exact 3x3 map from the image's pixels to the thumbnail's."""
-    from retinareg.io import resize_long_side, to_rgb
+@dataclass(frozen=True)
+class WorstCases:
+    """One method's worst cases."""
 
-    return resize_long_side(to_rgb(image), THUMB_SIDE)
-
-
-def _draw_points(canvas: np.ndarray, to_thumb: np.ndarray, fixed_pts: np.ndarray, mapped: np.ndarray) -> np.ndarray:
-    """Control points on a thumbnail: fixed ones white, the estimate's mapping of the moving ones yellow, joined.
-    At most MAX_DRAWN_POINTS (an even subset) so that a grid of hundreds of points stays legible."""
-    if len(fixed_pts) > MAX_DRAWN_POINTS:
-        keep = np.linspace(0, len(fixed_pts) - 1, MAX_DRAWN_POINTS).round().astype(int)
-        fixed_pts, mapped = fixed_pts[keep], mapped[keep]
-    from retinareg.geometry import warp_points
-
-    out = canvas.copy()
-    for p, q in zip(warp_points(to_thumb, fixed_pts), warp_points(to_thumb, mapped), strict=True):
-        p16 = tuple(int(round(v * 16)) for v in p)
-        q16 = tuple(int(round(v * 16)) for v in q)
-        cv2.line(out, p16, q16, (255, 220, 0), 1, cv2.LINE_AA, shift=4)
-        cv2.circle(out, p16, 2 * 16, (255, 255, 255), -1, cv2.LINE_AA, shift=4)
-        cv2.circle(out, q16, 2 * 16, (255, 220, 0), -1, cv2.LINE_AA, shift=4)
-    return out
+    label: str
+    anchor: str
+    total: int  # the method's cases
+    cases: list[ShownCase]
 
 
-def render_thumbs(out_dir: Path, data: Any, row: pd.Series) -> None:
-    """Write the two thumbnails of one (method, case): checkerboard and overlay of the estimate (with the control
-    points), or the fixed image and the presented moving image when the method returned no matrix.
+@dataclass(frozen=True)
+class GridCell:
+    """One pair x method cell of the per-pair grid: successes / cases and one (success, tooltip) square per bin."""
 
-    data: the case's ``CaseData`` (fixed (H, W[, 3]), moving, pts_fixed (N, 2), pts_moving (N, 2)).
-    """
-    from retinareg.geometry import warp_points
-    from retinareg.io import write_image
-    from retinareg.registration import warp_moving
-    from retinareg.viz import checkerboard, overlay
-
-    cb_path, ov_path = _thumb_paths(out_dir, row)
-    m = _matrix(row)
-    if m is None:
-        left, _ = _small(data.fixed)
-        right, _ = _small(data.moving)
-    else:
-        warped = warp_moving(data.moving, m, data.fixed.shape[:2])
-        left, _ = _small(checkerboard(data.fixed, warped))
-        right, to_thumb = _small(overlay(data.fixed, warped))
-        right = _draw_points(right, to_thumb, np.asarray(data.pts_fixed), warp_points(m, np.asarray(data.pts_moving)))
-    write_image(cb_path, left)
-    write_image(ov_path, right)
+    successes: int
+    cases: int
+    squares: list[tuple[bool, str]]
 
 
-def render_missing_thumbs(out_dir: Path, frame: pd.DataFrame, case_ids: Sequence[str], source: Any, specs: Any) -> None:
-    """Render the thumbnails of ``case_ids`` (every method) that OUT/report_images/ lacks, loading each case once
-    from ``source``; ``specs``: the run's CaseSpecs (cases not among them are skipped). Shows progress after 1 s."""
-    from retinareg.ui import progress_after
+@dataclass(frozen=True)
+class GridRow:
+    """One pair (and modality) of the per-pair grid; a cell is None where the method has no case of the pair."""
 
-    by_id = {s.case_id: s for s in specs}
-    todo = []
-    for cid in case_ids:
-        rows = frame[frame["case_id"] == cid]
-        need = [r for _, r in rows.iterrows() if not all(p.is_file() for p in _thumb_paths(out_dir, r))]
-        if need and cid in by_id:
-            todo.append((by_id[cid], need))
-    with progress_after(len(todo), "report pictures") as advance:
-        for spec, need in todo:
-            data = source.load(spec)
-            for r in need:
-                render_thumbs(out_dir, data, r)
-            advance(1)
+    name: str
+    cells: list[GridCell | None]
 
 
-# ---------------------------------------------------------------------------------------------------- sections
-def _settings(frame: pd.DataFrame, run: dict[str, Any], methods: dict[str, Any], labels: list[str]) -> Html:
+@dataclass(frozen=True)
+class BenchmarkPage:
+    """Everything ``templates/benchmark.html.j2`` lays out."""
+
+    subtitle: str
+    settings: list[tuple[str, str | list[str]]]  # (name, text or one line per entry)
+    criteria: list[str]  # the success criteria, split at backticks (every second part is an option)
+    success_header: list[str]
+    success_rows: list[Row]
+    success_groups: dict[int, str]  # {row index: rate} headings
+    overall_header: list[str]
+    overall_rows: list[Row]
+    success_plot: str  # data URIs
+    cumulative_plot: str
+    auc_limit: str
+    worst_n: int
+    worst: list[WorstCases]
+    grid_header: list[str]
+    grid_rows: list[GridRow]
+
+
+def _settings(
+    frame: pd.DataFrame, run: dict[str, Any], methods: dict[str, Any], labels: list[str]
+) -> tuple[list[tuple[str, str | list[str]]], list[str]]:
+    """(settings items, success criteria split at backticks)."""
     t = thresholds_of(run)
     n_pairs = frame[["pair", "modality"]].drop_duplicates().shape[0]
     bins = sorted(frame["bin"].unique().tolist())
@@ -191,12 +168,12 @@ def _settings(frame: pd.DataFrame, run: dict[str, Any], methods: dict[str, Any],
         if m:
             why = m.get("chosen_because", "")
             text += f" -> {m['loaded']}" + (f" ({why})" if why and why != "requested" else "")
-        method_lines.append(tag("div", text + f"; {int(per_method[label])} cases"))
+        method_lines.append(text + f"; {int(per_method[label])} cases")
     reg = run.get("register", {})
     known = {"source", "seed", "bins", "scale_range", "shift_frac", "error_scale", "thresholds", "register", "protocol"}
     known |= {k for k in run if k.endswith(("_range", "min_points"))}
-    items: list[tuple[str, Html | str]] = [
-        ("source", run.get("source", "?")),
+    items: list[tuple[str, str | list[str]]] = [
+        ("source", str(run.get("source", "?"))),
         ("protocol", f"{protocol}: {cases}"),
         ("cases", f"{n_pairs} pair(s) x {len(bins)} bin(s) = {frame['case_id'].nunique()} per method"),
         ("seed", str(run.get("seed", "?"))),
@@ -204,26 +181,25 @@ def _settings(frame: pd.DataFrame, run: dict[str, Any], methods: dict[str, Any],
         ("error scale", f"{run.get('error_scale', '?')}: {SCALE_TEXT.get(run.get('error_scale', ''), '')}"),
         ("thresholds", ", ".join(f"{k} {v:g}" for k, v in t.as_dict().items())),
         ("registration", ", ".join(f"{k} {v}" for k, v in reg.items()) if reg else "defaults"),
-        ("methods", join(method_lines)),
-        ("vreg version", methods.get("vreg_version", "unknown (no methods.json)")),
+        ("methods", method_lines),
+        ("vreg version", str(methods.get("vreg_version", "unknown (no methods.json)"))),
     ]
     items += [(k, json.dumps(v)) for k, v in run.items() if k not in known]
-    criteria = criteria_text(t, run.get("error_scale", "native")).split("`")  # `option` -> <code>option</code>
-    text = join(tag("code", part) if i % 2 else part for i, part in enumerate(criteria))
-    return join([kv_table(items), tag("p", text, cls="note")])
+    return items, criteria_text(t, run.get("error_scale", "native")).split("`")
 
 
-def _rate_cell(rate: float, n: int, best: bool) -> tuple[str, str]:
+def _rate_cell(rate: float, n: int, best: bool) -> Cell:
     text = "-" if math.isnan(rate) else f"{100 * rate:.0f}% ({round(rate * n)}/{n})"
-    return text, "num best" if best else "num"
+    return Cell(text, "num best" if best else "num")
 
 
-def _success_table(summary: pd.DataFrame, labels: list[str]) -> Html:
-    """Rows: each rate (success, SR_ME, SR_MAE) x method; columns: bins and all. The best method per column (ties
-    included) is marked, unless every method has the same value."""
+def _success_table(summary: pd.DataFrame, labels: list[str]) -> tuple[list[str], list[Row], dict[int, str]]:
+    """(header, rows, group headings): each rate (success, SR_ME, SR_MAE) x method; columns: bins and all. The best
+    method per column (ties included) is marked, unless every method has the same value."""
     bins = [b for b in dict.fromkeys(summary["bin"]) if b != "all"]
     bins = sorted(bins, key=int) + ["all"]
-    rows, groups = [], {}
+    rows: list[Row] = []
+    groups: dict[int, str] = {}
     for col, title in RATE_COLUMNS:
         groups[len(rows)] = title
         pivot = summary.pivot(index="method", columns="bin", values=col)
@@ -233,24 +209,25 @@ def _success_table(summary: pd.DataFrame, labels: list[str]) -> Html:
             values = pivot[b].reindex(labels).dropna()
             best[b] = values.max() if len(values) and values.nunique() > 1 else None
         for label in labels:
-            cells: list[Any] = [label]
+            cells: Row = [label]
             for b in bins:
                 rate = float(pivot.loc[label, b]) if b in pivot.columns and label in pivot.index else float("nan")
                 n = int(counts.loc[label, b]) if not math.isnan(rate) else 0
                 cells.append(_rate_cell(rate, n, best[b] is not None and rate == best[b]))
             rows.append(cells)
     header = ["method"] + [f"{b}°" for b in bins[:-1]] + ["all bins"]
-    return table(header, rows, id="success-table", group_rows=groups)
+    return header, rows, groups
 
 
-def _overall_table(summary: pd.DataFrame, labels: list[str]) -> Html:
+def _overall_table(summary: pd.DataFrame, labels: list[str]) -> tuple[list[str], list[Row]]:
     allrows = summary[summary["bin"] == "all"].set_index("method")
     header = ["method"] + [h for _, h, _ in COLUMNS]
-    rows = [[label] + [(cell_text(allrows.loc[label, c], k), "num") for c, _, k in COLUMNS] for label in labels]
-    return table(header, rows, id="overall-table")
+    rows: list[Row] = [[label, *(num(cell_text(allrows.loc[label, c], k)) for c, _, k in COLUMNS)] for label in labels]
+    return header, rows
 
 
-def _plots(frame: pd.DataFrame, summary: pd.DataFrame, run: dict[str, Any], labels: list[str]) -> Html:
+def _plots(frame: pd.DataFrame, summary: pd.DataFrame, run: dict[str, Any], labels: list[str]) -> tuple[str, str, str]:
+    """(success plot, cumulative error plot, AUC limit text)."""
     from retinareg.viz import cumulative_error_figure
 
     t = thresholds_of(run)
@@ -259,72 +236,51 @@ def _plots(frame: pd.DataFrame, summary: pd.DataFrame, run: dict[str, Any], labe
     errors = {m: frame.loc[frame["method"] == m, "mean_err"].to_numpy(np.float64) for m in labels}
     aucs = summary[summary["bin"] == "all"].set_index("method")["auc"].to_dict()
     cumulative = figure_png(cumulative_error_figure(errors, t.auc_limit, aucs, note=f"all bins, errors {scale}"))
-    return join([
-        tag("div", join([img(success, "success vs rotation", cls="plot"),
-                         img(cumulative, "cumulative control-point error (AUC curve)", cls="plot")]), cls="plots"),
-        tag("p", f"The AUC is the area under the right-hand curve over 0-{t.auc_limit:g} px, divided by "
-            f"{t.auc_limit:g}; a failed registration never reaches the curve.", cls="note"),
-    ])  # fmt: skip
+    return data_uri(success), data_uri(cumulative), f"{t.auc_limit:g}"
 
 
 def _errors_text(row: pd.Series) -> str:
     if not math.isfinite(float(row["mean_err"])):
-        if _matrix(row) is not None:
+        if estimated_matrix(row) is not None:
             return "no accepted transform (pictures: the refused estimate)"
         return "no transform (pictures: fixed, moving as presented)"
     return f"mean {row['mean_err']:.2f}, median {row['median_err']:.2f}, max {row['max_err']:.2f} px"
 
 
-def _status_text(row: pd.Series) -> Html:
+def _status(row: pd.Series) -> tuple[str, str]:
+    """(status word, css class) of a case."""
     if row["status"] == "ok":
-        word, cls = ("success", "ok") if bool(row["success"]) else ("registered, not a success", "bad")
-    elif row["status"] == "failed":
-        word, cls = "refused", "bad"
-    else:
-        word, cls = "crashed", "bad"
-    return tag("span", word, cls=cls)
+        return ("success", "ok") if bool(row["success"]) else ("registered, not a success", "bad")
+    if row["status"] == "failed":
+        return "refused", "bad"
+    return "crashed", "bad"
 
 
-def _method_cell(out_dir: Path, row: pd.Series, own: bool) -> Html:
-    cb, ov = _thumb_paths(out_dir, row)
+def _method_cell(out_dir: Path, row: pd.Series, own: bool) -> MethodCell:
+    cb, ov = thumb_paths(out_dir, row)
+    thumbs = []
     if cb.is_file() and ov.is_file():
-        if _matrix(row) is not None:
+        if estimated_matrix(row) is not None:
             overlay_title = "overlay: fixed magenta, warped green; points: fixed white, estimate yellow"
             titles = ("checkerboard: fixed / warped moving", overlay_title)
         else:
             titles = ("fixed image", "moving image as presented (no transform)")
-        thumbs = join(img(p.read_bytes(), t, title=t) for p, t in zip((cb, ov), titles, strict=True))
-    else:
-        thumbs = tag("div", "no picture stored for this case", cls="missing")
+        thumbs = [Thumb(data_uri(p.read_bytes()), t) for p, t in zip((cb, ov), titles, strict=True)]
     counts = ""
     if not math.isnan(float(row["matches"])):
         counts = (
             f"{row['matches']:.0f} matches, {0 if math.isnan(float(row['inliers'])) else row['inliers']:.0f} inliers"
         )
-    parts: list[Html | str] = [
-        tag("div", join([tag("span", str(row["method"]), cls="label"), " · ", _status_text(row)])),
-        tag("div", _errors_text(row) + (f" · {counts}" if counts else "") + f" · {float(row['seconds']):.2f} s"),
-        tag("div", thumbs, cls="thumbs"),
-    ]
-    if row["error"]:
-        parts.append(tag("div", str(row["error"]), cls="reason"))
-    return tag("div", join(parts), cls="mcell own" if own else "mcell")
+    summary = _errors_text(row) + (f" · {counts}" if counts else "") + f" · {float(row['seconds']):.2f} s"
+    status, status_cls = _status(row)
+    return MethodCell(str(row["method"]), own, status, status_cls, summary, thumbs, str(row["error"] or ""))
 
 
-def _worst_section(out_dir: Path, frame: pd.DataFrame, labels: list[str], n: int) -> Html:
-    intro = (
-        f"For each method its {n} worst cases by mean error (refusals and crashes first; the worst case of each pair "
-        "before any pair's second worst), with the same cases for the other methods beside them: a case that is hard "
-        "for every method is a hard pair, not a weak method. Pictures: checkerboard of fixed and warped moving tiles "
-        "(vessels continue across tile edges when aligned) and overlay (fixed magenta, warped green; control points: "
-        "fixed white, mapped by the estimate yellow)."
-    )
-    blocks: list[Html] = [tag("p", intro, cls="note")]
+def _worst_cases(out_dir: Path, frame: pd.DataFrame, labels: list[str], n: int) -> list[WorstCases]:
+    blocks = []
     for label in labels:
-        ids = worst_cases(frame, label, n)
-        total = int((frame["method"] == label).sum())
-        blocks.append(tag("h3", f"{label}: {len(ids)} worst of {total} cases", id=_anchor(f"worst-{label}")))
-        for cid in ids:
+        shown = []
+        for cid in worst_cases(frame, label, n):
             rows = {r["method"]: r for _, r in frame[frame["case_id"] == cid].iterrows()}
             first = rows[label]
             modality = f" · {first['modality']}" if first["modality"] != "pair" else ""
@@ -334,36 +290,29 @@ def _worst_section(out_dir: Path, frame: pd.DataFrame, labels: list[str], n: int
                 f"{int(first['n_points'])} control points"
             )
             order = [label] + [m for m in labels if m != label and m in rows]
-            cells = join(_method_cell(out_dir, rows[m], m == label) for m in order)
-            blocks.append(tag("div", join([tag("div", head, cls="case-head"), tag("div", cells, cls="case-row")]),
-                              cls="case"))  # fmt: skip
-    return join(blocks)
+            shown.append(ShownCase(head, [_method_cell(out_dir, rows[m], m == label) for m in order]))
+        total = int((frame["method"] == label).sum())
+        blocks.append(WorstCases(label, _anchor(f"worst-{label}"), total, shown))
+    return blocks
 
 
-def _pair_grid(frame: pd.DataFrame, labels: list[str]) -> Html:
+def _pair_grid(frame: pd.DataFrame, labels: list[str]) -> list[GridRow]:
     """Rows: pair (and modality); columns: methods; a cell: successes / cases and one square per bin."""
     keys = list(dict.fromkeys(zip(frame["pair"], frame["modality"], strict=True)))
     multi_modality = frame["modality"].nunique() > 1
     rows = []
     for pair, modality in keys:
         sub = frame[(frame["pair"] == pair) & (frame["modality"] == modality)]
-        cells: list[Any] = [f"{pair} ({modality})" if multi_modality else pair]
+        cells: list[GridCell | None] = []
         for label in labels:
             g = sub[sub["method"] == label].sort_values("bin")
-            if g.empty:
-                cells.append(("-", "num"))
-                continue
-            dots = join(
-                tag("span", "", cls="dot-ok" if ok else "dot-bad",
-                    title=f"{b}°: " + ("success" if ok else (err or "not a success")))
+            squares = [
+                (bool(ok), f"{b}°: " + ("success" if ok else (err or "not a success")))
                 for b, ok, err in zip(g["bin"], g["success"], g["error"], strict=True)
-            )  # fmt: skip
-            k = int(g["success"].sum())
-            cells.append((join([f"{k}/{len(g)} ", tag("span", dots, cls="dots")]), "num"))
-        rows.append(cells)
-    note = tag("p", "One square per rotation bin, in increasing order (green: success, red: not); hover a square "
-               "for the bin and the refusal reason.", cls="note")  # fmt: skip
-    return join([note, table(["pair"] + labels, rows, id="pair-grid")])
+            ]
+            cells.append(GridCell(int(g["success"].sum()), len(g), squares) if len(g) else None)
+        rows.append(GridRow(f"{pair} ({modality})" if multi_modality else str(pair), cells))
+    return rows
 
 
 def _anchor(text: str) -> str:
@@ -371,27 +320,38 @@ def _anchor(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- the page
-def build_report(out_dir: Path, worst: int = DEFAULT_WORST, created: str | None = None) -> str:
-    """The report.html document of a benchmark folder (from its files only; see the module docstring)."""
+def report_data(out_dir: Path, worst: int = DEFAULT_WORST) -> BenchmarkPage:
+    """What the report of a benchmark folder shows (from its files only; see the module docstring)."""
     frame, run, methods = load_run(out_dir)
     labels = list(dict.fromkeys(frame["method"]))
     summary = summarize(frame, thresholds_of(run), labels)
+    settings, criteria = _settings(frame, run, methods, labels)
+    success_header, success_rows, success_groups = _success_table(summary, labels)
+    overall_header, overall_rows = _overall_table(summary, labels)
+    success_plot, cumulative_plot, auc_limit = _plots(frame, summary, run, labels)
     n = frame["case_id"].nunique()
-    sections = [
-        ("settings", "Run settings", _settings(frame, run, methods, labels)),
-        ("success", "Success per rotation bin", join([
-            tag("p", "Best method per column in green (not marked when all methods are equal). Percentages of the "
-                "cases in the bin, with successes/cases.", cls="note"),
-            _success_table(summary, labels),
-            tag("h3", "All bins"),
-            _overall_table(summary, labels),
-        ])),
-        ("plots", "Plots", _plots(frame, summary, run, labels)),
-        ("worst", "Worst cases", _worst_section(out_dir, frame, labels, worst)),
-        ("pairs", "Success per pair", _pair_grid(frame, labels)),
-    ]  # fmt: skip
-    subtitle = f"{run.get('source', '')} · {len(labels)} method(s) · {n} cases per method"
-    return page("vreg benchmark", subtitle, created or utc_now(), sections)
+    return BenchmarkPage(
+        subtitle=f"{run.get('source', '')} · {len(labels)} method(s) · {n} cases per method",
+        settings=settings,
+        criteria=criteria,
+        success_header=success_header,
+        success_rows=success_rows,
+        success_groups=success_groups,
+        overall_header=overall_header,
+        overall_rows=overall_rows,
+        success_plot=success_plot,
+        cumulative_plot=cumulative_plot,
+        auc_limit=auc_limit,
+        worst_n=worst,
+        worst=_worst_cases(out_dir, frame, labels, worst),
+        grid_header=["pair", *labels],
+        grid_rows=_pair_grid(frame, labels),
+    )
+
+
+def build_report(out_dir: Path, worst: int = DEFAULT_WORST, created: str | None = None) -> str:
+    """The report.html document of a benchmark folder (from its files only; see the module docstring)."""
+    return render("benchmark.html.j2", page=report_data(out_dir, worst), created=created or utc_now())
 
 
 def shown_cases(frame: pd.DataFrame, worst: int) -> list[str]:
@@ -412,14 +372,5 @@ def write_report(out_dir: str | Path, worst: int = DEFAULT_WORST, source: Any = 
         frame, _, _ = load_run(out_dir)
         shown = shown_cases(frame, worst)
         render_missing_thumbs(out_dir, frame, shown, source, specs or [])
-        _remove_unused_thumbs(out_dir, frame[frame["case_id"].isin(shown)])
+        remove_unused_thumbs(out_dir, frame[frame["case_id"].isin(shown)])
     return _write_page(out_dir / REPORT, build_report(out_dir, worst))
-
-
-def _remove_unused_thumbs(out_dir: Path, shown: pd.DataFrame) -> None:
-    """Delete thumbnails in OUT/report_images/ that the report does not show (e.g. left by an earlier --force run)."""
-    keep = {p.name for _, r in shown.iterrows() for p in _thumb_paths(out_dir, r)}
-    folder = out_dir / IMAGE_DIR
-    for path in folder.glob("*.jpg") if folder.is_dir() else ():
-        if path.name not in keep:
-            path.unlink()

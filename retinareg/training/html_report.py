@@ -8,6 +8,7 @@ run's validation split of its HDF5 file; when that file is gone the page says so
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +17,45 @@ import pandas as pd
 
 from retinareg.errors import VregError
 from retinareg.io import read_json
-from retinareg.report_html import (
-    Html,
-    encode_image,
-    figure_png,
-    img,
-    join,
-    kv_table,
-    page,
-    table,
-    tag,
-    utc_now,
-    write_page,
-)
+from retinareg.report_html import Row, data_uri, encode_image, figure_png, num, render, utc_now, write_page
 
 REPORT = "report.html"
 DEFAULT_PAIRS = 4
 CORRECT_PX = 5.0  # a match is drawn green when the true transform maps its moving point within this of its fixed one
+
+
+@dataclass(frozen=True)
+class MatchPicture:
+    """One validation item's matches: the caption and the picture's data URI."""
+
+    caption: str
+    src: str
+
+
+@dataclass(frozen=True)
+class ValidationMatches:
+    """The match pictures of the report, or why there are none (data file gone, no validation split)."""
+
+    data_file: str
+    data_found: bool
+    has_split: bool
+    network_input: str  # grey or vessel map
+    pictures: list[MatchPicture]
+
+
+@dataclass(frozen=True)
+class TrainingPage:
+    """Everything ``templates/training.html.j2`` lays out."""
+
+    subtitle: str
+    checkpoint: str  # best.ckpt or last.ckpt: the one whose metrics and matches are shown
+    config: list[tuple[str, str]]
+    freeze_rows: list[Row]  # module, status, parameters, share
+    curves: str  # data URI
+    metrics_header: list[str]
+    metrics_rows: list[Row]  # empty: no validation ran
+    last_train: list[tuple[str, str]]  # the last logged training step; empty when none
+    validation: ValidationMatches
 
 
 def _read_metrics(run_dir: Path) -> pd.DataFrame:
@@ -51,7 +74,7 @@ def _checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]]:
     raise VregError(f"{run_dir}: no {BEST} or {LAST}; is this a `vreg train` run directory?")
 
 
-def _config_section(config: dict[str, Any]) -> Html:
+def _config_items(config: dict[str, Any]) -> list[tuple[str, str]]:
     items = []
     for key, value in config.items():
         if isinstance(value, dict):
@@ -59,22 +82,23 @@ def _config_section(config: dict[str, Any]) -> Html:
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         items.append((key, str(value)))
-    return kv_table(items)
+    return items
 
 
-def _freeze_section(model: Any) -> Html:
+def _freeze_rows(model: Any) -> list[Row]:
+    """Rows of the freeze table: module, status, parameters, share; then the total."""
     from retinareg.model.freeze import parameter_counts
 
     counts = parameter_counts(model)
     total = sum(t + f for t, f in counts.values()) or 1
-    rows = []
+    rows: list[Row] = []
     for name, (trainable, frozen) in counts.items():
         n = trainable + frozen
         status = "no weights" if n == 0 else "trainable" if frozen == 0 else "frozen" if trainable == 0 else "mixed"
-        rows.append([name, status, (f"{n:,}", "num"), (f"{100 * n / total:.1f}%", "num")])
+        rows.append([name, status, num(f"{n:,}"), num(f"{100 * n / total:.1f}%")])
     n_trainable = sum(t for t, _ in counts.values())
-    rows.append(["total", f"{100 * n_trainable / total:.1f}% trainable", (f"{total:,}", "num"), ("100%", "num")])
-    return table(["module", "status", "parameters", "share"], rows, id="freeze-table")
+    rows.append(["total", f"{100 * n_trainable / total:.1f}% trainable", num(f"{total:,}"), num("100%")])
+    return rows
 
 
 def _fmt(value: Any) -> str:
@@ -83,25 +107,28 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _metrics_section(metrics: pd.DataFrame, best_ckpt: dict[str, Any], best_name: str) -> Html:
+def _metrics(
+    metrics: pd.DataFrame, best_ckpt: dict[str, Any], best_name: str
+) -> tuple[list[str], list[Row], list[tuple[str, str]]]:
+    """(header, rows) of the best-and-last validation table and the last logged training step's values."""
     val = metrics[metrics["kind"] == "val"] if "kind" in metrics else metrics.iloc[0:0]
     train = metrics[metrics["kind"] == "train"] if "kind" in metrics else metrics.iloc[0:0]
     best = {k: v for k, v in (best_ckpt.get("metrics") or {}).items() if k != "best_score"}
     last_val = val.iloc[-1].dropna().to_dict() if len(val) else {}
     keys = list(dict.fromkeys([*best, *(k for k in last_val if k not in ("step", "kind"))]))
-    rows = [[k, (_fmt(best.get(k, float("nan"))), "num"), (_fmt(last_val.get(k, float("nan"))), "num")] for k in keys]
+    rows: list[Row] = [
+        [k, num(_fmt(best.get(k, float("nan")))), num(_fmt(last_val.get(k, float("nan"))))] for k in keys
+    ]
     header = ["validation metric", f"best ({best_name}, step {best_ckpt.get('step', '?')})",
               f"last validation (step {int(last_val['step']) if last_val else '-'})"]  # fmt: skip
-    parts: list[Html | str] = [table(header, rows, id="metrics-table") if rows else tag("p", "no validation ran.")]
+    last_train: list[tuple[str, str]] = []
     if len(train):
         last = train.iloc[-1].dropna().to_dict()
-        shown = {k: v for k, v in last.items() if k not in ("kind",)}
-        parts.append(tag("h3", "Last logged training step"))
-        parts.append(kv_table((k, _fmt(v)) for k, v in shown.items()))
-    return join(parts)
+        last_train = [(k, _fmt(v)) for k, v in last.items() if k not in ("kind",)]
+    return header, rows, last_train
 
 
-def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Html:
+def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> ValidationMatches:
     """Matches of the first ``n_pairs`` validation items: green = correct under the true transform."""
     import torch
 
@@ -116,12 +143,12 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Html:
     data = Path(config.get("data", ""))
     if not data.is_file():
         warn(f"{data}: validation data not found; the report has no match pictures")
-        return tag("p", f"The run's data file {data} was not found, so no validation matches are shown.", cls="note")
+        return ValidationMatches(str(data), False, False, model.config.input, [])
     cfg = TrainConfig.from_dict(config)
     _, val_set = make_datasets(cfg, DistInfo(), model.config.input)
     if val_set is None:
-        return tag("p", f"{data} has no validation split, so no validation matches are shown.", cls="note")
-    blocks: list[Html] = []
+        return ValidationMatches(str(data), True, False, model.config.input, [])
+    pictures: list[MatchPicture] = []
     count = min(n_pairs, len(val_set))
     with progress_after(count, "validation matches") as advance:
         for k in range(count):
@@ -142,15 +169,13 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Html:
                 f"validation item {k} ({pair}, sample {int(item['sample'])}, rotation {rotation:.0f}°):"
                 f" {len(kp0)} matches, {int(correct.sum())} correct (< {CORRECT_PX:g} px under the true transform)"
             )
-            blocks.append(tag("div", join([tag("div", caption), img(encode_image(picture), caption)]), cls="matches"))
+            pictures.append(MatchPicture(caption, data_uri(encode_image(picture))))
             advance(1)
-    note = tag("p", f"Network input ({model.config.input}) of the fixed image left and the moving image right; "
-               "green: correct matches, red: wrong ones.", cls="note")  # fmt: skip
-    return join([note, *blocks])
+    return ValidationMatches(str(data), True, True, model.config.input, pictures)
 
 
-def build_report(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu", created: str | None = None) -> str:
-    """The report.html document of a training run directory."""
+def report_data(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu") -> TrainingPage:
+    """What the report of a training run directory shows (loads its checkpoint; renders the match pictures)."""
     from retinareg.model.loftr import load_model
     from retinareg.training.curves import curves_figure
 
@@ -161,17 +186,25 @@ def build_report(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu
     config = read_json(config_path) if config_path.is_file() else dict(ckpt.get("train_config") or {})
     model = load_model(ckpt_path, device)
     metrics = _read_metrics(run_dir)
-    curves = img(figure_png(curves_figure(metrics)), "training curves", cls="plot")
-    sections = [
-        ("config", "Config", _config_section(config)),
-        ("freeze", "Freeze policy", _freeze_section(model)),
-        ("curves", "Curves", curves),
-        ("metrics", "Best and last metrics", _metrics_section(metrics, ckpt, ckpt_path.name)),
-        ("matches", f"Validation matches ({ckpt_path.name})", _match_pictures(model, config, n_pairs)),
-    ]
+    curves = data_uri(figure_png(curves_figure(metrics)))
+    metrics_header, metrics_rows, last_train = _metrics(metrics, ckpt, ckpt_path.name)
     steps = int(metrics["step"].max()) if len(metrics) else int(ckpt.get("step", 0))
-    subtitle = f"{run_dir} · {steps} steps · {model.config.arch} LoFTR, input {model.config.input}"
-    return page("vreg training run", subtitle, created or utc_now(), sections)
+    return TrainingPage(
+        subtitle=f"{run_dir} · {steps} steps · {model.config.arch} LoFTR, input {model.config.input}",
+        checkpoint=ckpt_path.name,
+        config=_config_items(config),
+        freeze_rows=_freeze_rows(model),
+        curves=curves,
+        metrics_header=metrics_header,
+        metrics_rows=metrics_rows,
+        last_train=last_train,
+        validation=_match_pictures(model, config, n_pairs),
+    )
+
+
+def build_report(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu", created: str | None = None) -> str:
+    """The report.html document of a training run directory."""
+    return render("training.html.j2", page=report_data(run_dir, n_pairs, device), created=created or utc_now())
 
 
 def write_report(run_dir: str | Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu") -> Path:

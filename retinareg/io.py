@@ -15,6 +15,8 @@ import numpy as np
 
 from retinareg.errors import VregError
 from retinareg.geometry import resize_image
+from retinareg.imageheader import declared_size
+from retinareg.limits import IMAGE_PIXELS_ENV, check_image_size, image_pixels_limit
 from retinareg.paths import atomic_output
 
 Mode = Literal["any", "gray", "rgb"]
@@ -64,13 +66,27 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
         raise VregError(f"{path}: is a directory, not an image file")
     if not path.is_file():
         raise VregError(f"{path}: no such file")
+    limit = image_pixels_limit()
     try:
+        # a file larger than the largest image stored uncompressed (16-bit RGBA) is not read into memory at all
+        if path.stat().st_size > 8 * limit + 2**20:
+            raise VregError(
+                f"{path}: {path.stat().st_size:,} bytes is more than an image within the {limit:,} pixel limit "
+                f"needs; set {IMAGE_PIXELS_ENV} to read it"
+            )
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    declared = declared_size(memoryview(data)) if data.size else None
+    if declared is not None:
+        check_image_size(path, *declared)  # before decoding: the decoder would allocate what the header says
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error:  # OpenCV's own guard (a size over its limit, a header it rejects)
+        img = None
     if img is None or img.size == 0:
         raise VregError(f"{path}: not a readable image (corrupt or unsupported format)")
+    check_image_size(path, img.shape[1], img.shape[0])  # formats whose header vreg does not read
     img = to_uint8(img)
     if img.ndim == 3:
         if img.shape[2] == 4:
@@ -90,6 +106,26 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
     if mode == "rgb":
         return to_rgb(img)
     return img
+
+
+def image_hw(path: str | os.PathLike) -> tuple[int, int]:
+    """(H, W) of an image file from its header when ``retinareg.imageheader`` reads it (cheap), else by decoding it.
+
+    Raises:
+        VregError: one line naming the file: missing, unreadable, larger than the pixel limit, or not an image.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    declared = declared_size(head)
+    if declared is None:
+        h, w = read_image(path).shape[:2]
+        return h, w
+    check_image_size(path, *declared)
+    return declared[1], declared[0]
 
 
 #: smallest side (px) of an image that registration accepts

@@ -70,21 +70,15 @@ class BadEntry:
 
 
 def image_hw(path: Path) -> tuple[int, int]:
-    """(H, W) of an image, from its header when Pillow can read it (cheap), else by decoding it."""
+    """(H, W) of an image, from its header when possible (cheap, :func:`retinareg.io.image_hw`), else by decoding it."""
     if not path.is_file():
         raise BadPair(path, "no such file")
+    from retinareg.io import image_hw as io_image_hw
+
     try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return im.size[1], im.size[0]
-    except Exception:  # noqa: BLE001 - fall back to OpenCV, which gives its own clear error
-        from retinareg.io import read_image
-
-        try:
-            return read_image(path).shape[:2]
-        except VregError:
-            raise BadPair(path, "not a readable image (corrupt or unsupported format)") from None
+        return io_image_hw(path)
+    except VregError as exc:
+        raise BadPair(path, str(exc).removeprefix(f"{path}: ")) from None
 
 
 def _parse_xy_lines(path: Path) -> np.ndarray:

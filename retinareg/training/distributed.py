@@ -33,8 +33,8 @@ class DistInfo:
         return self.world > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda, else mps, else cpu; an unavailable explicit choice is a VregError."""
+def resolve_device(name: str, local_rank: int = 0, option: str = "--device") -> torch.device:
+    """auto -> cuda, else mps, else cpu; an unavailable or unknown choice is one VregError line naming ``option``."""
     name = name.lower()
     if name == "auto":
         if torch.cuda.is_available():
@@ -45,15 +45,15 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             name = "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise VregError("--device cuda: no CUDA GPU visible to PyTorch")
+            raise VregError(f"{option} cuda: no CUDA GPU visible to PyTorch (use cpu, or auto to pick what exists)")
         return torch.device("cuda", local_rank)
     if name == "mps":
         if not torch.backends.mps.is_available():
-            raise VregError("--device mps: Apple MPS is not available")
+            raise VregError(f"{option} mps: Apple MPS is not available (use cpu, or auto to pick what exists)")
         return torch.device("mps")
     if name == "cpu":
         return torch.device("cpu")
-    raise VregError(f"unknown --device {name!r}; choose auto, cuda, mps or cpu")
+    raise VregError(f"unknown {option} {name!r}; choose auto, cuda, mps or cpu")
 
 
 def setup(device_name: str) -> tuple[DistInfo, torch.device]:

@@ -1,0 +1,249 @@
+"""Hostile inputs, part two (issue 37): every limit of ``retinareg.limits`` refuses in one line with exit 2, quickly,
+before the work it protects; every option value is range-checked where it is parsed."""
+
+from __future__ import annotations
+
+import struct
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from retinareg.cli import app
+from retinareg.context import RegistrationContext
+from retinareg.errors import VregError
+from retinareg.imageheader import declared_size
+from retinareg.io import read_image
+from retinareg.limits import MAX_CONFIG_NODES, MAX_PICKLE_BYTES, Range, check_plain_data
+from retinareg.methods import METHODS, build_method
+from retinareg.model.checkpoint import checkpoint_payload, read_checkpoint
+from retinareg.model.loftr import LoFTRModel
+from retinareg.paths import SAMPLE_DIR
+
+FIXED, MOVING = SAMPLE_DIR / "fixed.png", SAMPLE_DIR / "moving.png"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_configured_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("VREG_WEIGHTS", raising=False)
+    monkeypatch.delenv("VREG_MAX_IMAGE_PIXELS", raising=False)
+    monkeypatch.setenv("VREG_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+def one_error(*args: object, code: int = 2) -> str:
+    """Run vreg; assert exit ``code``, no traceback and exactly one 'error:' line; return that line."""
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output, result.output
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+# --- checkpoints -----------------------------------------------------------------------------------------------------
+
+
+def _zip_with_zeros(path: Path, member: str, n_bytes: int) -> None:
+    """A zip whose ``member`` is ``n_bytes`` zeros, deflated (a few hundred kB on disk)."""
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(member, "w", force_zip64=True) as out:
+            for _ in range(n_bytes // len(chunk)):
+                out.write(chunk)
+        zf.writestr("archive/version", "3\n")
+
+
+def test_a_checkpoint_whose_pickle_declares_a_huge_size_is_refused_from_the_zip_directory(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.ckpt"
+    _zip_with_zeros(bomb, "archive/data.pkl", MAX_PICKLE_BYTES + (8 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    start = time.perf_counter()
+    line = one_error("register", FIXED, MOVING, "--weights", bomb)
+    assert time.perf_counter() - start < 10
+    assert "data.pkl" in line and "MAX_PICKLE_BYTES" in line and str(bomb) in line, line
+
+
+def test_a_checkpoint_member_that_inflates_far_beyond_the_file_is_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.ckpt"
+    _zip_with_zeros(bomb, "archive/data/0", 32 << 20)
+    with zipfile.ZipFile(bomb, "a") as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    with pytest.raises(VregError, match="decompression bomb"):
+        read_checkpoint(bomb)
+
+
+def _laughs(depth: int, width: int) -> list:
+    node: list = ["lol"]
+    for _ in range(depth):
+        node = [node] * width  # width references to ONE list: tiny in the file, width**depth values when walked
+    return node
+
+
+def test_a_shared_reference_model_config_ends_quickly(tmp_path: Path) -> None:
+    payload = checkpoint_payload(LoFTRModel())
+    payload["model_config"] = {**payload["model_config"], "coarse_layer_names": _laughs(6, 50)}
+    path = tmp_path / "laughs.ckpt"
+    torch.save(payload, path)
+    assert path.stat().st_size < 50 << 20
+    start = time.perf_counter()
+    line = one_error("register", FIXED, MOVING, "--checkpoint", path)
+    assert time.perf_counter() - start < 30
+    assert "model_config" in line and f"{MAX_CONFIG_NODES:,} values" in line, line
+
+
+def test_plain_data_walk_counts_visits_and_depth() -> None:
+    assert check_plain_data({"a": [1, 2.0, "x", None, True]}, "cfg")
+    assert not check_plain_data({"a": object()}, "cfg")
+    with pytest.raises(VregError, match="MAX_CONFIG_NODES"):
+        check_plain_data(_laughs(4, 20), "cfg")  # 160 000 visits of 4 distinct lists
+    deep: list = []
+    for _ in range(20):
+        deep = [deep]
+    with pytest.raises(VregError, match="MAX_CONFIG_DEPTH"):
+        check_plain_data(deep, "cfg")
+
+
+# --- images ----------------------------------------------------------------------------------------------------------
+
+
+def _png(path: Path, width: int, height: int) -> Path:
+    """A PNG whose IHDR claims ``width`` x ``height`` RGB and whose data is a few bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return path
+
+
+def test_an_image_header_claiming_a_huge_size_is_refused_before_decoding(tmp_path: Path) -> None:
+    huge = _png(tmp_path / "huge.png", 100_000, 100_000)
+    line = one_error("register", FIXED, huge, "-o", tmp_path / "out.png")
+    assert "100000x100000 px" in line and "VREG_MAX_IMAGE_PIXELS" in line, line
+    # 30000 x 30000 is under OpenCV's own limit (2**30 px): vreg's limit refuses it before the decoder allocates
+    big = _png(tmp_path / "big.png", 30_000, 30_000)
+    with pytest.raises(VregError, match="30000x30000 px is larger than the 64,000,000 pixel limit"):
+        read_image(big)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_the_image_limit_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VREG_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(VregError, match="1,000 pixel limit"):
+        read_image(FIXED)
+    monkeypatch.setenv("VREG_MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(VregError, match="VREG_MAX_IMAGE_PIXELS"):
+        read_image(FIXED)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".bmp", ".webp"])
+def test_declared_size_reads_each_header_opencv_writes(tmp_path: Path, ext: str) -> None:
+    import cv2
+    import numpy as np
+
+    img = np.zeros((37, 53, 3), np.uint8)
+    ok, buf = cv2.imencode(ext, img)
+    assert ok
+    assert declared_size(buf.tobytes()) == (53, 37)
+
+
+# --- option values ---------------------------------------------------------------------------------------------------
+
+BAD_METHOD_OPTIONS = [
+    "classic:angle_step=nan",
+    "classic:angle_step=inf",
+    "classic:angle_step=1e400",
+    "classic:angle_step=1e-9",
+    "classic:level_overlap=0",
+    "classic:sigmas=1e9",
+    "classic:sigmas=-1",
+    "classic:radii=24/10/5/5/5/5/5/5/5/5",
+    "classic:coarse_size=100000",
+    "sift:max_features=0",
+    "sift:ratio=nan",
+    "loftr:size=20000",
+    "loftr:step=1e-9",
+    "loftr:passes=1000",
+    "loftr:device=bogus",
+]
+
+
+@pytest.mark.parametrize("spec", BAD_METHOD_OPTIONS)
+def test_each_bad_method_option_is_one_line_exit_2(tmp_path: Path, spec: str) -> None:
+    line = one_error("register", FIXED, MOVING, "-o", tmp_path / "out.png", "--method", spec)
+    option = spec.split(":")[1].split("=")[0]
+    assert option in line, line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_every_numeric_method_option_declares_a_range() -> None:
+    for info in METHODS.values():
+        for option in info.options:
+            base = option.type_name.split(" ")[0]
+            if base.startswith(("int", "float")):
+                assert isinstance(option.range, Range), f"{info.name}:{option.name} has no Range"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--working-size", "20000"),
+        ("--scale-range", "inf,inf"),
+        ("--scale-range", "nan,1"),
+        ("--threshold", "nan"),
+        ("--threshold", "0"),
+    ],
+)
+def test_each_bad_register_option_is_one_line_exit_2(tmp_path: Path, args: tuple[str, str]) -> None:
+    line = one_error("register", FIXED, MOVING, "-o", tmp_path / "out.png", *args)
+    assert args[0].lstrip("-").split("-")[0] in line.replace("_", "-"), line
+
+
+def test_typer_refuses_its_own_ranges_with_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["register", str(FIXED), str(MOVING), "--max-rotation", "nan"])
+    assert result.exit_code == 2 and "Invalid value for '--max-rotation'" in result.output, result.output
+
+
+def test_the_context_refuses_what_it_cannot_hold() -> None:
+    with pytest.raises(VregError, match=r"working_size must lie in \[64, 4096\], got 20000"):
+        RegistrationContext.from_options(working_size=20000)
+    with pytest.raises(ValueError, match="scale_range"):
+        RegistrationContext(scale_range=(float("inf"), float("inf")))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("synth", "{tmp}/s", "--seed", "-1", "--n", "1"),
+        ("synth", "{tmp}/s", "--n", "0"),
+        ("synth", "{tmp}/s", "--size", "100000"),
+        ("benchmark", "--data", "{tmp}/x.h5", "--out", "{tmp}/b", "--seed", "-1"),
+        ("benchmark", "--data", "{tmp}/x.h5", "--out", "{tmp}/b", "--shift-jitter", "nan"),
+        ("prepare", "{tmp}", "--out", "{tmp}/d.h5", "--layout", "flat", "--split", "nan,0,0"),
+        ("prepare", "{tmp}", "--out", "{tmp}/d.h5", "--layout", "flat", "--seed", "-1"),
+    ],
+)
+def test_each_bad_data_option_is_one_line_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    line = one_error(*(a.format(tmp=tmp_path) for a in args))
+    option = next(a for a in args if a.startswith("--") and a not in ("--data", "--out", "--layout"))
+    assert option in line, line
+    assert not (tmp_path / "s").exists() and not (tmp_path / "b").exists() and not (tmp_path / "d.h5").exists()
+
+
+# --- devices ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_device_that_is_not_there_is_one_line_and_auto_picks_what_exists(tmp_path: Path) -> None:
+    line = one_error("register", FIXED, MOVING, "-o", tmp_path / "out.png", "--method", "loftr:device=cuda")
+    assert "loftr:device cuda: no CUDA GPU" in line, line
+    method = build_method("loftr:device=auto").method
+    assert str(next(method.matcher.model.parameters()).device) == "cpu"  # type: ignore[attr-defined]

@@ -3,12 +3,14 @@ before the work it protects; every option value is range-checked where it is par
 
 from __future__ import annotations
 
+import json
 import struct
 import time
 import zipfile
 import zlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -22,6 +24,7 @@ from retinareg.limits import MAX_CONFIG_NODES, MAX_PICKLE_BYTES, Range, check_pl
 from retinareg.methods import METHODS, build_method
 from retinareg.model.checkpoint import checkpoint_payload, read_checkpoint
 from retinareg.model.loftr import LoFTRModel
+from retinareg.outputs import batch_stems
 from retinareg.paths import SAMPLE_DIR
 
 FIXED, MOVING = SAMPLE_DIR / "fixed.png", SAMPLE_DIR / "moving.png"
@@ -247,3 +250,34 @@ def test_a_device_that_is_not_there_is_one_line_and_auto_picks_what_exists(tmp_p
     assert "loftr:device cuda: no CUDA GPU" in line, line
     method = build_method("loftr:device=auto").method
     assert str(next(method.matcher.model.parameters()).device) == "cpu"  # type: ignore[attr-defined]
+
+
+# --- batch names -----------------------------------------------------------------------------------------------------
+
+
+def test_batch_outputs_are_one_per_pair_and_never_clobber_vregs_own_files(tmp_path: Path) -> None:
+    names = ["a/b", "a_b", "A_B", "batch", "summary", ".x.vreg-999999999-abc.tmp", "p", "p_checkerboard"]
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("fixed,moving,name\n" + "".join(f"{FIXED},{MOVING},{n}\n" for n in names))
+    out = tmp_path / "out"
+    args = ["register", "--pairs", csv, "--out-dir", out, "--method", "classic", "--checkerboard", "yes"]
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "summary.csv").set_index("name")
+    assert sorted(rows.index) == sorted(names) and set(rows["status"]) == {"ok"}
+    outputs = list(rows["output"]) + list(rows["transform"])
+    assert len(set(outputs)) == len(outputs)  # one set of files per pair
+    assert all(Path(p).is_file() for p in outputs)
+    assert not any(Path(p).name.startswith(".") for p in outputs)
+    assert json.loads((out / "batch.json").read_text())["method"] == "classic"
+    # --resume accepts its own batch.json, keeps every row and still finds every output (none deleted as a temporary)
+    result = runner.invoke(app, [*(str(a) for a in args), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert all(Path(p).is_file() for p in outputs)
+    assert len(pd.read_csv(out / "summary.csv")) == len(names)
+
+
+def test_batch_stems_are_stable_and_distinct() -> None:
+    stems = batch_stems(["b", "a/b", "a_b", "batch", "..", ".hidden"], ("overlay",))
+    assert stems == {"a/b": "a_b", "a_b": "a_b-2", "b": "b", "batch": "batch-2", "..": "_.", ".hidden": "_hidden"}
+    assert batch_stems(["a_b", "a/b"]) == batch_stems(["a/b", "a_b"])  # the same for a resumed batch

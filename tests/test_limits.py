@@ -281,3 +281,45 @@ def test_batch_stems_are_stable_and_distinct() -> None:
     stems = batch_stems(["b", "a/b", "a_b", "batch", "..", ".hidden"], ("overlay",))
     assert stems == {"a/b": "a_b", "a_b": "a_b-2", "b": "b", "batch": "batch-2", "..": "_.", ".hidden": "_hidden"}
     assert batch_stems(["a_b", "a/b"]) == batch_stems(["a/b", "a_b"])  # the same for a resumed batch
+
+
+# --- layout specs ----------------------------------------------------------------------------------------------------
+
+
+def _pair_folder(root: Path) -> Path:
+    (root / "p1").mkdir(parents=True)
+    for name in ("fixed.png", "moving.png", "landmarks.csv"):
+        (root / "p1" / name).write_bytes((SAMPLE_DIR / name).read_bytes())
+    return root
+
+
+def test_a_layout_spec_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('kind = "pairs"\ndescription = "caf\xe9"\n'.encode("latin-1"))
+    line = one_error(
+        "register", "--pairs-dir", _pair_folder(tmp_path / "d"), "--pairs-layout", bad, "--out-dir", tmp_path / "o"
+    )
+    assert "must be UTF-8" in line and str(bad) in line, line
+    line = one_error("prepare", tmp_path / "d", "--out", tmp_path / "x.h5", "--layout", bad)
+    assert "must be UTF-8" in line, line
+
+
+@pytest.mark.parametrize("template", ["{dir.__class__.__init__}", "{dir[0]}", "{dir!r}", "{base:>999999999}"])
+def test_a_layout_template_is_data_never_attribute_access(tmp_path: Path, template: str) -> None:
+    spec = (
+        (SAMPLE_DIR.parent / "landmarks-csv.toml")
+        .read_text()
+        .replace('moving = "{dir}/moving.png"', f"moving = {template!r}")
+    )
+    assert template in spec
+    layout = tmp_path / "evil.toml"
+    layout.write_text(spec)
+    line = one_error(
+        "register", "--pairs-dir", _pair_folder(tmp_path / "d"), "--pairs-layout", layout, "--out-dir", tmp_path / "o"
+    )
+    assert "template" in line and "__init__" not in line.split("template", 1)[0], line
+    triplets = (SAMPLE_DIR.parent / "flat.toml").read_text()
+    evil = tmp_path / "evil_triplets.toml"
+    evil.write_text(triplets.replace("{id}", "{id.__class__}{id}", 1))
+    line = one_error("prepare", tmp_path / "d", "--out", tmp_path / "x.h5", "--layout", evil)
+    assert "only plain fields" in line or "may use only" in line, line

@@ -27,7 +27,7 @@ import numpy as np
 
 from retinareg.errors import VregError
 from retinareg.io import LANDMARK_COLUMNS, BadTable, read_landmarks
-from retinareg.specs import load_spec
+from retinareg.specs import format_template, load_spec
 
 MIN_POINTS = 3
 # A point may sit on the outer half of an edge pixel (pixel centres are integers, edges at -0.5 and W - 0.5).
@@ -124,10 +124,7 @@ def _check_inside(points: np.ndarray, hw: tuple[int, int], source: Path, image: 
 
 
 def _fmt(template: str, fields: dict[str, str]) -> str:
-    try:
-        return template.format(**fields)
-    except (KeyError, IndexError) as exc:
-        raise VregError(f"pairs layout: template {template!r} uses an unknown field {exc}") from None
+    return format_template(template, fields, "pairs layout")
 
 
 def _load_points(spec_points: dict[str, Any], fields: dict[str, str]) -> tuple[Any, ...]:

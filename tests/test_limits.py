@@ -3,7 +3,9 @@ before the work it protects; every option value is range-checked where it is par
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import struct
 import time
 import zipfile
@@ -25,7 +27,7 @@ from retinareg.methods import METHODS, build_method
 from retinareg.model.checkpoint import checkpoint_payload, read_checkpoint
 from retinareg.model.loftr import LoFTRModel
 from retinareg.outputs import batch_stems
-from retinareg.paths import SAMPLE_DIR
+from retinareg.paths import SAMPLE_DIR, atomic_output
 
 FIXED, MOVING = SAMPLE_DIR / "fixed.png", SAMPLE_DIR / "moving.png"
 runner = CliRunner()
@@ -323,3 +325,63 @@ def test_a_layout_template_is_data_never_attribute_access(tmp_path: Path, templa
     evil.write_text(triplets.replace("{id}", "{id.__class__}{id}", 1))
     line = one_error("prepare", tmp_path / "d", "--out", tmp_path / "x.h5", "--layout", evil)
     assert "only plain fields" in line or "may use only" in line, line
+
+
+# --- full disks ------------------------------------------------------------------------------------------------------
+
+
+def _no_space(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_prepare_onto_a_full_disk_is_one_line_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    assert runner.invoke(app, ["synth", str(src), "--n", "3", "--size", "64", "--layout", "flat"]).exit_code == 0
+    out.mkdir()
+    monkeypatch.setattr("retinareg.data.pack.write_sample", _no_space)
+    import h5py
+
+    real_close = h5py.File.close
+
+    def close_on_a_full_disk(self: h5py.File) -> None:  # what h5py raises when it cannot flush on close
+        real_close(self)
+        raise RuntimeError(
+            "Disable slist on flush dest failure failed (file write failed: errno = 28, error message = 'No space "
+            "left on device')"
+        )
+
+    monkeypatch.setattr(h5py.File, "close", close_on_a_full_disk)
+    line = one_error("prepare", src, "--out", out / "d.h5", "--layout", "flat")
+    assert "d.h5: cannot write (No space left on device)" in line, line
+    assert list(out.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_hdf5_close_errors_on_a_full_disk_are_recognised() -> None:
+    from retinareg.paths import write_failure
+
+    closing = RuntimeError("Disable slist on flush dest failure failed (file write failed: time = x\n, errno = 28, "
+                           "error message = 'No space left on device', buf = 0x1)")  # fmt: skip
+    assert write_failure(closing) == "No space left on device"
+    assert write_failure(RuntimeError("a bug")) is None  # stays a bug (exit 1), never hidden as a user error
+
+
+def test_synth_onto_a_full_disk_leaves_no_sample_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import retinareg.io
+
+    real, calls = retinareg.io.write_image, []
+
+    def fill_up(path: Path, img: object) -> Path:
+        calls.append(path)
+        if len(calls) > 5:  # the write into the temporary file fails, as numpy's tofile does on a full disk
+            with atomic_output(path):
+                _no_space()
+        return real(path, img)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(retinareg.io, "write_image", fill_up)
+    (tmp_path / "keep").write_text("x")
+    line = one_error("synth", tmp_path / "s", "--n", "4", "--size", "64", "--layout", "flat")
+    assert "No space left on device" in line, line
+    assert len(calls) > 5 and not (tmp_path / "s").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]

@@ -26,13 +26,15 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     """Scale 16-bit or float images to uint8 (16-bit by 1/257, float by its own range when it exceeds [0, 1])."""
     if img.dtype == np.uint8:
         return img
-    if img.dtype == np.uint16:
-        return (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    f = img.astype(np.float32)
+    if img.dtype == np.uint16:  # rounded x / 257 without a float copy (a 64 MP RGB image would need 768 MB more)
+        return cv2.convertScaleAbs(img, alpha=1.0 / 257.0)
+    # cv2 scales in one pass without float temporaries (a big float TIFF would otherwise need several copies)
+    f = img if img.dtype in (np.float32, np.float64, np.int8, np.int16, np.int32) else img.astype(np.float32)
     lo, hi = float(np.nanmin(f)), float(np.nanmax(f))
     if lo >= 0.0 and hi <= 1.0:
-        return (f * 255.0 + 0.5).astype(np.uint8)
-    return ((f - lo) / max(hi - lo, 1e-12) * 255.0 + 0.5).astype(np.uint8)
+        return cv2.convertScaleAbs(f, alpha=255.0)
+    alpha = 255.0 / max(hi - lo, 1e-12)
+    return cv2.convertScaleAbs(f, alpha=alpha, beta=-lo * alpha)
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:

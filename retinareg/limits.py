@@ -44,8 +44,13 @@ MAX_CONFIG_DEPTH = 8
 DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
 #: environment variable that changes the image limit
 IMAGE_PIXELS_ENV = "VREG_MAX_IMAGE_PIXELS"
-#: largest working size (long side, px) any method matches at
-MAX_WORKING_SIZE = 4096
+#: largest working size (long side, px): SIFT's pyramid (first octave doubled) peaks at 1.3 GB at 2048 px, 4.3 GB
+#: at 4096
+MAX_WORKING_SIZE = 2048
+#: largest long side LoFTR matches at (``loftr:size``, the refinement passes, a model without ``train_size`` at a large
+#: working size): its coarse matching scores every pair of 8 px cells, (side / 8)**4 values: 10 GB at 2048 px, 1.6 GB
+#: at 832 px (bundled model, measured with /usr/bin/time -v; README "Safety")
+MAX_LOFTR_SIDE = 832
 #: smallest working size
 MIN_WORKING_SIZE = 64
 #: seeds are numpy seeds: 0 .. 2**32 - 1

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from retinareg.cli import app
@@ -24,6 +26,7 @@ from retinareg.imageheader import declared_size
 from retinareg.io import read_image
 from retinareg.limits import MAX_CONFIG_NODES, MAX_PICKLE_BYTES, Range, check_plain_data
 from retinareg.methods import METHODS, build_method
+from retinareg.methods.options import parse_options
 from retinareg.model.checkpoint import checkpoint_payload, read_checkpoint
 from retinareg.model.loftr import LoFTRModel
 from retinareg.outputs import batch_stems
@@ -218,7 +221,7 @@ def test_typer_refuses_its_own_ranges_with_exit_2(tmp_path: Path) -> None:
 
 
 def test_the_context_refuses_what_it_cannot_hold() -> None:
-    with pytest.raises(VregError, match=r"working_size must lie in \[64, 4096\], got 20000"):
+    with pytest.raises(VregError, match=r"working_size must lie in \[64, 2048\], got 20000"):
         RegistrationContext.from_options(working_size=20000)
     with pytest.raises(ValueError, match="scale_range"):
         RegistrationContext(scale_range=(float("inf"), float("inf")))
@@ -385,3 +388,43 @@ def test_synth_onto_a_full_disk_leaves_no_sample_folders(tmp_path: Path, monkeyp
     assert "No space left on device" in line, line
     assert len(calls) > 5 and not (tmp_path / "s").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]
+
+
+def test_vreg_methods_shows_each_range() -> None:
+    result = runner.invoke(app, ["methods", "classic"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "float in [1, 90]" in result.output, result.output  # angle_step
+
+
+def test_a_model_config_with_absurd_sizes_is_refused_before_building(tmp_path: Path) -> None:
+    payload = checkpoint_payload(LoFTRModel())
+    payload["model_config"] = {**payload["model_config"], "initial_dim": 10**9}
+    path = tmp_path / "huge_dims.ckpt"
+    torch.save(payload, path)
+    line = one_error("register", FIXED, MOVING, "--checkpoint", path)
+    assert "initial_dim must lie in [8, 1024]" in line and str(path) in line, line
+
+
+HOSTILE_NUMBERS = st.one_of(
+    st.sampled_from(["nan", "-nan", "inf", "-inf", "1e400", "-1e400", "1e-400", "0", "-0", "-1", "1e9", "1e-9", ""]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_value_of_any_method_option_is_accepted_in_range_or_refused_in_one_line(data: st.DataObject) -> None:
+    info = data.draw(st.sampled_from(list(METHODS.values())))
+    option = data.draw(st.sampled_from([o for o in info.options if o.name not in ("weights", "checkpoint")]))
+    raw = data.draw(HOSTILE_NUMBERS)
+    if "tuple" in str(option.type) and data.draw(st.booleans()):
+        raw = "/".join([raw] * data.draw(st.integers(1, 20)))
+    try:
+        parsed = parse_options(info.options_class, {option.name: raw}, info.name)
+    except VregError as exc:
+        assert "\n" not in str(exc) and option.name in str(exc)
+        return
+    value = getattr(parsed, option.name)
+    if option.range is not None and value is not None:
+        assert option.range.problem(value) is None

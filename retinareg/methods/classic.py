@@ -84,12 +84,12 @@ class ClassicConfig:
     """
 
     # vessel map
-    sigmas: Annotated[tuple[float, ...], Range(0.3, 32, max_items=8)] = (2.0, 3.0, 4.5)
+    sigmas: Annotated[tuple[float, ...], Range(0.5, 16, max_items=6)] = (2.0, 3.0, 4.5)
     fov_erode: Annotated[float, Range(0, 0.3)] = 0.03
-    norm_sigma: Annotated[float, Range(1, 256)] = 24.0
+    norm_sigma: Annotated[float, Range(2, 96)] = 24.0
     # global search
-    coarse_size: Annotated[int, Range(16, 512)] = 48
-    fine_size: Annotated[int, Range(32, 1024)] = 128
+    coarse_size: Annotated[int, Range(16, 96)] = 48
+    fine_size: Annotated[int, Range(32, 256)] = 128
     # The moving image is also prepared at these fractions of the working size. A zoomed-in moving image (small field
     # of view, scale < 1) is searched and refined on the copy whose pixels match the fixed image's: same vessel
     # widths for the same filter sigmas, and a coarse level where its footprint still has structure. Level r covers
@@ -97,21 +97,21 @@ class ClassicConfig:
     moving_levels: Annotated[tuple[float, ...], Range(0.1, 1, max_items=4)] = (1.0, 0.55)
     level_overlap: Annotated[float, Range(1, 4)] = 1.3
     angle_step: Annotated[float, Range(1, 90)] = 8.0
-    scale_step: Annotated[float, Range(1.02, 4)] = 1.15
-    candidates: Annotated[int, Range(1, 64)] = 4
-    refine_candidates: Annotated[int, Range(1, 64)] = 2
+    scale_step: Annotated[float, Range(1.02, 2)] = 1.15
+    candidates: Annotated[int, Range(1, 12)] = 4
+    refine_candidates: Annotated[int, Range(1, 8)] = 2
     # When the best two are both refused, the weaker candidates are refined too (a weak, degraded moving image can
     # put the true hypothesis third or later). Measured on the stress tuning set (`vreg benchmark --pairs-dir
     # out/tune_realinv --protocol smallfov --zoom 1.6,2.4 --blur 1,3 --noise 8,20 --gamma 0.5,2`): 92 % -> 95 %
     # success, no wrong answer, and still 0 of 188 tuning negatives accepted. Only refusals cost more time.
-    more_candidates: Annotated[int, Range(0, 64)] = 6
+    more_candidates: Annotated[int, Range(0, 12)] = 6
     clear_inlier_ratio: Annotated[float, Range(0, 1)] = 0.5
     # refinement
-    patch: Annotated[int, Range(8, 256)] = 48
-    step: Annotated[int, Range(4, 256)] = 24
-    min_step: Annotated[int, Range(4, 256)] = 12
+    patch: Annotated[int, Range(16, 96)] = 48
+    step: Annotated[int, Range(12, 96)] = 24
+    min_step: Annotated[int, Range(6, 48)] = 12
     full_footprint: Annotated[float, Range(0, 1)] = 0.5
-    radii: Annotated[tuple[int, ...], Range(2, 128, max_items=8)] = (24, 10, 5)
+    radii: Annotated[tuple[int, ...], Range(2, 48, max_items=4)] = (24, 10, 5)
     min_ncc: Annotated[float, Range(-1, 1)] = 0.3
     min_content: Annotated[float, Range(0, 1)] = 0.06
     # A degraded small window can have too few patches with 6 % vessel content; a hypothesis refused only for too few
@@ -126,7 +126,7 @@ class ClassicConfig:
     # denser patch grid so that the counts below stay reachable.
     min_inliers: Annotated[int, Range(3, 100_000)] = 12
     min_inlier_ratio: Annotated[float, Range(0, 1)] = 0.3
-    verify_radius: Annotated[int, Range(2, 128)] = 24
+    verify_radius: Annotated[int, Range(2, 48)] = 24
     min_verified: Annotated[int, Range(0, 100_000)] = 6
     min_verified_ratio: Annotated[float, Range(0, 1)] = 0.3
     # Broad support: textured background that the vessel filter keeps (laser scars and choroidal texture of a

@@ -17,6 +17,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from train_helpers import write_synth_h5
 from typer.testing import CliRunner
 
 from retinareg.cli import app
@@ -428,3 +429,23 @@ def test_any_value_of_any_method_option_is_accepted_in_range_or_refused_in_one_l
     value = getattr(parsed, option.name)
     if option.range is not None and value is not None:
         assert option.range.problem(value) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--lr", "nan"),
+        ("--workers", "-1"),
+        ("--seed", "-1"),
+        ("--max-rotation", "nan"),
+        ("--max-translation", "inf"),
+        ("--vessel-eps", "nan"),
+        ("--warmup-steps", "-5"),
+        ("--epochs", "-1"),
+    ],
+)
+def test_each_bad_train_option_is_one_line_exit_2(tmp_path: Path, args: tuple[str, str]) -> None:
+    data = write_synth_h5(tmp_path / "d.h5", n=3, size=64, n_val=1)
+    line = one_error("train", "--data", data, "--out", tmp_path / "run", "--max-steps", "1", *args)
+    assert line.startswith(f"error: {args[0]} must"), line
+    assert not (tmp_path / "run" / "last.ckpt").exists()

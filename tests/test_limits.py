@@ -216,6 +216,13 @@ def test_each_bad_register_option_is_one_line_exit_2(tmp_path: Path, args: tuple
     assert args[0].lstrip("-").split("-")[0] in line.replace("_", "-"), line
 
 
+def test_batch_workers_are_bounded(tmp_path: Path) -> None:
+    csv = tmp_path / "pairs.csv"
+    csv.write_text(f"fixed,moving\n{FIXED},{MOVING}\n")
+    line = one_error("register", "--pairs", csv, "--out-dir", tmp_path / "o", "--workers", "100000")
+    assert "--workers must lie in [1, 256]" in line, line
+
+
 def test_typer_refuses_its_own_ranges_with_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["register", str(FIXED), str(MOVING), "--max-rotation", "nan"])
     assert result.exit_code == 2 and "Invalid value for '--max-rotation'" in result.output, result.output

@@ -16,7 +16,7 @@ from retinareg.context import RegistrationContext
 from retinareg.data.pairs import PairRecord
 from retinareg.errors import VregError
 from retinareg.io import check_same_settings, read_registrable, write_csv, write_json
-from retinareg.outputs import OutputPaths, landmark_errors, save_outputs
+from retinareg.outputs import OutputPaths, batch_stems, landmark_errors, save_outputs
 from retinareg.parallel import process_pool
 from retinareg.paths import atomic_output
 
@@ -35,6 +35,8 @@ class BatchSettings:
     out_dir: Path
     pictures: tuple[str, ...] = ()
     force_output: bool = False
+    #: pair name -> stem of its output files (``outputs.batch_stems``; run_batch fills it for the whole batch)
+    stems: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         """What defines the batch's results (saved as OUT_DIR/batch.json; --resume must not change it)."""
@@ -84,7 +86,8 @@ def _registrar(settings: BatchSettings) -> Any:
 def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, Any]:
     """Register one pair and write its outputs; never raises for a bad pair (the row says what went wrong)."""
     row: dict[str, Any] = {"name": record.name, "fixed": str(record.fixed), "moving": str(record.moving)}
-    paths = OutputPaths.in_dir(settings.out_dir, record.name, settings.pictures)
+    stem = settings.stems.get(record.name) or batch_stems([record.name], settings.pictures)[record.name]
+    paths = OutputPaths.in_dir(settings.out_dir, stem, settings.pictures)
     try:
         paths.check()
         fixed, moving = read_registrable(record.fixed), read_registrable(record.moving)
@@ -168,6 +171,7 @@ def run_batch(
     described = settings.describe()
     check_same_settings(settings_path, described, resume, "use a new --out-dir, or the same settings")
     write_json(settings_path, described)
+    settings = dataclasses.replace(settings, stems=batch_stems([r.name for r in records], settings.pictures))
     names = {r.name for r in records}
     earlier = read_summary(summary) if resume else []
     kept = [r for r in earlier if r["status"] in ("ok", "failed") and r["name"] in names]

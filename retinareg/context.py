@@ -12,13 +12,14 @@ runs on, so a 320 px working size uses a 1.5 px threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
 from retinareg.errors import RegistrationFailed, VregError
 from retinareg.estimate import MODELS, check_plausible, estimate_transform
 from retinareg.geometry import AffineParts
+from retinareg.limits import MAX_WORKING_SIZE, MIN_WORKING_SIZE, Range, check_fields
 
 if TYPE_CHECKING:
     from retinareg.matches import Matches
@@ -42,27 +43,24 @@ class RegistrationContext:
     """
 
     model: str = "affine"
-    working_size: int = 640
-    threshold_px: float = 3.0
-    min_inliers: int = 12
-    min_inlier_ratio: float = 0.05
-    scale_range: tuple[float, float] = (0.4, 2.5)
-    max_anisotropy: float = 1.5
-    max_shear: float = 0.35
-    max_rotation: float = 180.0
-    max_perspective: float = 0.3
+    working_size: Annotated[int, Range(MIN_WORKING_SIZE, MAX_WORKING_SIZE)] = 640
+    threshold_px: Annotated[float, Range(0, 100, open_lo=True)] = 3.0
+    min_inliers: Annotated[int, Range(3, 100_000)] = 12
+    min_inlier_ratio: Annotated[float, Range(0, 1)] = 0.05
+    scale_range: Annotated[tuple[float, float], Range(0.01, 100, open_lo=True, min_items=2, max_items=2)] = (0.4, 2.5)
+    max_anisotropy: Annotated[float, Range(1, 100)] = 1.5
+    max_shear: Annotated[float, Range(0, 100)] = 0.35
+    max_rotation: Annotated[float, Range(0, 180)] = 180.0
+    max_perspective: Annotated[float, Range(0, 100)] = 0.3
     allow_mirror: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.working_size < 64:
-            raise ValueError("working_size must be at least 64 px")
+        check_fields(self)  # the Range of each field (retinareg.limits); MAX_WORKING_SIZE bounds memory
         lo, hi = self.scale_range
-        if not 0 < lo <= hi:
+        if not lo <= hi:
             raise ValueError(f"scale_range must satisfy 0 < low <= high, got {self.scale_range}")
-        if not 0 <= self.max_rotation <= 180:
-            raise ValueError(f"max_rotation must lie in 0..180 degrees, got {self.max_rotation}")
         object.__setattr__(self, "scale_range", (float(lo), float(hi)))
 
     @classmethod

@@ -15,6 +15,8 @@ import numpy as np
 
 from retinareg.errors import VregError
 from retinareg.geometry import resize_image
+from retinareg.imageheader import declared_size
+from retinareg.limits import IMAGE_PIXELS_ENV, check_image_size, image_pixels_limit
 from retinareg.paths import atomic_output
 
 Mode = Literal["any", "gray", "rgb"]
@@ -24,13 +26,15 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     """Scale 16-bit or float images to uint8 (16-bit by 1/257, float by its own range when it exceeds [0, 1])."""
     if img.dtype == np.uint8:
         return img
-    if img.dtype == np.uint16:
-        return (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    f = img.astype(np.float32)
+    if img.dtype == np.uint16:  # rounded x / 257 without a float copy (a 64 MP RGB image would need 768 MB more)
+        return cv2.convertScaleAbs(img, alpha=1.0 / 257.0)
+    # cv2 scales in one pass without float temporaries (a big float TIFF would otherwise need several copies)
+    f = img if img.dtype in (np.float32, np.float64, np.int8, np.int16, np.int32) else img.astype(np.float32)
     lo, hi = float(np.nanmin(f)), float(np.nanmax(f))
     if lo >= 0.0 and hi <= 1.0:
-        return (f * 255.0 + 0.5).astype(np.uint8)
-    return ((f - lo) / max(hi - lo, 1e-12) * 255.0 + 0.5).astype(np.uint8)
+        return cv2.convertScaleAbs(f, alpha=255.0)
+    alpha = 255.0 / max(hi - lo, 1e-12)
+    return cv2.convertScaleAbs(f, alpha=alpha, beta=-lo * alpha)
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
@@ -64,13 +68,27 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
         raise VregError(f"{path}: is a directory, not an image file")
     if not path.is_file():
         raise VregError(f"{path}: no such file")
+    limit = image_pixels_limit()
     try:
+        # a file larger than the largest image stored uncompressed (16-bit RGBA) is not read into memory at all
+        if path.stat().st_size > 8 * limit + 2**20:
+            raise VregError(
+                f"{path}: {path.stat().st_size:,} bytes is more than an image within the {limit:,} pixel limit "
+                f"needs; set {IMAGE_PIXELS_ENV} to read it"
+            )
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    declared = declared_size(memoryview(data)) if data.size else None
+    if declared is not None:
+        check_image_size(path, *declared)  # before decoding: the decoder would allocate what the header says
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error:  # OpenCV's own guard (a size over its limit, a header it rejects)
+        img = None
     if img is None or img.size == 0:
         raise VregError(f"{path}: not a readable image (corrupt or unsupported format)")
+    check_image_size(path, img.shape[1], img.shape[0])  # formats whose header vreg does not read
     img = to_uint8(img)
     if img.ndim == 3:
         if img.shape[2] == 4:
@@ -90,6 +108,26 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
     if mode == "rgb":
         return to_rgb(img)
     return img
+
+
+def image_hw(path: str | os.PathLike) -> tuple[int, int]:
+    """(H, W) of an image file from its header when ``retinareg.imageheader`` reads it (cheap), else by decoding it.
+
+    Raises:
+        VregError: one line naming the file: missing, unreadable, larger than the pixel limit, or not an image.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    declared = declared_size(head)
+    if declared is None:
+        h, w = read_image(path).shape[:2]
+        return h, w
+    check_image_size(path, *declared)
+    return declared[1], declared[0]
 
 
 #: smallest side (px) of an image that registration accepts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,17 +26,63 @@ class OutputPaths:
     matches: Path | None = None
 
     @classmethod
-    def in_dir(cls, out_dir: Path, name: str, pictures: tuple[str, ...] = ()) -> OutputPaths:
-        """Batch naming: DIR/NAME.png, DIR/NAME.json and DIR/NAME_<picture>.png for each requested picture."""
-        safe = name.replace("/", "_").replace("\\", "_")
-        extra = {p: out_dir / f"{safe}_{p}.png" for p in pictures}
-        return cls(out_dir / f"{safe}.png", out_dir / f"{safe}.json", **extra)
+    def in_dir(cls, out_dir: Path, stem: str, pictures: tuple[str, ...] = ()) -> OutputPaths:
+        """Batch naming: DIR/STEM.png, DIR/STEM.json and DIR/STEM_<picture>.png for each requested picture.
+
+        ``stem`` comes from :func:`batch_stems`, which keeps every pair's files apart and away from vreg's own."""
+        extra = {p: out_dir / f"{stem}_{p}.png" for p in pictures}
+        return cls(out_dir / f"{stem}.png", out_dir / f"{stem}.json", **extra)
 
     def check(self) -> None:
         """Before any work: every requested path is writable, images have an extension OpenCV writes (VregError)."""
         check_output_paths(
             images=(self.warped, self.checkerboard, self.overlay, self.matches), others=(self.transform,)
         )
+
+
+#: stems a pair's outputs never get: batch mode's own files in the output folder (batch.json, summary.csv)
+RESERVED_STEMS = frozenset({"batch", "summary"})
+#: longest stem (file names stay under the 255-byte limit of common file systems with the picture suffixes)
+_MAX_STEM = 180
+
+
+def _safe_stem(name: str) -> str:
+    """A pair name as a file stem: path separators and control characters become ``_`` and a leading dot too (no
+    hidden file, nothing that looks like a vreg temporary ``.x.vreg-PID-R.tmp``); at most 180 characters."""
+    stem = re.sub(r"[/\\\x00-\x1f]", "_", name)
+    if stem.startswith("."):
+        stem = "_" + stem[1:]
+    return stem[:_MAX_STEM] or "pair"
+
+
+def _files(stem: str, pictures: tuple[str, ...]) -> list[str]:
+    return [f"{stem}.png", f"{stem}.json", *(f"{stem}_{p}.png" for p in pictures)]
+
+
+def batch_stems(names: list[str], pictures: tuple[str, ...] = ()) -> dict[str, str]:
+    """Pair name -> the stem of its output files, one set of files per pair, always.
+
+    Names that map to the same files (``a/b`` and ``a_b``; ``x`` with ``--checkerboard`` and ``x_checkerboard``; names
+    that differ only in case, for case-insensitive file systems) and reserved names (``batch`` would overwrite
+    batch.json) get a ``-2``, ``-3`` ... suffix, in name order, so a resumed batch gets the same stems; a name with a
+    leading dot (hidden, or looking like a vreg temporary file) starts with ``_`` instead. The summary's ``output``
+    and ``transform`` columns say where each pair went.
+    """
+    taken: set[str] = set()
+
+    def clashes(stem: str) -> bool:
+        return stem.lower() in RESERVED_STEMS or any(f.lower() in taken for f in _files(stem, pictures))
+
+    stems: dict[str, str] = {}
+    for name in sorted(set(names)):
+        base = stem = _safe_stem(name)
+        k = 1
+        while clashes(stem):
+            k += 1
+            stem = f"{base}-{k}"
+        taken.update(f.lower() for f in _files(stem, pictures))
+        stems[name] = stem
+    return stems
 
 
 def save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths) -> list[Path]:

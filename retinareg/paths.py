@@ -140,8 +140,11 @@ def atomic_output(target: str | os.PathLike, *, force: bool = True) -> Iterator[
     try:
         try:
             yield tmp_path
-        except OSError as exc:
-            raise VregError(f"{target}: cannot write ({exc.strerror or exc})") from None
+        except (OSError, RuntimeError) as exc:
+            reason = write_failure(exc)
+            if reason is None:
+                raise
+            raise VregError(f"{target}: cannot write ({reason})") from None
         if pending is not None:
             pending.append((tmp_path, target))
         else:
@@ -149,6 +152,27 @@ def atomic_output(target: str | os.PathLike, *, force: bool = True) -> Iterator[
     finally:
         if (pending is None or (tmp_path, target) not in pending) and tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """Why a write failed, in a few words (``No space left on device``), for an OSError or an HDF5 library error
+    that carries an errno (h5py raises RuntimeError when closing a file on a full disk); None for anything else.
+    """
+    for err in (exc, exc.__context__):
+        if not isinstance(err, (OSError, RuntimeError)):
+            continue
+        text = str(err)
+        found = re.search(r"error message = '([^']+)'", text) or re.search(r"errno = (\d+)", text)
+        if found:
+            value = found.group(1)
+            return os.strerror(int(value)) if value.isdigit() else value
+        if isinstance(err, OSError):
+            if err.errno is not None:
+                return os.strerror(err.errno)
+            if "requested and" in text:  # numpy's tofile on a short write
+                return f"{text}; is the disk full?"
+            return text.splitlines()[0] if text else type(err).__name__
+    return None
 
 
 def check_output_path(target: str | os.PathLike, *, image: bool = False) -> Path:

@@ -6,6 +6,8 @@ Every spec has a top-level ``kind``: "triplets" (read by ``vreg prepare``) or "p
 
 from __future__ import annotations
 
+import re
+import string
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,9 @@ def available_specs(kind: str) -> list[str]:
     names = []
     for path in sorted(RESOURCES.glob("*.toml")):
         try:
-            if tomllib.loads(path.read_text()).get("kind") == kind:
+            if tomllib.loads(path.read_text(encoding="utf-8")).get("kind") == kind:
                 names.append(path.stem)
-        except (tomllib.TOMLDecodeError, OSError):
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
             continue
     return names
 
@@ -37,9 +39,42 @@ def load_spec(name_or_path: str, kind: str) -> tuple[dict[str, Any], Path]:
         known = ", ".join(available_specs(kind)) or "none"
         raise VregError(f"unknown {kind} layout {name_or_path!r} (bundled: {known}; or give a path to a .toml spec)")
     try:
-        spec = tomllib.loads(path.read_text())
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise VregError(f"{path}: malformed layout spec ({exc})") from None
+    except UnicodeDecodeError:
+        raise VregError(f"{path}: a layout spec must be UTF-8 text (TOML); this file is not") from None
+    except OSError as exc:
+        raise VregError(f"{path}: cannot read the layout spec ({exc.strerror or exc})") from None
     if spec.get("kind") != kind:
         raise VregError(f"{path}: a {kind} layout needs kind = {kind!r} (found {spec.get('kind')!r})")
     return spec, path
+
+
+#: widest field a template may pad to (``{n:04d}``); ``{id:>999999999}`` would build a gigabyte string
+_MAX_TEMPLATE_WIDTH = 64
+
+
+def format_template(template: str, fields: dict[str, Any], what: str) -> str:
+    """``template.format(**fields)`` for a template from a layout spec, which is data, never code.
+
+    Only plain field names are allowed (``{dir}``, ``{n:04d}``): attribute access and indexing (``{dir.__class__}``,
+    ``{id[0]}``), conversions and nested or wide format specs are refused with one VregError naming ``what``.
+    """
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise VregError(f"{what}: template {template!r} is malformed ({exc})") from None
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in fields:
+            known = ", ".join("{" + k + "}" for k in fields)
+            raise VregError(f"{what}: template {template!r} uses {{{name}}}; it may use only {known}")
+        widths = [int(w) for w in re.findall(r"\d+", spec or "")]
+        if conversion or "{" in (spec or "") or any(w > _MAX_TEMPLATE_WIDTH for w in widths):
+            raise VregError(f"{what}: template {template!r}: only plain fields such as {{{name}}} or {{n:04d}}")
+    try:
+        return template.format(**fields)
+    except (ValueError, TypeError) as exc:
+        raise VregError(f"{what}: template {template!r} does not fit its fields ({exc})") from None

@@ -119,7 +119,8 @@ def test_numbered_pairs_resize_512_resume_and_workers(numbered_dir: Path, tmp_pa
         (["--pairs-layout", "nope"], "unknown pairs layout"),
         (["--data", "x.h5"], "exactly one of --data"),
         (["--model", "projective"], "unknown model"),
-        (["--method", "classic:angle_step=0"], "must be positive"),
+        (["--method", "classic:angle_step=0"], "angle_step='0': must lie in [1, 90]"),
+        (["--seed", "-1"], "--seed must lie in [0, 4294967295]"),
     ],
 )
 def test_user_errors(numbered_dir: Path, tmp_path: Path, extra: list[str], message: str) -> None:

@@ -38,8 +38,8 @@ def test_classic_options_are_typed_and_reachable_from_a_spec() -> None:
     [
         ("classic:foo=1", "no option"),
         ("classic:radii=a/b", "expected int/int"),
-        ("classic:radii=1/2", "at least 2"),
-        ("sift:ratio=2", "ratio must lie"),
+        ("classic:radii=1/2", r"radii='1/2': item 1 must lie in \[2, 48\]"),
+        ("sift:ratio=2", r"ratio='2': must lie in \(0, 1\]"),
         ("sift:weights=a.ckpt", "no option"),
         ("loftr:prealign=sideways", "choose one of auto"),
         ("loftr:weights=a,checkpoint=b", "not both"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -48,6 +49,8 @@ def parse_numbers(text: str, option: str, count: tuple[int, ...]) -> tuple[float
         values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
         raise VregError(f"{option} {text!r}: expected comma-separated numbers") from None
+    if not all(math.isfinite(v) for v in values):
+        raise VregError(f"{option} {text!r}: expected finite numbers (not nan or inf)")
     if len(values) not in count:
         raise VregError(f"{option} {text!r}: expected {' or '.join(str(c) for c in count)} number(s)")
     return values

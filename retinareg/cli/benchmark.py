@@ -9,6 +9,7 @@ import typer
 
 from retinareg.cli import app, parse_numbers, user_errors
 from retinareg.errors import VregError
+from retinareg.limits import SEED_RANGE, Range, check_value
 
 
 @app.command()
@@ -87,6 +88,12 @@ def benchmark(
         raise VregError("give --out (the output folder), or --report-only OUT to rebuild a report")
     if (data is None) == (pairs_dir is None):
         raise VregError("give exactly one of --data (HDF5) or --pairs-dir (real pairs)")
+    check_value("--seed", seed, SEED_RANGE)
+    check_value("--shift-jitter", shift_jitter, Range(0, 1))
+    check_value("--workers", workers, Range(1, 256))
+    check_value("--report-worst", report_worst, Range(0, 1000))
+    for option, value in (("--sr-me", sr_me), ("--sr-mae", sr_mae), ("--auc-limit", auc_limit)):
+        check_value(option, value, Range(0, 1e6, open_lo=True))
     try:
         bin_values = tuple(int(b) for b in bins.replace(" ", "").split(",") if b)
     except ValueError:

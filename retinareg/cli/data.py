@@ -10,6 +10,7 @@ from rich.table import Table
 
 from retinareg.cli import app, user_errors
 from retinareg.errors import VregError
+from retinareg.limits import MAX_WORKING_SIZE, SEED_RANGE, Range, check_value
 from retinareg.ui import console, stdout
 
 
@@ -34,6 +35,9 @@ def synth(
     """Write a synthetic CF/FA/OCT/OCTA data set with vessel masks, in a chosen layout."""
     from retinareg.data.synth import write_synth_dataset
 
+    check_value("--seed", seed, SEED_RANGE)
+    check_value("--n", n, Range(1, 1_000_000))
+    check_value("--size", size, Range(16, MAX_WORKING_SIZE))
     ids = write_synth_dataset(out_dir, n, layout=layout, size=size, seed=seed, vessels=vessels, progress=True)
     console.print(
         f"wrote {len(ids)} samples ({layout} layout, {size} px, {vessels} vessels) to {out_dir}", soft_wrap=True
@@ -58,6 +62,8 @@ def prepare(
 
     if split is not None and split_file is not None:
         raise VregError("use --split or --split-file, not both")
+    check_value("--seed", seed, SEED_RANGE)
+    check_value("--size", size, Range(8, MAX_WORKING_SIZE))
     result = pack(
         src, out, layout=layout, size=size, split=split or "0.8,0.1,0.1", seed=seed, split_file=split_file,
         skip_bad=skip_bad, force=force, progress=True,

@@ -32,6 +32,7 @@ def methods(
             table.add_column(column, overflow="fold")
         for opt in info.options:
             default = "/".join(f"{v:g}" for v in opt.default) if isinstance(opt.default, tuple) else opt.default
-            table.add_row(opt.name, opt.type_name, "-" if default is None else str(default), opt.help)
+            kind = opt.type_name + (f" in {opt.range.describe()}" if opt.range is not None else "")
+            table.add_row(opt.name, kind, "-" if default is None else str(default), opt.help)
         stdout.print(table)
     stdout.print("Tuples are written with '/': classic:radii=24/10/5. Pixel sizes are stated at a 640 px long side.")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from retinareg.errors import VregError
+from retinareg.limits import Range, check_value
 
 
 def batch_register(
@@ -24,6 +25,7 @@ def batch_register(
         raise VregError("give --pairs or --pairs-dir, not both")
     if out_dir is None:
         raise VregError("batch mode needs --out-dir DIR")
+    check_value("--workers", workers, Range(1, 256))
     check_output_path(out_dir / "summary.csv")
     bad: list[tuple[str, str]] = []
     if pairs is not None:

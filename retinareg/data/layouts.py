@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from retinareg.errors import VregError
-from retinareg.specs import load_spec
+from retinareg.specs import format_template, load_spec
 
 ENTRIES = ("cf", "fa", "oct", "octa", "vessel", "fov")
 REQUIRED_ENTRIES = ("cf", "fa", "oct", "vessel")  # the HDF5 schema needs these for every sample
@@ -126,9 +126,9 @@ def _parse_rule(path: Path, name: str, table: Any) -> FileRule:
         raise _fail(path, f"[files.{name}].candidates must be a non-empty list of strings containing {{id}}")
     for c in cands:
         try:
-            c.format(id="x")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise _fail(path, f"[files.{name}] template {c!r}: {exc}") from None
+            format_template(c, {"id": "x"}, f"[files.{name}]")
+        except VregError as exc:
+            raise _fail(path, str(exc)) from None
     required = table.get("required", name in REQUIRED_ENTRIES)
     if not isinstance(required, bool):
         raise _fail(path, f"[files.{name}].required must be true or false")
@@ -163,9 +163,9 @@ def parse_layout(spec: dict[str, Any], path: Path) -> TripletLayout:
         raise _fail(path, "[samples].pattern needs a named group (?P<id>...)")
     synth_id = samples.get("synth_id", "{n:04d}")
     try:
-        str(synth_id).format(n=1, letter="A")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise _fail(path, f"[samples].synth_id {synth_id!r}: {exc}") from None
+        format_template(str(synth_id), {"n": 1, "letter": "A"}, "[samples].synth_id")
+    except VregError as exc:
+        raise _fail(path, str(exc)) from None
     files = spec.get("files")
     if not isinstance(files, dict):
         raise _fail(path, "missing [files] table")

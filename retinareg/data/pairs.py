@@ -27,7 +27,7 @@ import numpy as np
 
 from retinareg.errors import VregError
 from retinareg.io import LANDMARK_COLUMNS, BadTable, read_landmarks
-from retinareg.specs import load_spec
+from retinareg.specs import format_template, load_spec
 
 MIN_POINTS = 3
 # A point may sit on the outer half of an edge pixel (pixel centres are integers, edges at -0.5 and W - 0.5).
@@ -70,21 +70,15 @@ class BadEntry:
 
 
 def image_hw(path: Path) -> tuple[int, int]:
-    """(H, W) of an image, from its header when Pillow can read it (cheap), else by decoding it."""
+    """(H, W) of an image, from its header when possible (cheap, :func:`retinareg.io.image_hw`), else by decoding it."""
     if not path.is_file():
         raise BadPair(path, "no such file")
+    from retinareg.io import image_hw as io_image_hw
+
     try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return im.size[1], im.size[0]
-    except Exception:  # noqa: BLE001 - fall back to OpenCV, which gives its own clear error
-        from retinareg.io import read_image
-
-        try:
-            return read_image(path).shape[:2]
-        except VregError:
-            raise BadPair(path, "not a readable image (corrupt or unsupported format)") from None
+        return io_image_hw(path)
+    except VregError as exc:
+        raise BadPair(path, str(exc).removeprefix(f"{path}: ")) from None
 
 
 def _parse_xy_lines(path: Path) -> np.ndarray:
@@ -130,10 +124,7 @@ def _check_inside(points: np.ndarray, hw: tuple[int, int], source: Path, image: 
 
 
 def _fmt(template: str, fields: dict[str, str]) -> str:
-    try:
-        return template.format(**fields)
-    except (KeyError, IndexError) as exc:
-        raise VregError(f"pairs layout: template {template!r} uses an unknown field {exc}") from None
+    return format_template(template, fields, "pairs layout")
 
 
 def _load_points(spec_points: dict[str, Any], fields: dict[str, str]) -> tuple[Any, ...]:

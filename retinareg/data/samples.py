@@ -5,7 +5,6 @@ Every problem is a :class:`BadSample` whose message starts with the offending fi
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,9 @@ from retinareg.data.fov import fov_from_cf
 from retinareg.data.layouts import SampleFiles, TripletLayout
 from retinareg.errors import VregError
 from retinareg.geometry import resize_image
+from retinareg.imageheader import PNG_SIGNATURE
+from retinareg.io import image_hw as io_image_hw
 from retinareg.io import read_image, registrable_problem
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class BadSample(VregError):
@@ -46,19 +45,16 @@ def check_present(sample: SampleFiles, layout: TripletLayout, root: Path) -> Non
 
 
 def image_hw(path: Path) -> tuple[int, int]:
-    """(H, W) of an image, from the PNG header when possible (cheap), else by decoding it."""
+    """:func:`retinareg.io.image_hw` (from the header when possible), BadSample when the image cannot be used."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(24)
     except OSError as exc:
         raise BadSample(f"{path}: cannot read ({exc.strerror})") from None
-    if head[:8] == PNG_SIGNATURE:
-        if len(head) < 24 or head[12:16] != b"IHDR":
-            raise BadSample(f"{path}: not a readable image (corrupt PNG header)")
-        w, h = struct.unpack(">II", head[16:24])
-        return int(h), int(w)
+    if head[:8] == PNG_SIGNATURE and (len(head) < 24 or head[12:16] != b"IHDR"):
+        raise BadSample(f"{path}: not a readable image (corrupt PNG header)")
     try:
-        return read_image(path).shape[:2]
+        return io_image_hw(path)
     except VregError as exc:
         raise BadSample(str(exc)) from None
 

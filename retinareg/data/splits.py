@@ -27,7 +27,7 @@ def parse_fractions(split: tuple[float, ...] | list[float] | str) -> tuple[float
             raise VregError(f"--split {split!r}: expected three numbers like 0.8,0.1,0.1") from None
     else:
         values = [float(v) for v in split]
-    if len(values) != 3 or any(v < 0 for v in values) or abs(sum(values) - 1.0) > 1e-6:
+    if len(values) != 3 or not all(0 <= v <= 1 for v in values) or not abs(sum(values) - 1.0) <= 1e-6:
         raise VregError(f"--split {split!r}: need three non-negative fractions (train,val,test) summing to 1")
     return values[0], values[1], values[2]
 

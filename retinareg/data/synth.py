@@ -7,6 +7,7 @@ stay in sync).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -82,12 +83,33 @@ def write_synth_dataset(
         for name, rel in spec.output_paths(ids[k]).items():
             img = triplet[name]
             write_image(out / rel, img.astype(np.uint8) * 255 if img.dtype == bool else img)
+            written.append(out / rel)
 
     # Threads: OpenCV and most numpy loops release the GIL; every sample has its own seed, so the
     # result does not depend on the thread count.
-    with progress_bar(transient=True) as bar:
-        task = bar.add_task("synth", total=n, visible=progress)
-        for _, future in ordered_map(one, range(n), workers or min(4, os.cpu_count() or 1)):
-            future.result()
-            bar.advance(task)
+    written: list[Path] = []
+    folders = {out} | {(out / rel).parent for k in range(n) for rel in spec.output_paths(ids[k]).values()}
+    new_folders = [f for f in folders if not f.exists()]
+    try:
+        # closing(): on a failure the pool finishes its running samples before the cleanup below
+        results = ordered_map(one, range(n), workers or min(4, os.cpu_count() or 1))
+        with progress_bar(transient=True) as bar, contextlib.closing(results):
+            task = bar.add_task("synth", total=n, visible=progress)
+            for _, future in results:
+                future.result()
+                bar.advance(task)
+    except BaseException:
+        _remove_partial(written, new_folders)
+        raise
     return ids
+
+
+def _remove_partial(files: list[Path], folders: list[Path]) -> None:
+    """After a failed ``write_synth_dataset`` (a full disk, Ctrl-C): remove the files it wrote and the folders it
+    created (deepest first, only when empty), so no partial data set is left behind."""
+    for path in files:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()

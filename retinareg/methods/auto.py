@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from retinareg.context import RegistrationContext
 from retinareg.errors import RegistrationFailed
+from retinareg.limits import Range, check_fields
 from retinareg.matches import Matches
 from retinareg.methods.base import Method
 from retinareg.methods.classic import ClassicMethod
-from retinareg.methods.loftr import ClassicPrealigner, LoFTRMethod, LoFTROptions, Prealignment
+from retinareg.methods.loftr import ClassicPrealigner, Device, LoFTRMethod, LoFTROptions, Prealignment
 
 __all__ = ["AutoMethod", "AutoOptions"]
 
@@ -38,8 +39,11 @@ class AutoOptions:
         device: torch device of the LoFTR fallback: auto | cpu | cuda | mps
     """
 
-    step: float = LoFTROptions.step
-    device: str = LoFTROptions.device
+    step: Annotated[float, Range(1, 180)] = LoFTROptions.step
+    device: Device = LoFTROptions.device
+
+    def __post_init__(self) -> None:
+        check_fields(self)  # the Range of each field (retinareg.limits)
 
 
 class AutoMethod(Method):

@@ -15,9 +15,10 @@ share of the searched patches, multiplied (each capped at 1).
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from retinareg.context import REFERENCE_SIDE
 from retinareg.errors import RegistrationFailed
 from retinareg.geometry import decompose_affine, stretch, warp_points
 from retinareg.io import resize_long_side
+from retinareg.limits import Range, check_fields
 from retinareg.methods.base import Matches, Method
 from retinareg.methods.global_search import Candidate, global_search
 from retinareg.methods.refine import PatchMatches, patch_matches
@@ -82,51 +84,51 @@ class ClassicConfig:
     """
 
     # vessel map
-    sigmas: tuple[float, ...] = (2.0, 3.0, 4.5)
-    fov_erode: float = 0.03
-    norm_sigma: float = 24.0
+    sigmas: Annotated[tuple[float, ...], Range(0.5, 16, max_items=6)] = (2.0, 3.0, 4.5)
+    fov_erode: Annotated[float, Range(0, 0.3)] = 0.03
+    norm_sigma: Annotated[float, Range(2, 96)] = 24.0
     # global search
-    coarse_size: int = 48
-    fine_size: int = 128
+    coarse_size: Annotated[int, Range(16, 96)] = 48
+    fine_size: Annotated[int, Range(32, 256)] = 128
     # The moving image is also prepared at these fractions of the working size. A zoomed-in moving image (small field
     # of view, scale < 1) is searched and refined on the copy whose pixels match the fixed image's: same vessel
     # widths for the same filter sigmas, and a coarse level where its footprint still has structure. Level r covers
     # working-size scales between the geometric means with its neighbours; its coarse size is coarse_size / r.
-    moving_levels: tuple[float, ...] = (1.0, 0.55)
-    level_overlap: float = 1.3
-    angle_step: float = 8.0
-    scale_step: float = 1.15
-    candidates: int = 4
-    refine_candidates: int = 2
+    moving_levels: Annotated[tuple[float, ...], Range(0.1, 1, max_items=4)] = (1.0, 0.55)
+    level_overlap: Annotated[float, Range(1, 4)] = 1.3
+    angle_step: Annotated[float, Range(1, 90)] = 8.0
+    scale_step: Annotated[float, Range(1.02, 2)] = 1.15
+    candidates: Annotated[int, Range(1, 12)] = 4
+    refine_candidates: Annotated[int, Range(1, 8)] = 2
     # When the best two are both refused, the weaker candidates are refined too (a weak, degraded moving image can
     # put the true hypothesis third or later). Measured on the stress tuning set (`vreg benchmark --pairs-dir
     # out/tune_realinv --protocol smallfov --zoom 1.6,2.4 --blur 1,3 --noise 8,20 --gamma 0.5,2`): 92 % -> 95 %
     # success, no wrong answer, and still 0 of 188 tuning negatives accepted. Only refusals cost more time.
-    more_candidates: int = 6
-    clear_inlier_ratio: float = 0.5
+    more_candidates: Annotated[int, Range(0, 12)] = 6
+    clear_inlier_ratio: Annotated[float, Range(0, 1)] = 0.5
     # refinement
-    patch: int = 48
-    step: int = 24
-    min_step: int = 12
-    full_footprint: float = 0.5
-    radii: tuple[int, ...] = (24, 10, 5)
-    min_ncc: float = 0.3
-    min_content: float = 0.06
+    patch: Annotated[int, Range(16, 96)] = 48
+    step: Annotated[int, Range(12, 96)] = 24
+    min_step: Annotated[int, Range(6, 48)] = 12
+    full_footprint: Annotated[float, Range(0, 1)] = 0.5
+    radii: Annotated[tuple[int, ...], Range(2, 48, max_items=4)] = (24, 10, 5)
+    min_ncc: Annotated[float, Range(-1, 1)] = 0.3
+    min_content: Annotated[float, Range(0, 1)] = 0.06
     # A degraded small window can have too few patches with 6 % vessel content; a hypothesis refused only for too few
     # inlier patches is refined again with 3 %. Stress tuning sets: 388 -> 390 of 400 (both new ones within 0.7 px),
     # none lost; hard negatives still 0 of 856. (min_content=0.03 for every hypothesis lost two correct results and
     # accepted one hard negative, the 23-patch window below, which then had 24 inlier patches.)
-    sparse_min_content: float = 0.03
+    sparse_min_content: Annotated[float, Range(0, 1)] = 0.03
     # acceptance
     # The verification pass does most of the discrimination (chance agreement ~1 %; mostly 34-90 % on correct results
     # of the tuning cases, scripts/smallfov_tuning_set.py; of their 188 negatives all but three stay at or below 27 %,
     # and those three, at 35-44 %, are refused by the context's scale range, see README); a small field of view gets a
     # denser patch grid so that the counts below stay reachable.
-    min_inliers: int = 12
-    min_inlier_ratio: float = 0.3
-    verify_radius: int = 24
-    min_verified: int = 6
-    min_verified_ratio: float = 0.3
+    min_inliers: Annotated[int, Range(3, 100_000)] = 12
+    min_inlier_ratio: Annotated[float, Range(0, 1)] = 0.3
+    verify_radius: Annotated[int, Range(2, 48)] = 24
+    min_verified: Annotated[int, Range(0, 100_000)] = 6
+    min_verified_ratio: Annotated[float, Range(0, 1)] = 0.3
     # Broad support: textured background that the vessel filter keeps (laser scars and choroidal texture of a
     # late-phase FA) also fills patches that cannot agree, so a true result of a small window can have many agreeing
     # patches but low shares. Measured with every hypothesis refined, on the real late-phase CF-FA sample's smallfov
@@ -138,10 +140,10 @@ class ClassicConfig:
     # pass mostly do not (at most 0.70 over the 28 such results of the 188 tuning and 428 hard negatives, seed 0).
     # Without it, fresh hard negatives (seed 1) accepted one other-eye window: 22 inlier patches, 38 % inlier
     # share, 22 % verified, 13 verified = 0.59 per inlier patch. README "Broad support" has every figure.
-    broad_inliers: int = 20
-    broad_max_stretch: float = 1.11
-    broad_min_kept: float = 0.75
-    broad_min_ratio: float = 0.2
+    broad_inliers: Annotated[int, Range(0, 100_000)] = 20
+    broad_max_stretch: Annotated[float, Range(1, 100)] = 1.11
+    broad_min_kept: Annotated[float, Range(0, 1)] = 0.75
+    broad_min_ratio: Annotated[float, Range(0, 1)] = 0.2
     # A result with few inlier patches must be close to a similarity. Measured on 600 hard other-eye windows of the
     # tuning set (`scripts/bench_negatives.py --pairs-dir out/tune --window-bins 0,45,90,135,180 --zoom 1.6,2.6
     # --blur 1,3 --noise 8,20 --gamma 0.5,2`, seeds 0 and 1): the two accepted (13 and 23 inlier patches) were
@@ -150,21 +152,12 @@ class ClassicConfig:
     # A weak trusted result also does not end the search (``_settled``): on the real CF-OCT sample rotated by 90 deg
     # (scripts/pseudo_truth_set.py) the best-scoring hypothesis, 30 px off, refined into a trusted 12-patch result
     # 18 px off that stopped the search; the third hypothesis refines to 24 patches and 1.3 px.
-    weak_inliers: int = 24
-    weak_max_stretch: float = 1.15
-    min_score: float = 0.12
+    weak_inliers: Annotated[int, Range(0, 100_000)] = 24
+    weak_max_stretch: Annotated[float, Range(1, 100)] = 1.15
+    min_score: Annotated[float, Range(-1, 1)] = 0.12
 
     def __post_init__(self) -> None:
-        if not self.sigmas or min(self.sigmas) <= 0:
-            raise ValueError("sigmas must be positive")
-        if not self.radii or min(self.radii) < 2:
-            raise ValueError("radii must be at least 2 px")
-        if not self.moving_levels or not all(0 < r <= 1 for r in self.moving_levels):
-            raise ValueError("moving_levels must lie in (0, 1]")
-        if min(self.patch, self.step, self.min_step, self.coarse_size, self.fine_size) < 2 or self.angle_step <= 0:
-            raise ValueError("patch, step, min_step, coarse_size, fine_size and angle_step must be positive")
-        if self.scale_step <= 1:
-            raise ValueError("scale_step must be above 1")
+        check_fields(self)  # the Range of each field (retinareg.limits)
 
     def at_side(self, long_side: int) -> ClassicConfig:
         """These settings with every pixel size scaled from 640 px to images with this long side."""
@@ -175,7 +168,7 @@ class ClassicConfig:
         def px(v: float, least: int = 2) -> int:
             return max(least, round(v * k))
 
-        return replace(
+        return _scaled_copy(
             self,
             sigmas=tuple(max(0.5, s * k) for s in self.sigmas),
             norm_sigma=max(2.0, self.norm_sigma * k),
@@ -191,6 +184,15 @@ class ClassicConfig:
         """The polarity-free vessel map of IMAGE ((H, W) or (H, W, 3)) with these (already scaled) settings."""
         erode = max(2, round(self.fov_erode * max(image.shape[:2])))
         return vessel_map(image, sigmas=self.sigmas, erode_px=erode, norm_sigma=self.norm_sigma)
+
+
+def _scaled_copy(config: ClassicConfig, **changes: object) -> ClassicConfig:
+    """``replace(config, **changes)`` without the range check: the ranges hold a user's values (stated at 640 px),
+    not the pixel sizes scaled to another working size."""
+    scaled = copy.copy(config)
+    for name, value in changes.items():
+        object.__setattr__(scaled, name, value)
+    return scaled
 
 
 def _few_patches(c: ClassicConfig) -> str:
@@ -460,7 +462,7 @@ class ClassicMethod(Method):
             r = self._refine(c, f, hyp)
             if r is not None and self._doubts(c, r) == [_few_patches(c)] and c.sparse_min_content < c.min_content:
                 # refused only for too few patches: search the patches with less vessel content too
-                again = self._refine(replace(c, min_content=c.sparse_min_content), f, hyp)
+                again = self._refine(_scaled_copy(c, min_content=c.sparse_min_content), f, hyp)
                 r = again if again is not None and self._trusted(c, again) else r
             if r is not None:
                 results.append(r)

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 
 import numpy as np
 
 from retinareg.errors import RegistrationFailed, VregError
 from retinareg.geometry import center_similarity, decompose_affine, translation_matrix, warp_image
 from retinareg.io import to_gray
+from retinareg.limits import MAX_LOFTR_SIDE, Range, check_fields
 from retinareg.methods.base import Matches, Method
 from retinareg.paths import BUNDLED_LOFTR
 
@@ -57,6 +58,7 @@ class Prealignment:
 PrealignFn = Callable[[np.ndarray, np.ndarray], Prealignment]
 Prealign = Literal["auto", "classic", "search", "none"]
 PREALIGN_MODES: tuple[str, ...] = get_args(Prealign)
+Device = Literal["cpu", "cuda", "mps", "auto"]
 
 
 @dataclass(frozen=True)
@@ -85,40 +87,31 @@ class LoFTROptions:
 
     weights: str | None = None
     checkpoint: str | None = None
-    size: int | None = None
+    size: Annotated[int | None, Range(64, MAX_LOFTR_SIDE)] = None
     prealign: Prealign = "auto"
-    step: float = 90.0
+    step: Annotated[float, Range(1, 180)] = 90.0
     # Chosen on the tuning pairs (out/tune, 180 cases at 45/90/180 deg): median mean error 1.34 -> 1.15 px with the
     # same successes, +0.19 s per case; a third pass: 1.17 px, SR_ME 97.8 -> 98.3 %, +0.18 s more, not worth it.
-    passes: int = 2
+    passes: Annotated[int, Range(1, 8)] = 2
     # Chosen on the same tuning cases: later passes at 1.5x (384 px for the bundled 256 px model) gave a median mean
     # error of 0.94 against 1.13 px (1.25x: 0.99, 1.75x: 0.93) for about 35 % more time per case.
-    refine_factor: float = 1.5
+    refine_factor: Annotated[float, Range(1, 4)] = 1.5
     # Chosen on the real late-FA windows (scripts/pseudo_truth_set.py, smallfov): every result accepted from a rough
     # start there was wrong by 70-440 px with 12-14 inlier matches; the successes (from classic's registration) had 21+.
-    rough_min_inliers: int = 24
+    rough_min_inliers: Annotated[int, Range(0, 100_000)] = 24
     # Chosen on the same windows and the DRIVE-based tuning pairs with every start forced rough
     # (scripts/bench_rough_starts.py): the correct results' shares were 12-100 %, those wrong by 50+ px 0-9.5 %; the
     # real negatives' at most 5.6 %.
-    rough_min_verified: float = 0.1
+    rough_min_verified: Annotated[float, Range(0, 1)] = 0.1
     # Chosen on the tuning pairs (out/tune, 180 cases at 45/90/180 deg): median mean error 0.65 -> 0.57 px, MIR 0.85 ->
     # 0.88, the same successes and time per case.
     join: bool = True
-    device: str = "auto"
+    device: Device = "auto"
 
     def __post_init__(self) -> None:
         if self.weights and self.checkpoint:
             raise ValueError("give weights= or checkpoint=, not both")
-        if self.size is not None and self.size < 64:
-            raise ValueError(f"size must be at least 64 px, got {self.size}")
-        if not 1.0 <= self.refine_factor <= 4.0:
-            raise ValueError(f"refine_factor must lie in [1, 4], got {self.refine_factor}")
-        if not 0 < self.step <= 180:
-            raise ValueError(f"step must lie in (0, 180] degrees, got {self.step}")
-        if self.passes < 1:
-            raise ValueError(f"passes must be at least 1, got {self.passes}")
-        if not 0.0 <= self.rough_min_verified <= 1.0:
-            raise ValueError(f"rough_min_verified must lie in [0, 1], got {self.rough_min_verified}")
+        check_fields(self)  # the Range of each field (retinareg.limits)
 
 
 @dataclass(frozen=True)
@@ -234,7 +227,10 @@ class LoFTRMethod(Method):
                     "missing from this checkout)"
                 )
             path = str(BUNDLED_LOFTR)
-        matcher = LoFTRMatcher.from_file(path, size=options.size, device=options.device)
+        from retinareg.model.device import resolve_device
+
+        device = str(resolve_device(options.device, option="loftr:device"))
+        matcher = LoFTRMatcher.from_file(path, size=options.size, device=device)
         kind = "checkpoint" if options.checkpoint else "weights" if options.weights else "bundled"
         return cls(
             matcher, context=context, prealign=options.prealign, rotation_step=options.step, passes=options.passes,

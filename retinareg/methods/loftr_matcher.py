@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from retinareg.io import resize_long_side
+from retinareg.limits import MAX_LOFTR_SIDE
 from retinareg.methods.base import Matches
 
 
@@ -67,6 +68,9 @@ class LoFTRMatcher:
         back = np.eye(3)
         if scale is None and self.size is not None and max(gray.shape) > self.size:
             scale = self.size / max(gray.shape)
+        # LoFTR's coarse matching holds a (side / 8)**4 score matrix: never above MAX_LOFTR_SIDE (retinareg.limits)
+        if max(gray.shape) * (scale or 1.0) > MAX_LOFTR_SIDE:
+            scale = MAX_LOFTR_SIDE / max(gray.shape)
         if scale is not None and scale < 1.0:
             gray, s = resize_long_side(gray, max(8, round(max(gray.shape) * scale)))
             back = np.linalg.inv(s)

@@ -1,7 +1,8 @@
 """Typed method options: a method declares its options once, as a dataclass, and specs are parsed against it.
 
 A field's type annotation is the option's type (``int``, ``float``, ``str``, ``bool``, ``tuple[float, ...]``,
-``int | None``, ``Literal["a", "b"]`` for a choice), its default is the option's default, and the dataclass docstring's
+``int | None``, ``Literal["a", "b"]`` for a choice; a number's range as ``Annotated[float, Range(lo, hi)]``, see
+``retinareg.limits``), its default is the option's default, and the dataclass docstring's
 ``Options:`` section (``name: help``, one entry per field, Google style) gives the help line ``vreg methods`` shows.
 Spec values are strings (``classic:angle_step=6,radii=24/10/5``): tuples are written with ``/`` between their items,
 booleans as ``true|false``.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from retinareg.errors import VregError
+from retinareg.limits import Range
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Option:
     default: Any
     help: str
     choices: tuple[str, ...] = ()
+    range: Range | None = None
 
     @property
     def type_name(self) -> str:
@@ -54,11 +57,16 @@ class Option:
             raise VregError(f"{method} option {self.name}={raw!r}: expected {self.type_name}") from None
         if self.choices and value not in self.choices:
             raise VregError(f"{method} option {self.name}={raw!r}: choose one of {', '.join(self.choices)}")
+        problem = self.range.problem(value) if self.range is not None and value is not None else None
+        if problem:
+            raise VregError(f"{method} option {self.name}={raw!r}: {problem}")
         return value
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """(the type without ``| None``, whether None is allowed)."""
+    """(the type without ``| None`` and ``Annotated`` metadata, whether None is allowed)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return args[0], len(args) < len(typing.get_args(annotation))
@@ -113,7 +121,7 @@ def option_help(options_class: type) -> dict[str, str]:
 
 def declared_options(options_class: type) -> tuple[Option, ...]:
     """The options a dataclass declares, in field order (fields without a default are not options)."""
-    hints = typing.get_type_hints(options_class)
+    hints = typing.get_type_hints(options_class, include_extras=True)
     helps = option_help(options_class)
     out = []
     for f in dataclasses.fields(options_class):
@@ -121,7 +129,8 @@ def declared_options(options_class: type) -> tuple[Option, ...]:
             continue
         base, _ = _unwrap(hints[f.name])
         choices = tuple(typing.get_args(base)) if typing.get_origin(base) is typing.Literal else ()
-        out.append(Option(f.name, hints[f.name], f.default, helps.get(f.name, ""), choices))
+        rng = next((m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Range)), None)
+        out.append(Option(f.name, hints[f.name], f.default, helps.get(f.name, ""), choices, rng))
     return tuple(out)
 
 

@@ -116,8 +116,8 @@ def configured_weights() -> tuple[str, str] | None:
     path = _config_file()
     if path.is_file():
         try:
-            value = tomllib.loads(path.read_text()).get("weights")
-        except (tomllib.TOMLDecodeError, OSError) as exc:
+            value = tomllib.loads(path.read_text(encoding="utf-8")).get("weights")
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
             raise VregError(f"{path}: unreadable vreg config ({exc})") from None
         if value:
             return str(value), str(path)

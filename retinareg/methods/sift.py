@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import cv2
 import numpy as np
 
 from retinareg.errors import RegistrationFailed
 from retinareg.io import clahe_gray
+from retinareg.limits import Range, check_fields
 from retinareg.methods.base import Matches, Method
 
 if TYPE_CHECKING:
@@ -25,14 +26,11 @@ class SiftOptions:
         max_features: most SIFT keypoints per image
     """
 
-    ratio: float = 0.8
-    max_features: int = 4000
+    ratio: Annotated[float, Range(0, 1, open_lo=True)] = 0.8
+    max_features: Annotated[int, Range(2, 100_000)] = 4000
 
     def __post_init__(self) -> None:
-        if not 0 < self.ratio <= 1:
-            raise ValueError(f"ratio must lie in (0, 1], got {self.ratio}")
-        if self.max_features < 2:
-            raise ValueError(f"max_features must be at least 2, got {self.max_features}")
+        check_fields(self)  # the Range of each field (retinareg.limits)
 
 
 class SiftMethod(Method):

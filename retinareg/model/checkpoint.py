@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from retinareg.errors import VregError
+from retinareg.limits import MAX_PICKLE_BYTES, check_checkpoint_zip, check_plain_data
 from retinareg.model.config import LoFTRConfig
 from retinareg.ui import warn
 
@@ -59,8 +60,6 @@ _PLAIN_BUILTINS: dict[str, type] = {
 }
 #: legacy (pre-1.6, non-zip) torch.save files start with the pickled magic number 0x1950a86a20f9469cfc6c
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
-#: largest pickle record the restricted reader accepts (a LoFTR checkpoint's data.pkl is ~100 kB)
-_MAX_PICKLE_BYTES = 256 * 2**20
 
 
 def read_checkpoint(path: str | Path) -> Any:
@@ -86,6 +85,13 @@ def read_checkpoint(path: str | Path) -> Any:
         raise VregError(f"{path}: cannot read checkpoint ({exc.strerror or exc})") from None
     if size == 0:
         raise VregError(f"{path}: empty file, not a checkpoint")
+    if zipfile.is_zipfile(path):
+        # the zip directory says how much a reader would decompress: refused here, before torch reads any of it
+        try:
+            with zipfile.ZipFile(path) as archive:
+                check_checkpoint_zip(path, archive)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise VregError(f"{path}: corrupt checkpoint ({_short(exc)})") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -291,7 +297,7 @@ def _read_zip_restricted(path: Path) -> tuple[Any, set[str]]:
             if pkl not in names:
                 raise VregError(f"{path}: a zip file but not a PyTorch checkpoint (no data.pkl)")
             file_bytes = path.stat().st_size
-            if archive.getinfo(pkl).file_size > min(_MAX_PICKLE_BYTES, 64 * file_bytes):
+            if archive.getinfo(pkl).file_size > min(MAX_PICKLE_BYTES, 64 * file_bytes):
                 raise VregError(f"{path}: its pickle is implausibly large; not a checkpoint")
             byteorder = "little"
             if f"{prefix}/byteorder" in names:
@@ -331,7 +337,7 @@ def stored_model_config(obj: Any, path: str | Path = "checkpoint") -> LoFTRConfi
     config = obj.get("model_config") if isinstance(obj, dict) else None
     if not isinstance(config, dict):
         raise VregError(f"{path}: vreg checkpoint without its model_config; it cannot be rebuilt")
-    if not _plain_data(config):
+    if not check_plain_data(config, f"{path}: model_config"):
         raise VregError(f"{path}: the model_config of this vreg checkpoint holds values that are not plain data")
     try:
         return LoFTRConfig.from_dict(config)
@@ -339,19 +345,6 @@ def stored_model_config(obj: Any, path: str | Path = "checkpoint") -> LoFTRConfi
         raise VregError(f"{path}: {exc}") from None
     except (TypeError, ValueError, KeyError) as exc:
         raise VregError(f"{path}: its model_config does not describe a LoFTR this vreg builds ({exc})") from None
-
-
-def _plain_data(value: Any, depth: int = 0) -> bool:
-    """True for str/int/float/bool/None and lists, tuples, dicts of them (what ``LoFTRConfig.to_dict`` writes)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return True
-    if depth > 8:
-        return False
-    if isinstance(value, (list, tuple)):
-        return all(_plain_data(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain_data(v, depth + 1) for k, v in value.items())
-    return False
 
 
 def _state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from retinareg.config import dataclass_from_dict
 from retinareg.errors import VregError
+from retinareg.limits import Range, check_fields
 
+#: most attention layers of either LoFTR transformer (MINIMA has 8 coarse, 2 fine)
+MAX_LAYERS = 32
 #: Submodules, in forward order, named exactly as in the original LoFTR (state-dict prefixes).
 MODULE_NAMES: tuple[str, ...] = (
     "backbone",
@@ -81,39 +84,47 @@ class LoFTRConfig:
     """LoFTR hyper-parameters (MINIMA defaults) and the freeze policy (``freeze``: module names kept fixed)."""
 
     resolution: tuple[int, int] = (8, 2)
-    initial_dim: int = 128
-    block_dims: tuple[int, int, int] = (128, 196, 256)
-    coarse_d_model: int = 256
-    coarse_d_ffn: int = 256
-    coarse_nhead: int = 8
+    initial_dim: Annotated[int, Range(8, 1024)] = 128
+    block_dims: Annotated[tuple[int, int, int], Range(8, 1024, min_items=3, max_items=3)] = (128, 196, 256)
+    coarse_d_model: Annotated[int, Range(8, 1024)] = 256
+    coarse_d_ffn: Annotated[int, Range(8, 4096)] = 256
+    coarse_nhead: Annotated[int, Range(1, 64)] = 8
     coarse_layer_names: tuple[str, ...] = ("self", "cross") * 4
     attention: str = "linear"
     temp_bug_fix: bool = True
     match_type: str = "dual_softmax"
-    thr: float = 0.2
-    border_rm: int = 2
-    dsmax_temperature: float = 0.1
+    thr: Annotated[float, Range(0, 1)] = 0.2
+    border_rm: Annotated[int, Range(0, 64)] = 2
+    dsmax_temperature: Annotated[float, Range(0, 10, open_lo=True)] = 0.1
     #: share of max(L0, L1) coarse cells sent to the fine level in training (LoFTR default 0.2; kornia says 0.4)
     train_coarse_percent: float = 0.2
     #: ground-truth matches always added in training (LoFTR; reduced on images too small for it, see padded_matching.py)
-    train_pad_num_gt_min: int = 200
-    fine_window_size: int = 5
+    train_pad_num_gt_min: Annotated[int, Range(0, 100_000)] = 200
+    fine_window_size: Annotated[int, Range(1, 15)] = 5
     fine_concat_coarse_feat: bool = True
-    fine_d_model: int = 128
-    fine_d_ffn: int = 128
-    fine_nhead: int = 8
+    fine_d_model: Annotated[int, Range(8, 1024)] = 128
+    fine_d_ffn: Annotated[int, Range(8, 4096)] = 128
+    fine_nhead: Annotated[int, Range(1, 64)] = 8
     fine_layer_names: tuple[str, ...] = ("self", "cross")
     freeze: tuple[str, ...] = field(default=DEFAULT_FREEZE)
     #: network input, "gray" | "vessels" (INPUTS); register and benchmark feed what the checkpoint says
     input: str = "gray"
     #: long side of the images the model was trained at (None: unknown, e.g. MINIMA); the matcher's default size
-    train_size: int | None = None
+    train_size: Annotated[int | None, Range(8, 8192)] = None
 
     def __post_init__(self) -> None:
         # tuples whatever came in (lists from JSON / TOML), so configs compare and hash
         for name in ("resolution", "block_dims", "coarse_layer_names", "fine_layer_names", "freeze"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         _check_freeze(self.freeze)
+        try:
+            check_fields(self)  # every size a checkpoint's model_config may state is bounded (retinareg.limits)
+        except ValueError as exc:
+            raise VregError(f"LoFTR config: {exc}") from None
+        for name in ("coarse_layer_names", "fine_layer_names"):
+            names = getattr(self, name)
+            if not 1 <= len(names) <= MAX_LAYERS or not all(n in ("self", "cross") for n in names):
+                raise VregError(f"LoFTR {name} must be 1 to {MAX_LAYERS} of 'self' / 'cross'")
         if self.resolution != (8, 2):
             raise VregError(f"LoFTR resolution {self.resolution} is not supported (only (8, 2), as MINIMA)")
         if self.match_type != "dual_softmax":

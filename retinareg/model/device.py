@@ -9,9 +9,9 @@ from retinareg.errors import VregError
 DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
 
 
-def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.device:
-    """auto -> cuda, else mps, else cpu; ``cuda:1`` style names and torch devices pass through; an unavailable
-    explicit choice is a VregError (one line)."""
+def resolve_device(name: str | torch.device, local_rank: int = 0, option: str = "--device") -> torch.device:
+    """auto -> cuda, else mps, else cpu; ``cuda:1`` style names and torch devices pass through; an unavailable or
+    unknown choice is a VregError (one line naming ``option``, the flag or method option the user typed)."""
     if isinstance(name, torch.device):
         return name
     name, _, index = name.lower().partition(":")
@@ -24,12 +24,12 @@ def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.devic
             name = "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise VregError("--device cuda: no CUDA GPU visible to PyTorch")
+            raise VregError(f"{option} cuda: no CUDA GPU visible to PyTorch (use cpu, or auto to pick what exists)")
         return torch.device("cuda", int(index) if index.isdigit() else local_rank)
     if name == "mps":
         if not torch.backends.mps.is_available():
-            raise VregError("--device mps: Apple MPS is not available")
+            raise VregError(f"{option} mps: Apple MPS is not available (use cpu, or auto to pick what exists)")
         return torch.device("mps")
     if name == "cpu":
         return torch.device("cpu")
-    raise VregError(f"unknown --device {name!r}; choose {', '.join(DEVICES)}")
+    raise VregError(f"unknown {option} {name!r}; choose {', '.join(DEVICES)}")

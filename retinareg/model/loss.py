@@ -13,22 +13,27 @@ fine window and whose both cells are vessel cells.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
+
+from retinareg.limits import Range
 
 
 @dataclass
 class LossConfig:
     """Weights of the loss; LoFTR's defaults except the vessel weighting."""
 
-    focal_alpha: float = 0.25
-    focal_gamma: float = 2.0
-    pos_weight: float = 1.0
-    neg_weight: float = 1.0
-    coarse_weight: float = 1.0
-    fine_weight: float = 1.0
-    fine_correct_thr: float = 1.0  # |expec_f_gt|_inf below this: the target lies inside the fine window
-    vessel_eps: float = 1e-4  # weight of a background pair relative to a vessel pair (0.1 = soft guidance)
+    focal_alpha: Annotated[float, Range(0, 1)] = 0.25
+    focal_gamma: Annotated[float, Range(0, 100)] = 2.0
+    pos_weight: Annotated[float, Range(0, 1e6)] = 1.0
+    neg_weight: Annotated[float, Range(0, 1e6)] = 1.0
+    coarse_weight: Annotated[float, Range(0, 1e6)] = 1.0
+    fine_weight: Annotated[float, Range(0, 1e6)] = 1.0
+    #: |expec_f_gt|_inf below this: the target lies inside the fine window
+    fine_correct_thr: Annotated[float, Range(0, 1e3, open_lo=True)] = 1.0
+    #: weight of a background pair relative to a vessel pair (0.1 = soft guidance)
+    vessel_eps: Annotated[float, Range(0, 1e6)] = 1e-4
 
 
 def coarse_weight(data: dict, eps: float) -> torch.Tensor:

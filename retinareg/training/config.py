@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from retinareg.config import dataclass_from_dict
 from retinareg.data.dataset import AugmentConfig, parse_pairs
 from retinareg.errors import VregError
+from retinareg.limits import SEED_RANGE, Range, check_fields
 from retinareg.model.config import ARCHS, INPUTS, parse_freeze
 from retinareg.model.loss import LossConfig
 
@@ -29,23 +30,23 @@ class TrainConfig:
     freeze: str | None = None
     arch: str | None = None  # LoFTR preset (model/config.py ARCHS); None = the weights' own, else "minima"
     input: str | None = None  # "gray" | "vessels"; None = the weights' own, else "gray"
-    image_size: int | None = None  # square side (multiple of 8); None = the HDF5's size
-    batch_size: int = 2
-    grad_accum: int = 1
-    lr: float = 1e-4
-    weight_decay: float = 0.1  # LoFTR's AdamW decay
-    warmup_steps: int | None = None  # None = 5 % of the run
-    min_lr_ratio: float = 0.01  # cosine decays to lr * min_lr_ratio
-    grad_clip: float = 0.5  # LoFTR's gradient clipping (max norm)
-    max_steps: int | None = None
-    epochs: int | None = None
-    val_every: int = 200
-    ckpt_every: int = 500
-    log_every: int = 10
-    val_max_items: int | None = 64  # validation items (fixed; None = the whole val split)
+    image_size: Annotated[int | None, Range(32, 2048)] = None  # square side (multiple of 8); None = the HDF5's size
+    batch_size: Annotated[int, Range(1, 1024)] = 2
+    grad_accum: Annotated[int, Range(1, 1024)] = 1
+    lr: Annotated[float, Range(0, 10, open_lo=True)] = 1e-4
+    weight_decay: Annotated[float, Range(0, 10)] = 0.1  # LoFTR's AdamW decay
+    warmup_steps: Annotated[int | None, Range(0, 10**9)] = None  # None = 5 % of the run
+    min_lr_ratio: Annotated[float, Range(0, 1)] = 0.01  # cosine decays to lr * min_lr_ratio
+    grad_clip: Annotated[float, Range(0, 1e6, open_lo=True)] = 0.5  # LoFTR's gradient clipping (max norm)
+    max_steps: Annotated[int | None, Range(1, 10**9)] = None
+    epochs: Annotated[int | None, Range(1, 10**6)] = None
+    val_every: Annotated[int, Range(1, 10**9)] = 200
+    ckpt_every: Annotated[int, Range(1, 10**9)] = 500
+    log_every: Annotated[int, Range(1, 10**9)] = 10
+    val_max_items: Annotated[int | None, Range(1, 10**7)] = 64  # validation items (fixed; None = the whole val split)
     device: str = "auto"  # auto | cuda | mps | cpu
-    workers: int = 2
-    seed: int = 0
+    workers: Annotated[int, Range(0, 256)] = 2
+    seed: Annotated[int, SEED_RANGE] = 0
     amp: bool = True  # bf16 autocast on CUDA (ignored elsewhere)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -59,6 +60,12 @@ class TrainConfig:
         self.augment.gamma_range = tuple(self.augment.gamma_range)
         self.augment.contrast_range = tuple(self.augment.contrast_range)
         self.pairs = parse_pairs(self.pairs)
+        for part in (self, self.augment, self.loss):  # each field's Range (retinareg.limits): no NaN, inf, absurd size
+            try:
+                check_fields(part)
+            except ValueError as exc:
+                name, _, problem = str(exc).partition(" ")
+                raise VregError(f"--{name.replace('_', '-')} {problem}") from None
         if self.freeze is None:
             self.freeze = "default" if self.weights else "none"
         frozen = parse_freeze(self.freeze)  # a bad policy fails now, not after loading the data

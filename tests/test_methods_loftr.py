@@ -416,7 +416,7 @@ def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.delenv("VREG_WEIGHTS", raising=False)
     monkeypatch.setenv("VREG_CONFIG", str(tmp_path / "config.toml"))
-    assert resolve_spec("auto")[0] == "classic"
+    assert resolve_spec("auto")[0] == "auto"  # no weights: the classic-then-bundled-loftr cascade (methods/auto.py)
     (tmp_path / "config.toml").write_text('weights = "from_config.ckpt"\n')
     assert resolve_spec("auto")[:2] == ("loftr", {"weights": "from_config.ckpt"})
     monkeypatch.setenv("VREG_WEIGHTS", "env.ckpt")

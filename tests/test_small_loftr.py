@@ -114,7 +114,7 @@ def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright
     from retinareg.registration import register_pair
 
     model = load_model(BUNDLED_LOFTR)  # strict: every tensor present, none unexpected, shapes equal
-    assert (model.config.arch, model.config.input, model.config.train_size) == ("small", "vessels", 256)
+    assert (model.config.arch, model.config.input, model.config.train_size) == ("small", "vessels", 384)
     assert BUNDLED_LOFTR.stat().st_size < 25 * 2**20
     method = build_method("loftr:prealign=none").method  # no weights: the bundled checkpoint
     assert "bundled" in method.describe()

@@ -12,6 +12,7 @@ import numpy as np
 
 from retinareg.geometry import point_errors
 from retinareg.io import read_landmarks
+from retinareg.methods.loftr import LoFTROptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "retinareg" / "resources" / "sample"
@@ -66,7 +67,7 @@ def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
         table.to_csv(folder / "landmarks.csv", index=False)
     out = tmp_path / "out"
     cmd = [sys.executable, str(ROOT / "scripts" / "bench_rough_starts.py"), "--pairs-dir", str(pairs), "--bins", "0",
-           "--working-size", "160", "--thresholds", "0.1,0.3", "--out", str(out)]  # fmt: skip
+           "--working-size", "160", "--thresholds", "0.1,0.2,0.3", "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
     frame = pd.read_csv(out / "rough_starts.csv")
@@ -81,7 +82,8 @@ def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
     assert ((ok["verified"] >= 0) & (ok["verified"] <= 1)).all()
     # identity truth, upright: the rough start and LoFTR land near it, and the errors are in the benchmark's pixels
     assert len(ok) == 2 and (ok["mean_err"] < 15).all(), frame.to_dict("records")
-    assert "rough-start acceptance with at least 24 inliers" in proc.stdout and "0.1 (default)" in proc.stdout
+    assert "rough-start acceptance with at least 24 inliers" in proc.stdout
+    assert f"{LoFTROptions.rough_min_verified} (default)" in proc.stdout
 
 
 def _options(argv: list[str]) -> dict[str, str]:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from retinareg.config import dataclass_from_dict
-from retinareg.data.dataset import AugmentConfig, parse_pairs
+from retinareg.data.augment import AugmentConfig, parse_pairs
 from retinareg.errors import VregError
 from retinareg.limits import SEED_RANGE, Range, check_fields
 from retinareg.model.config import ARCHS, INPUTS, parse_freeze
-from retinareg.model.loss import LossConfig
+from retinareg.model.loss_config import LossConfig
 
 #: keys of older runs' config.json / train_config, dropped on loading: validation now fits with the registration
 #: context and judges success with the benchmark's Thresholds (retinareg/training/validation.py)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -41,6 +42,34 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def field_default(owner: type, name: str) -> Any:
+    """The default of dataclass ``owner``'s field ``name`` (its default_factory called): the one owner of a CLI
+    option's default, which the option's help shows through ``shown_default``."""
+    for f in dataclasses.fields(owner):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            raise ValueError(f"{owner.__name__}.{name} has no default")
+    raise ValueError(f"{owner.__name__} has no field {name!r}")
+
+
+def show_default(value: Any) -> str:
+    """A default as the option is typed: sequences comma-separated ('0.8,1.25'), floats without a trailing '.0'."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(show_default(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def shown_default(owner: type, name: str) -> str:
+    """The default of ``owner.name`` as an option's ``show_default`` (click prints it as '[default: ...]'), for the
+    options that default to None so that ``--resume`` can tell "not given" from a value."""
+    return show_default(field_default(owner, name))
 
 
 def parse_numbers(text: str, option: str, count: tuple[int, ...]) -> tuple[float, ...]:

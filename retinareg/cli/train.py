@@ -8,52 +8,87 @@ from typing import Annotated
 
 import typer
 
-from retinareg.cli import app, parse_range, user_errors
+from retinareg.cli import app, parse_range, shown_default, user_errors
+from retinareg.data.augment import AugmentConfig
 from retinareg.errors import VregError
+from retinareg.model.loss_config import LossConfig
+from retinareg.training.config import TrainConfig
 from retinareg.ui import console
 
 _AUG = "Augmentation"
 _OPT = "Optimisation"
 _RUN = "Run"
 
+# The options below default to None ("not given": --resume refuses what cannot change and keeps the rest); the
+# default each one shows is the owning config field's (TrainConfig, AugmentConfig, LossConfig): shown_default.
+
 
 @app.command()
 @user_errors
 def train(
-    data: Annotated[Path | None, typer.Option(help="Prepared HDF5 (`vreg prepare`).", rich_help_panel=_RUN)] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Prepared HDF5 (`vreg prepare`).",
+            rich_help_panel=_RUN,
+        ),
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Run directory (checkpoints, metrics.csv, config.json).", rich_help_panel=_RUN)
+        Path | None,
+        typer.Option(
+            help="Run directory (checkpoints, metrics.csv, config.json).",
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     weights: Annotated[
-        Path | None, typer.Option(help="MINIMA / LoFTR .ckpt or a vreg checkpoint to start from.", rich_help_panel=_RUN)
+        Path | None,
+        typer.Option(
+            help="MINIMA / LoFTR .ckpt or a vreg checkpoint to start from.",
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     resume: Annotated[
         Path | None,
-        typer.Option(help="Continue the run in this directory exactly where it stopped.", rich_help_panel=_RUN),
+        typer.Option(
+            help="Continue the run in this directory exactly where it stopped.",
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     max_steps: Annotated[
-        int | None, typer.Option(help="Optimiser steps to train (total, also when resuming).", rich_help_panel=_RUN)
+        int | None,
+        typer.Option(
+            help="Optimiser steps to train (total, also when resuming).",
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(help="Epochs to train when --max-steps is not given.", rich_help_panel=_RUN)
+        int | None,
+        typer.Option(
+            help="Epochs to train when --max-steps is not given.",
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     pairs: Annotated[
         str | None,
-        typer.Option(help="Pair kinds, mixed: cf-fa,cf-oct[,cf-octa]. [default: cf-fa,cf-oct]", rich_help_panel=_RUN),
+        typer.Option(
+            help="Pair kinds, mixed: cf-fa,cf-oct[,cf-octa].",
+            show_default=shown_default(TrainConfig, "pairs"),
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     freeze: Annotated[
         str | None,
         typer.Option(
-            help="Frozen modules: default (backbone, pos_encoding, fine_preprocess) | none | comma list. "
-            "[default: default with --weights, none from scratch]",
+            help="Frozen modules: default (backbone, pos_encoding, fine_preprocess) | none | comma list.",
+            show_default="default with --weights, none from scratch",
             rich_help_panel=_OPT,
         ),
     ] = None,
     arch: Annotated[
         str | None,
         typer.Option(
-            help="LoFTR size preset for random init: minima (11.6 M parameters) | small (2.2 M, trains on a CPU). "
-            "[default: the weights' own, else minima]",
+            help="LoFTR size preset for random init: minima (11.6 M parameters) | small (2.2 M, trains on a CPU).",
+            show_default="the weights' own, else minima",
             rich_help_panel=_RUN,
         ),
     ] = None,
@@ -61,83 +96,172 @@ def train(
         str | None,
         typer.Option(
             "--input",
-            help="What the network sees: gray | vessels (classic's polarity-free vessel map of both images). "
-            "[default: the weights' own, else gray]",
+            help="What the network sees: gray | vessels (classic's polarity-free vessel map of both images).",
+            show_default="the weights' own, else gray",
             rich_help_panel=_RUN,
         ),
     ] = None,
     vessel_eps: Annotated[
         float | None,
         typer.Option(
-            help="Coarse-loss weight of background pairs vs vessel pairs. [default: 1e-4]", rich_help_panel=_OPT
+            help="Coarse-loss weight of background pairs vs vessel pairs.",
+            show_default=shown_default(LossConfig, "vessel_eps"),
+            rich_help_panel=_OPT,
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="Pairs per batch (per process). [default: 2]", rich_help_panel=_OPT)
+        int | None,
+        typer.Option(
+            help="Pairs per batch (per process).",
+            show_default=shown_default(TrainConfig, "batch_size"),
+            rich_help_panel=_OPT,
+        ),
     ] = None,
     grad_accum: Annotated[
-        int | None, typer.Option(help="Batches accumulated per optimiser step. [default: 1]", rich_help_panel=_OPT)
+        int | None,
+        typer.Option(
+            help="Batches accumulated per optimiser step.",
+            show_default=shown_default(TrainConfig, "grad_accum"),
+            rich_help_panel=_OPT,
+        ),
     ] = None,
     lr: Annotated[
-        float | None, typer.Option(help="Peak AdamW learning rate. [default: 1e-4]", rich_help_panel=_OPT)
+        float | None,
+        typer.Option(
+            help="Peak AdamW learning rate.",
+            show_default=shown_default(TrainConfig, "lr"),
+            rich_help_panel=_OPT,
+        ),
     ] = None,
     warmup_steps: Annotated[
         int | None,
         typer.Option(
-            help="Linear warm-up steps before the cosine decay. [default: 5% of the run]", rich_help_panel=_OPT
+            help="Linear warm-up steps before the cosine decay.",
+            show_default="5% of the run",
+            rich_help_panel=_OPT,
         ),
     ] = None,
     image_size: Annotated[
-        int | None, typer.Option(help="Train at N x N (multiple of 8). [default: the HDF5 size]", rich_help_panel=_RUN)
+        int | None,
+        typer.Option(
+            help="Train at N x N (multiple of 8).",
+            show_default="the HDF5 size",
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     max_rotation: Annotated[
-        float | None, typer.Option(help="Moving-image rotation up to +-DEG. [default: 180]", rich_help_panel=_AUG)
+        float | None,
+        typer.Option(
+            help="Moving-image rotation up to +-DEG.",
+            show_default=shown_default(AugmentConfig, "max_rotation"),
+            rich_help_panel=_AUG,
+        ),
     ] = None,
     scale_range: Annotated[
-        str | None, typer.Option(help="Moving-image scale range LO,HI. [default: 0.8,1.25]", rich_help_panel=_AUG)
+        str | None,
+        typer.Option(
+            help="Moving-image scale range LO,HI.",
+            show_default=shown_default(AugmentConfig, "scale_range"),
+            rich_help_panel=_AUG,
+        ),
     ] = None,
     max_translation: Annotated[
-        float | None, typer.Option(help="Shift up to this fraction of the side. [default: 0.1]", rich_help_panel=_AUG)
+        float | None,
+        typer.Option(
+            help="Shift up to this fraction of the side.",
+            show_default=shown_default(AugmentConfig, "max_translation"),
+            rich_help_panel=_AUG,
+        ),
     ] = None,
     max_shear: Annotated[
-        float | None, typer.Option(help="Shear up to +-DEG. [default: 0]", rich_help_panel=_AUG)
+        float | None,
+        typer.Option(
+            help="Shear up to +-DEG.",
+            show_default=shown_default(AugmentConfig, "max_shear"),
+            rich_help_panel=_AUG,
+        ),
     ] = None,
     flip_prob: Annotated[
-        float | None, typer.Option(help="Probability of mirroring the moving image. [default: 0]", rich_help_panel=_AUG)
+        float | None,
+        typer.Option(
+            help="Probability of mirroring the moving image.",
+            show_default=shown_default(AugmentConfig, "flip_prob"),
+            rich_help_panel=_AUG,
+        ),
     ] = None,
     photometric: Annotated[
         bool,
-        typer.Option("--photometric", help="Random gamma, contrast and noise on both images.", rich_help_panel=_AUG),
-    ] = False,
+        typer.Option(
+            "--photometric",
+            help="Random gamma, contrast and noise on both images.",
+            rich_help_panel=_AUG,
+        ),
+    ] = AugmentConfig.photometric,
     val_every: Annotated[
-        int | None, typer.Option(help="Validate every N steps (and at the end). [default: 200]", rich_help_panel=_RUN)
+        int | None,
+        typer.Option(
+            help="Validate every N steps (and at the end).",
+            show_default=shown_default(TrainConfig, "val_every"),
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     ckpt_every: Annotated[
         int | None,
-        typer.Option(help="Write last.ckpt every N steps (and at the end). [default: 500]", rich_help_panel=_RUN),
+        typer.Option(
+            help="Write last.ckpt every N steps (and at the end).",
+            show_default=shown_default(TrainConfig, "ckpt_every"),
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     val_items: Annotated[
-        int | None, typer.Option(help="Validation pairs per validation. [default: 64]", rich_help_panel=_RUN)
+        int | None,
+        typer.Option(
+            help="Validation pairs per validation.",
+            show_default=shown_default(TrainConfig, "val_max_items"),
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     device: Annotated[
-        str | None, typer.Option(help="auto | cuda | mps | cpu. [default: auto]", rich_help_panel=_RUN)
+        str | None,
+        typer.Option(
+            help="auto | cuda | mps | cpu.",
+            show_default=shown_default(TrainConfig, "device"),
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="DataLoader worker processes. [default: 2]", rich_help_panel=_RUN)
+        int | None,
+        typer.Option(
+            help="DataLoader worker processes.",
+            show_default=shown_default(TrainConfig, "workers"),
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed of init, sampling and augmentation. [default: 0]", rich_help_panel=_RUN)
+        int | None,
+        typer.Option(
+            help="Seed of init, sampling and augmentation.",
+            show_default=shown_default(TrainConfig, "seed"),
+            rich_help_panel=_RUN,
+        ),
     ] = None,
     no_amp: Annotated[
         bool,
-        typer.Option("--no-amp", help="Train in float32 on CUDA (bf16 autocast by default).", rich_help_panel=_OPT),
+        typer.Option(
+            "--no-amp",
+            help="Train in float32 on CUDA (bf16 autocast by default).",
+            rich_help_panel=_OPT,
+        ),
     ] = False,
     force: Annotated[
-        bool, typer.Option(help="Start a new run in --out even if it holds a checkpoint.", rich_help_panel=_RUN)
+        bool,
+        typer.Option(
+            help="Start a new run in --out even if it holds a checkpoint.",
+            rich_help_panel=_RUN,
+        ),
     ] = False,
 ) -> None:
     """Fine-tune LoFTR on CF-FA / CF-OCT pairs with a vessel-weighted loss (works under torchrun)."""
-    from retinareg.training.config import TrainConfig
     from retinareg.training.loop import train as run_training
     from retinareg.training.resume import resume_config
 

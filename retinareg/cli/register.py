@@ -69,6 +69,8 @@ def _summary_rows(reg: Any, why: str, landmarks: dict[str, float] | None) -> dic
         "scale": f"{j['scale']:.3f}",
         "seconds": f"{j['seconds']:.2f}",
     }
+    if reg.decision:
+        rows["decision"] = reg.decision
     if reg.info.get("strategy"):
         rows["strategy"] = str(reg.info["strategy"])
     if landmarks:

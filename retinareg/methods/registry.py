@@ -134,7 +134,7 @@ def resolve_spec(spec: str) -> tuple[str, dict[str, str], str]:
     found = configured_weights()
     if found is not None:
         return "loftr", {**options, "weights": found[0]}, f"auto: weights from {found[1]}"
-    return "auto", options, "auto: no LoFTR weights given or configured: classic, the bundled loftr where it refuses"
+    return "auto", options, "auto: no LoFTR weights given or configured"
 
 
 def build_method(

@@ -136,6 +136,8 @@ def write_matches(path: str | Path, matches: Matches, inliers: np.ndarray, metho
             {
                 "convention": "original-image pixels, 0-based, x right, y down",
                 "method": method,
+                "produced_by": str(matches.info.get("produced_by", method.split(" ")[0])),
+                "decision": str(matches.info.get("decision", "")),
                 "count": len(frame),
                 "columns": list(MATCH_COLUMNS),
                 "matches": [[round(float(v), 3) for v in row[:5]] + [int(row[5])] for row in table],

@@ -103,3 +103,25 @@ def test_when_both_refuse_the_reason_names_both(eye: dict) -> None:
     assert not reg.ok and reg.produced_by == "none"
     assert reg.reason.startswith("auto: classic refused (no consistent vessel correspondences found); loftr refused")
     assert fake.starts == []  # classic's global score (0.01) was too weak to hand LoFTR as a rough start
+
+
+def test_vreg_match_and_register_record_the_decision(tmp_path: Path) -> None:
+    """Every entry point says which method produced the result: the matches JSON and the transform JSON."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from retinareg.cli import app
+    from retinareg.paths import SAMPLE_DIR
+
+    pair = [str(SAMPLE_DIR / "fixed.png"), str(SAMPLE_DIR / "moving.png")]
+    result = CliRunner().invoke(app, ["match", *pair, "-o", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    found = json.loads((tmp_path / "m.json").read_text())
+    assert (found["produced_by"], found["decision"]) == ("classic", "auto: classic trusted its result")
+    result = CliRunner().invoke(
+        app, ["register", *pair, "-o", str(tmp_path / "r.png"), "--transform-out", str(tmp_path / "t.json")]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "t.json").read_text())["decision"] == "auto: classic trusted its result"
+    assert "auto: classic trusted its result" in result.output

@@ -209,3 +209,5 @@ def match(
         f"{registrar.describe()} ({registrar.why}): {len(found)} matches, {int(inliers.sum())} affine inliers "
         f"-> {output}"
     )
+    if found.info.get("decision"):
+        stdout.print(str(found.info["decision"]))

@@ -136,7 +136,7 @@ def write_matches(path: str | Path, matches: Matches, inliers: np.ndarray, metho
             {
                 "convention": "original-image pixels, 0-based, x right, y down",
                 "method": method,
-                "produced_by": str(matches.info.get("produced_by", method.split(" ")[0])),
+                "produced_by": str(matches.info.get("produced_by", "")),
                 "decision": str(matches.info.get("decision", "")),
                 "count": len(frame),
                 "columns": list(MATCH_COLUMNS),

@@ -83,7 +83,7 @@ class Registration:
     @property
     def produced_by(self) -> str:
         """The method whose matches made this result (``auto``: classic or loftr; "none" when every one refused)."""
-        return str(self.info.get("produced_by", self.method.split(" ")[0]))
+        return str(self.info.get("produced_by", ""))
 
     @property
     def decision(self) -> str:
@@ -164,7 +164,9 @@ def _match_at_working_size(
     size = method.context.working_size
     fixed_w, s_f = resize_long_side(fixed, size)
     moving_w, s_m = resize_long_side(moving, size)
-    return method.match(fixed_w, moving_w), s_f, s_m, moving_w.shape[:2]
+    found = method.match(fixed_w, moving_w)
+    found.info.setdefault("produced_by", method.name)  # ``auto`` names classic or loftr itself
+    return found, s_f, s_m, moving_w.shape[:2]
 
 
 def match_pair(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Matches:
@@ -213,7 +215,7 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
     try:
         found, s_f, s_m, moving_hw_w = _match_at_working_size(fixed, moving, method)
     except RegistrationFailed as exc:  # the method found nothing it trusts
-        details = dict(exc.details)
+        details = {"produced_by": method.name, **exc.details}  # ``auto`` refusing says "none"
         return Registration(
             matrix=None, ok=False, reason=str(exc), matches=Matches.empty().flagged(np.zeros(0, bool)),
             n_matches=_count(details.get("matches")), inliers=_count(details.get("inliers")),

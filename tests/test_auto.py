@@ -46,7 +46,7 @@ class FakeLoFTR:
         grid = np.stack(np.meshgrid(np.arange(20, 200, 20.0), np.arange(20, 200, 20.0)), -1).reshape(-1, 2)
         fixed_pts = (start.matrix @ np.c_[grid, np.ones(len(grid))].T).T[:, :2]
         found = Matches(fixed_pts, grid, np.ones(len(grid)))
-        found.info.update(strategy="pre-aligned by the classic global estimate", verified_ratio=0.31)
+        found.info.update(strategy="pre-aligned by the classic global estimate", verified_ratio=0.31, rough_inliers=81)
         return found
 
 

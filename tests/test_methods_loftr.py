@@ -218,6 +218,7 @@ def test_a_rough_start_needs_classics_vessel_patches_to_confirm_the_result(rotat
 
     confirmed = register_pair(fixed, moving, method(rough, 0.5))
     assert _error(confirmed.matrix, truth) < 2.0 and confirmed.info["verified_ratio"] == 0.5
+    assert confirmed.info["rough_inliers"] >= 3  # the count of the check's own fit (rough_min_inliers=3), kept
     assert _error(asked[-1], truth) < 2.0  # the verifier judged LoFTR's own estimate, not the start
     with pytest.raises(RegistrationFailed, match="confirm"):  # the global estimate's, then the search's result
         register_pair(fixed, moving, method(rough, 0.05))

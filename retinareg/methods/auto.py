@@ -95,17 +95,13 @@ class AutoMethod(Method):
                 f"auto: {why}; loftr refused too: {str(exc).removeprefix('loftr: ')}",
                 **{**details, **exc.details, "produced_by": "none"},
             ) from None
-        found.info.update(produced_by="loftr", decision=f"auto: {why}; loftr {self._summary(found, fixed)}")
+        found.info.update(produced_by="loftr", decision=f"auto: {why}; loftr {self._summary(found)}")
         return found
 
-    def _summary(self, found: Matches, fixed: np.ndarray) -> str:
-        """ "<strategy>: N inliers, P % confirmed" for the decision line."""
-        try:
-            _, inliers = self.context.fit(found, max(fixed.shape[:2]), model="affine", min_inliers=3)
-            n = int(np.count_nonzero(inliers))
-        except RegistrationFailed:
-            n = 0
-        text = f"{found.info.get('strategy', 'matches')}: {n} inliers"
+    @staticmethod
+    def _summary(found: Matches) -> str:
+        """The decision line's "<strategy>: N inliers, P% confirmed", from LoFTR's own rough-start check."""
+        text = f"{found.info.get('strategy', 'matches')}: {found.info.get('rough_inliers', 0)} inliers"
         if "verified_ratio" in found.info:
             text += f", {found.info['verified_ratio']:.0%} confirmed"
         return text

@@ -325,6 +325,7 @@ class LoFTRMethod(Method):
             n, no_fit = int(inliers.sum()), None
         except RegistrationFailed as exc:
             matrix, n, no_fit = None, 0, exc
+        found.info["rough_inliers"] = n
         if n < self.rough_min_inliers:
             return f"{n} inlier matches from a rough start; a result that classic did not pre-align needs " + str(
                 self.rough_min_inliers

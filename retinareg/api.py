@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from retinareg.methods.base import Method
     from retinareg.model.loftr import LoFTRModel
 
-#: what :func:`register` and :func:`match` accept for each image: a file path, a numpy array or a torch tensor
 ImageLike: TypeAlias = "str | os.PathLike[str] | np.ndarray | torch.Tensor"
+"""What :func:`register` and :func:`match` accept for each image: a file path, a numpy array or a torch tensor."""
 
 _LIMITS = frozenset(f.name for f in fields(RegistrationContext)) - {"model", "working_size"}
 

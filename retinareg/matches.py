@@ -42,6 +42,7 @@ class Matches:
 
     @classmethod
     def empty(cls) -> Matches:
+        """No matches (N = 0)."""
         return cls(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0))
 
     def mapped(self, fixed_map: np.ndarray | None = None, moving_map: np.ndarray | None = None) -> Matches:
@@ -55,6 +56,7 @@ class Matches:
         return Matches(self.fixed, self.moving, self.confidence, dict(self.info), inliers)
 
     def subset(self, keep: np.ndarray) -> Matches:
+        """The matches selected by ``keep`` (a (N,) bool mask or an index array), with their inlier flags."""
         flags = None if self.inliers is None else self.inliers[keep]
         return Matches(self.fixed[keep], self.moving[keep], self.confidence[keep], dict(self.info), flags)
 

@@ -68,6 +68,7 @@ class Registration:
 
     @property
     def inlier_ratio(self) -> float:
+        """``inliers / n_matches`` (0 when there are no matches)."""
         return self.inliers / max(self.n_matches, 1)
 
     @property

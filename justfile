@@ -13,6 +13,10 @@ demo:
     vreg prepare out/synth -o out/synth.h5 --layout fives-generated --force
     vreg info out/synth.h5
 
+# The documentation site and API reference into site/ (strict: a broken link, cross-reference or an undocumented public API object fails)
+docs:
+    mkdocs build --strict -d site
+
 # Lint and format check
 lint:
     ruff check retinareg tests scripts examples

@@ -49,3 +49,22 @@ def on_pre_build(config: Any) -> None:
         return
     for path in missing_docstrings(api_page, Path(config["config_file_path"]).parent):
         log.warning("%s has no docstring (docs/api.md documents it; every public function and method needs one)", path)
+
+
+_ROLE = re.compile(r":(?:class|func|meth|mod|attr|exc|data):`~?([\w.]+)`")
+
+
+def _griffe_extension() -> type:
+    import griffe
+
+    class SphinxRoles(griffe.Extension):
+        """Show the docstrings' Sphinx roles (``:class:`Registration```) as code (``Registration``) in the site."""
+
+        def on_instance(self, *, obj: Any, **kwargs: Any) -> None:
+            if obj.docstring is not None:
+                obj.docstring.value = _ROLE.sub(lambda m: f"`{m.group(1).rsplit('.', 1)[-1]}`", obj.docstring.value)
+
+    return SphinxRoles
+
+
+SphinxRoles = _griffe_extension()

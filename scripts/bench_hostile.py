@@ -6,7 +6,7 @@ memory per case, and whether a batch silently overwrote one pair's outputs with 
 Every hostile file is built in the work folder (a temporary one by default) from the bundled sample pair; nothing is
 downloaded. Each case runs as its own `python -m retinareg` process; its peak resident memory comes from
 ``os.wait4`` (the kernel's ru_maxrss of that process). Targets: no traceback, exit 2 (or 0 for the accepted cases),
-under 60 s and 2 GB each, 0 silent overwrites. The table is printed as Markdown (README "Safety").
+under 60 s and 2 GB each, 0 silent overwrites. The table is printed as Markdown (docs/hostile_inputs.md).
 """
 
 from __future__ import annotations

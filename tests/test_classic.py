@@ -269,7 +269,7 @@ def test_a_weak_trusted_result_does_not_end_the_search(
 
 
 def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye: dict[str, np.ndarray]) -> None:
-    from retinareg.methods.loftr import ClassicPrealigner
+    from retinareg.methods.prealign import ClassicPrealigner
 
     moving, t = _transformed(eye["fa"], -150, 1.2)
     prealigner = ClassicPrealigner()

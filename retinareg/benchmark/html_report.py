@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from retinareg.benchmark.caselog import load_frame, read_rows
+from retinareg.benchmark.config import ReportConfig
 from retinareg.benchmark.metrics import Thresholds, summarize
 from retinareg.benchmark.report import COLUMNS, SCALE_TEXT, cell_text, criteria_text, success_figure
 from retinareg.benchmark.report_cases import GridRow, WorstCases, pair_grid, shown_cases, worst_blocks
@@ -30,7 +31,7 @@ from retinareg.report_html import Cell, Row, data_uri, figure_png, num, render, 
 from retinareg.report_html import write_page as _write_page
 
 REPORT = "report.html"
-DEFAULT_WORST = 6
+DEFAULT_WORST = ReportConfig.worst
 RATE_COLUMNS = (("success", "success"), ("sr_me", "SR_ME"), ("sr_mae", "SR_MAE"))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,12 @@ from retinareg.limits import SEED_RANGE, Range, check_value
 # (SourceConfig), the run's (BenchmarkSettings), the report's (ReportConfig) or the registration's
 # (RegistrationContext); tests/test_cli_defaults.py checks each option against its owner.
 _ZOOM = "-".join(f"{z:g}" for z in field_default(CaseConfig, "zoom_range"))
+
+
+def _window_option(field: str, text: str) -> Any:
+    """A smallfov window option: None (not given) keeps the protocol's own range, CaseConfig's ``field``, shown as
+    its default (summary.md lists the ranges a run used)."""
+    return Annotated[str | None, typer.Option(help=f"smallfov: {text}", show_default=shown_default(CaseConfig, field))]
 
 
 def _pair_default(owner: type, first: str, second: str) -> str:
@@ -74,33 +80,10 @@ def benchmark(
             f"(zoomed-in window {_ZOOM}x, degraded: the CF-OCT en-face regime)."
         ),
     ] = field_default(CaseConfig, "protocol"),
-    zoom: Annotated[
-        str | None,
-        typer.Option(
-            help="smallfov: zoom range of the window, 'low,high' or one value (log-uniform; listed in summary.md).",
-            show_default=shown_default(CaseConfig, "zoom_range"),
-        ),
-    ] = None,
-    gamma: Annotated[
-        str | None,
-        typer.Option(
-            help="smallfov: gamma range, 'low,high' or one value.",
-            show_default=shown_default(CaseConfig, "gamma_range"),
-        ),
-    ] = None,
-    blur: Annotated[
-        str | None,
-        typer.Option(
-            help="smallfov: Gaussian blur sigma range (px).", show_default=shown_default(CaseConfig, "blur_range")
-        ),
-    ] = None,
-    noise: Annotated[
-        str | None,
-        typer.Option(
-            help="smallfov: Gaussian noise sigma range (grey levels).",
-            show_default=shown_default(CaseConfig, "noise_range"),
-        ),
-    ] = None,
+    zoom: _window_option("zoom_range", "zoom range of the window, 'low,high' or one value (log-uniform).") = None,
+    gamma: _window_option("gamma_range", "gamma range, 'low,high' or one value.") = None,
+    blur: _window_option("blur_range", "Gaussian blur sigma range (px).") = None,
+    noise: _window_option("noise_range", "Gaussian noise sigma range (grey levels).") = None,
     error_scale: Annotated[str, typer.Option(help=f"Error normalisation: {' | '.join(ERROR_SCALES)}.")] = field_default(
         BenchmarkSettings, "error_scale"
     ),

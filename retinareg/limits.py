@@ -108,6 +108,15 @@ def _range_of(hint: Any) -> Range | None:
     return None
 
 
+def field_range(owner: type, name: str) -> Range:
+    """The Range declared on dataclass ``owner``'s field ``name`` (``Annotated[float, Range(...)]``), for a command-line
+    option that takes the field's value (click's ``min=`` / ``max=``)."""
+    rng = _range_of(typing.get_type_hints(owner, include_extras=True).get(name))
+    if rng is None:
+        raise ValueError(f"{owner.__name__}.{name} declares no Range")
+    return rng
+
+
 def check_fields(obj: Any) -> None:
     """Raise ValueError naming the first field of dataclass ``obj`` whose value is outside its declared Range."""
     hints = typing.get_type_hints(type(obj), include_extras=True)

@@ -25,8 +25,9 @@ from retinareg.errors import RegistrationFailed
 from retinareg.geometry import affine_matrix, decompose_affine, warp_image
 from retinareg.io import read_image, resize_long_side, to_gray, write_csv
 from retinareg.methods.classic import ClassicMethod
-from retinareg.methods.loftr import ClassicPrealigner, LoFTRMethod
+from retinareg.methods.loftr import LoFTRMethod
 from retinareg.methods.loftr_matcher import LoFTRMatcher
+from retinareg.methods.prealign import ClassicPrealigner
 from retinareg.methods.sift import SiftMethod
 from retinareg.model.config import MODULE_NAMES
 from retinareg.model.loftr import LoFTRConfig, LoFTRModel, checkpoint_payload

@@ -1,8 +1,9 @@
 r"""How ``loftr:rough_min_verified`` was chosen: every LoFTR start forced rough, every result kept and measured.
 
 LoFTR normally starts from classic's trusted registration; only where classic refuses does it start "rough" (classic's
-global estimate), and such a result must then pass ``LoFTRMethod._rough_doubt``: ``rough_min_inliers`` agreeing
-matches and a share of classic's vessel patches confirming its affine of at least ``rough_min_verified``. To see where
+global estimate), and such a result must then pass ``RoughStartCheck.doubt`` (``methods/rough_start.py``):
+``rough_min_inliers`` agreeing matches and a share of classic's vessel patches confirming its affine of at least
+``rough_min_verified``. To see where
 that share separates right from wrong results, this harness makes EVERY start rough: it injects a pre-aligner that
 always returns classic's global estimate (``ClassicMethod.global_estimate``; a start whose correlation is under
 classic's ``min_score`` is refused by ``ClassicPrealigner.rough_start``, as in the product), and builds the method
@@ -47,8 +48,10 @@ from retinareg.errors import RegistrationFailed, VregError
 from retinareg.geometry import point_errors
 from retinareg.io import resize_long_side, write_csv
 from retinareg.methods import parse_spec
-from retinareg.methods.loftr import ClassicPrealigner, LoFTRMethod, LoFTROptions, Prealignment
+from retinareg.methods.loftr import LoFTRMethod
+from retinareg.methods.loftr_options import LoFTROptions
 from retinareg.methods.options import parse_options
+from retinareg.methods.prealign import ClassicPrealigner, Prealignment
 
 COLUMNS = [
     "case_id", "pair", "bin", "angle", "scale", "status", "error", "start_score", "start_mean_err", "strategy",

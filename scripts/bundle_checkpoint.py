@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from retinareg.model.checkpoint import read_checkpoint
 from retinareg.model.loftr import load_model
+from retinareg.model.safe_load import read_checkpoint
 from retinareg.paths import atomic_output
 
 

@@ -14,7 +14,8 @@ from retinareg.geometry import rotation_matrix, warp_image
 from retinareg.matches import Matches
 from retinareg.methods import build_method, resolve_spec
 from retinareg.methods.auto import AutoMethod, AutoOptions
-from retinareg.methods.loftr import LoFTRMethod, Prealignment
+from retinareg.methods.loftr import LoFTRMethod
+from retinareg.methods.prealign import Prealignment
 from retinareg.registration import register_images
 
 SIZE = 256

@@ -13,9 +13,10 @@ import pytest
 
 import retinareg.api
 from retinareg.benchmark.cases import CaseConfig, CaseData, draw_case
+from retinareg.benchmark.config import BenchmarkSettings
 from retinareg.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
 from retinareg.benchmark.metrics import Thresholds, auc, case_metrics, error_scale_diag, summarize
-from retinareg.benchmark.run import BenchmarkSettings, parse_methods, run_benchmark
+from retinareg.benchmark.run import parse_methods, run_benchmark
 from retinareg.benchmark.sources import PairsSource, vessel_bifurcations
 from retinareg.data.pairs import find_pairs
 from retinareg.errors import VregError

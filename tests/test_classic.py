@@ -21,7 +21,7 @@ from retinareg.geometry import (
     warp_points,
 )
 from retinareg.io import read_image
-from retinareg.methods.classic import ClassicConfig, ClassicMethod, _Prepared, _Refined
+from retinareg.methods.classic import ClassicConfig, ClassicMethod, Prepared, Refined
 from retinareg.methods.global_search import Candidate
 from retinareg.paths import SAMPLE_DIR
 from retinareg.registration import register_pair
@@ -157,13 +157,13 @@ def test_more_candidates_are_refined_only_when_the_best_are_refused(
     assert len(calls) == 5  # 2 + 3: every extra candidate was tried before refusing
 
 
-def _refined(inliers: int, attempted: int, verified: int, matrix: np.ndarray) -> _Refined:
+def _refined(inliers: int, attempted: int, verified: int, matrix: np.ndarray) -> Refined:
     """A refined hypothesis with these counts and this estimate (input pixels = working pixels)."""
     n = np.zeros((inliers, 2))
     cand = Candidate(matrix, 0.0, 1.0, 0.4)
-    level = _Prepared(np.zeros((8, 8)), np.eye(3), None, 1.0)  # type: ignore[arg-type]
+    level = Prepared(np.zeros((8, 8)), np.eye(3), None, 1.0)  # type: ignore[arg-type]
     scale, stretched = decompose_affine(matrix).scale, stretch(matrix)
-    return _Refined(matrix, n, n, np.ones(inliers), attempted, cand, level, verified, attempted, scale, stretched)
+    return Refined(matrix, n, n, np.ones(inliers), attempted, cand, level, verified, attempted, scale, stretched)
 
 
 def test_weak_results_must_be_close_to_a_similarity() -> None:
@@ -269,7 +269,7 @@ def test_a_weak_trusted_result_does_not_end_the_search(
 
 
 def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye: dict[str, np.ndarray]) -> None:
-    from retinareg.methods.loftr import ClassicPrealigner
+    from retinareg.methods.prealign import ClassicPrealigner
 
     moving, t = _transformed(eye["fa"], -150, 1.2)
     prealigner = ClassicPrealigner()

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from retinareg.benchmark.html_report import worst_cases
+from retinareg.benchmark.report_cases import worst_cases
 from retinareg.cli import app
 from retinareg.paths import SAMPLE_DIR
 from retinareg.report_html import CREATED_ID

@@ -28,8 +28,9 @@ from retinareg.io import read_image
 from retinareg.limits import MAX_CONFIG_NODES, MAX_PICKLE_BYTES, Range, check_plain_data
 from retinareg.methods import METHODS, build_method
 from retinareg.methods.options import parse_options
-from retinareg.model.checkpoint import checkpoint_payload, read_checkpoint
+from retinareg.model.checkpoint import checkpoint_payload
 from retinareg.model.loftr import LoFTRModel
+from retinareg.model.safe_load import read_checkpoint
 from retinareg.outputs import batch_stems
 from retinareg.paths import SAMPLE_DIR, atomic_output
 

@@ -17,8 +17,9 @@ from retinareg.errors import RegistrationFailed
 from retinareg.geometry import affine_matrix, warp_image, warp_points
 from retinareg.methods import build_method
 from retinareg.methods.base import Matches
-from retinareg.methods.loftr import LoFTRMethod, Prealignment
+from retinareg.methods.loftr import LoFTRMethod
 from retinareg.methods.loftr_matcher import LoFTRMatcher
+from retinareg.methods.prealign import Prealignment
 from retinareg.registration import register_pair
 
 pytestmark = pytest.mark.usefixtures("one_thread")

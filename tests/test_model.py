@@ -14,11 +14,11 @@ from kornia.feature.loftr.utils.position_encoding import PositionEncodingSine
 from rich.console import Console
 
 from retinareg.errors import VregError
-from retinareg.model.checkpoint import read_checkpoint
 from retinareg.model.config import DEFAULT_FREEZE, LoFTRConfig, parse_freeze
 from retinareg.model.freeze import parameter_counts, trainable_share
 from retinareg.model.loftr import LoFTRModel, checkpoint_payload, load_model, parameter_table
 from retinareg.model.padded_matching import PaddedCoarseMatching
+from retinareg.model.safe_load import read_checkpoint
 
 N_TENSORS = 211  # 107 backbone (17 num_batches_tracked) + 80 loftr_coarse + 4 fine_preprocess + 20 loftr_fine
 

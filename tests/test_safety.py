@@ -25,8 +25,9 @@ from typer.testing import CliRunner
 
 from retinareg.cli import app
 from retinareg.errors import VregError
-from retinareg.model.checkpoint import checkpoint_payload, read_checkpoint
+from retinareg.model.checkpoint import checkpoint_payload
 from retinareg.model.loftr import LoFTRModel, load_model
+from retinareg.model.safe_load import read_checkpoint
 from retinareg.paths import SAMPLE_DIR, atomic_output, output_group, remove_stale_temporaries
 from retinareg.training.checkpoint import load_trainer_state
 

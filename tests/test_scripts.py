@@ -12,7 +12,7 @@ import numpy as np
 
 from retinareg.geometry import point_errors
 from retinareg.io import read_landmarks
-from retinareg.methods.loftr import LoFTROptions
+from retinareg.methods.loftr_options import LoFTROptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "retinareg" / "resources" / "sample"

@@ -21,8 +21,8 @@ from retinareg.benchmark.metrics import Thresholds, case_metrics
 from retinareg.cli import app
 from retinareg.data.dataset import AugmentConfig
 from retinareg.errors import VregError
-from retinareg.model.checkpoint import read_checkpoint
 from retinareg.model.loftr import LoFTRModel, load_model
+from retinareg.model.safe_load import read_checkpoint
 from retinareg.training.config import TrainConfig
 from retinareg.training.loop import train
 from retinareg.training.resume import resume_config

@@ -13,11 +13,14 @@ A failed registration has infinite error: it fails every criterion, counts in ev
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from retinareg.errors import VregError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ERROR_SCALES = ("long-side-640", "resize-512", "native")
 
@@ -115,6 +118,8 @@ def _group_summary(g: pd.DataFrame, t: Thresholds) -> dict[str, float]:
 
 def summarize(cases: pd.DataFrame, t: Thresholds, method_order: list[str] | None = None) -> pd.DataFrame:
     """One row per (method, bin) plus one row per method over all bins (bin = "all"). Rates are fractions."""
+    import pandas as pd  # lazily: the CLI reads Thresholds' defaults without loading pandas
+
     rows = []
     methods = method_order or list(dict.fromkeys(cases["method"]))
     for m in methods:

@@ -10,16 +10,16 @@ import dataclasses
 import json
 import re
 from concurrent.futures import FIRST_COMPLETED, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from retinareg.benchmark.caselog import CaseLog, load_frame, read_rows, write_rows
-from retinareg.benchmark.cases import CaseConfig, CaseSpec
+from retinareg.benchmark.cases import CaseSpec
+from retinareg.benchmark.config import BenchmarkSettings
 from retinareg.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
-from retinareg.benchmark.metrics import Thresholds, summarize
+from retinareg.benchmark.metrics import summarize
 from retinareg.errors import VregError
 from retinareg.io import check_same_settings, read_json, write_json
 from retinareg.parallel import process_pool
@@ -61,19 +61,6 @@ def parse_methods(values: list[str]) -> list[MethodEntry]:
     if dupes:
         raise VregError(f"--method: two methods share the label {dupes[0]!r}; name them with label=spec")
     return entries
-
-
-@dataclass
-class BenchmarkSettings:
-    """Everything a run needs besides the source and the methods."""
-
-    cases: CaseConfig = field(default_factory=CaseConfig)
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    error_scale: str = "long-side-640"
-    registration: Any = None  # retinareg.context.RegistrationContext; None = its defaults
-    workers: int = 1
-    resume: bool = False
-    force: bool = False
 
 
 def _run_config(source: Any, settings: BenchmarkSettings) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from retinareg.benchmark.cases import (
     in_view,
     present_moving,
 )
+from retinareg.benchmark.config import SourceConfig
 from retinareg.data.pairs import PairRecord
 from retinareg.errors import VregError
 from retinareg.geometry import grid_points
@@ -62,7 +63,12 @@ class H5Source:
 
     kind = "hdf5"
 
-    def __init__(self, path: str | os.PathLike, split: str = "test", pairs: tuple[str, ...] = ("cf-fa",)) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        split: str = SourceConfig.split,
+        pairs: tuple[str, ...] = SourceConfig.modality_pairs,
+    ) -> None:
         from retinareg.data.h5 import VregH5
 
         self.h5 = VregH5(path)

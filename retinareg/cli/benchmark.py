@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from retinareg.cli import app, parse_numbers, user_errors
+from retinareg.benchmark.cases import PROTOCOLS, CaseConfig
+from retinareg.benchmark.config import BenchmarkSettings, ReportConfig, SourceConfig
+from retinareg.benchmark.metrics import ERROR_SCALES, Thresholds
+from retinareg.cli import app, field_default, parse_numbers, show_default, shown_default, user_errors
+from retinareg.cli.register import SizeOpt
+from retinareg.context import RegistrationContext
 from retinareg.errors import VregError
+from retinareg.estimate import MODELS
 from retinareg.limits import SEED_RANGE, Range, check_value
+
+# Every default below is its owner's: the cases' (CaseConfig), the success thresholds' (Thresholds), the source's
+# (SourceConfig), the run's (BenchmarkSettings), the report's (ReportConfig) or the registration's
+# (RegistrationContext); tests/test_cli_defaults.py checks each option against its owner.
+_ZOOM = "-".join(f"{z:g}" for z in field_default(CaseConfig, "zoom_range"))
+
+
+def _window_option(field: str, text: str) -> Any:
+    """A smallfov window option: None (not given) keeps the protocol's own range, CaseConfig's ``field``, shown as
+    its default (summary.md lists the ranges a run used)."""
+    return Annotated[str | None, typer.Option(help=f"smallfov: {text}", show_default=shown_default(CaseConfig, field))]
+
+
+def _pair_default(owner: type, first: str, second: str) -> str:
+    """Two fields' defaults as one 'a,b' option ('--success 10,30')."""
+    return show_default((field_default(owner, first), field_default(owner, second)))
 
 
 @app.command()
@@ -28,56 +50,72 @@ def benchmark(
         ),
     ] = None,  # fmt: skip
     data: Annotated[Path | None, typer.Option(help="Prepared HDF5 file (synthetic ground truth).")] = None,
-    split: Annotated[str, typer.Option(help="HDF5 split to use.")] = "test",
-    pairs: Annotated[str, typer.Option(help="HDF5 modality pairs, comma-separated: cf-fa,cf-oct.")] = "cf-fa",
+    split: Annotated[str, typer.Option(help="HDF5 split to use.")] = field_default(SourceConfig, "split"),
+    pairs: Annotated[str, typer.Option(help="HDF5 modality pairs, comma-separated: cf-fa,cf-oct.")] = show_default(
+        field_default(SourceConfig, "modality_pairs")
+    ),
     pairs_dir: Annotated[Path | None, typer.Option(help="Folder of real annotated pairs.")] = None,
     pairs_layout: Annotated[
         str, typer.Option(help="Pair layout: landmarks-csv | numbered-pairs | path to a .toml spec.")
-    ] = "landmarks-csv",
-    skip_bad: Annotated[bool, typer.Option(help="List bad pairs and go on instead of stopping.")] = False,
-    bins: Annotated[
-        str, typer.Option(help="Rotation bins in degrees (random sign per case).")
-    ] = "0,15,30,45,60,90,135,180",
-    scale_jitter: Annotated[str, typer.Option(help="Random scale range 'low,high' (or one value).")] = "0.9,1.1",
-    shift_jitter: Annotated[float, typer.Option(help="Random shift, up to this fraction of W and H.")] = 0.08,
-    seed: Annotated[int, typer.Option(help="Seed of the cases (same cases for every method and run).")] = 0,
+    ] = field_default(SourceConfig, "pairs_layout"),
+    skip_bad: Annotated[bool, typer.Option(help="List bad pairs and go on instead of stopping.")] = field_default(
+        SourceConfig, "skip_bad"
+    ),
+    bins: Annotated[str, typer.Option(help="Rotation bins in degrees (random sign per case).")] = show_default(
+        field_default(CaseConfig, "bins")
+    ),
+    scale_jitter: Annotated[str, typer.Option(help="Random scale range 'low,high' (or one value).")] = show_default(
+        field_default(CaseConfig, "scale_range")
+    ),
+    shift_jitter: Annotated[float, typer.Option(help="Random shift, up to this fraction of W and H.")] = field_default(
+        CaseConfig, "shift_frac"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the cases (same cases for every method and run).")] = field_default(
+        CaseConfig, "seed"
+    ),
     protocol: Annotated[
         str,
         typer.Option(
-            help="Cases: standard (whole moving image, --scale-jitter/--shift-jitter) | smallfov (zoomed-in window "
-            "1.4-2.2x, degraded: the CF-OCT en-face regime)."
+            help=f"Cases: {PROTOCOLS[0]} (whole moving image, --scale-jitter/--shift-jitter) | {PROTOCOLS[1]} "
+            f"(zoomed-in window {_ZOOM}x, degraded: the CF-OCT en-face regime)."
         ),
-    ] = "standard",
-    zoom: Annotated[
-        str | None,
-        typer.Option(
-            help="smallfov: zoom range of the window, 'low,high' or one value (log-uniform; default: the "
-            "protocol's, listed in summary.md)."
-        ),
-    ] = None,
-    gamma: Annotated[str | None, typer.Option(help="smallfov: gamma range, 'low,high' or one value.")] = None,
-    blur: Annotated[str | None, typer.Option(help="smallfov: Gaussian blur sigma range (px).")] = None,
-    noise: Annotated[str | None, typer.Option(help="smallfov: Gaussian noise sigma range (grey levels).")] = None,
-    error_scale: Annotated[
-        str, typer.Option(help="Error normalisation: long-side-640 | resize-512 | native.")
-    ] = "long-side-640",
-    sr_me: Annotated[float, typer.Option(help="SR_ME: mean error threshold.")] = 5.0,
-    sr_mae: Annotated[float, typer.Option(help="SR_MAE: max error threshold.")] = 10.0,
-    success: Annotated[str, typer.Option(help="Success: 'median,max' thresholds.")] = "10,30",
-    acceptable: Annotated[str, typer.Option(help="FIRE-style acceptable: 'median,max' thresholds.")] = "20,50",
-    auc_limit: Annotated[float, typer.Option(help="AUC over mean errors 0..this.")] = 25.0,
-    model: Annotated[str, typer.Option(help="Transform model: affine | similarity | homography.")] = "affine",
-    working_size: Annotated[
-        int, typer.Option("--working-size", min=64, help="Long side (px) both images are matched at.")
-    ] = 640,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    resume: Annotated[bool, typer.Option(help="Skip the cases already in OUT/cases.csv.")] = False,
-    force: Annotated[bool, typer.Option(help="Start again even if OUT/cases.csv exists.")] = False,
+    ] = field_default(CaseConfig, "protocol"),
+    zoom: _window_option("zoom_range", "zoom range of the window, 'low,high' or one value (log-uniform).") = None,
+    gamma: _window_option("gamma_range", "gamma range, 'low,high' or one value.") = None,
+    blur: _window_option("blur_range", "Gaussian blur sigma range (px).") = None,
+    noise: _window_option("noise_range", "Gaussian noise sigma range (grey levels).") = None,
+    error_scale: Annotated[str, typer.Option(help=f"Error normalisation: {' | '.join(ERROR_SCALES)}.")] = field_default(
+        BenchmarkSettings, "error_scale"
+    ),
+    sr_me: Annotated[float, typer.Option(help="SR_ME: mean error threshold.")] = field_default(Thresholds, "sr_me"),
+    sr_mae: Annotated[float, typer.Option(help="SR_MAE: max error threshold.")] = field_default(Thresholds, "sr_mae"),
+    success: Annotated[str, typer.Option(help="Success: 'median,max' thresholds.")] = _pair_default(
+        Thresholds, "success_median", "success_max"
+    ),
+    acceptable: Annotated[str, typer.Option(help="FIRE-style acceptable: 'median,max' thresholds.")] = _pair_default(
+        Thresholds, "acceptable_median", "acceptable_max"
+    ),
+    auc_limit: Annotated[float, typer.Option(help="AUC over mean errors 0..this.")] = field_default(
+        Thresholds, "auc_limit"
+    ),
+    model: Annotated[str, typer.Option(help=f"Transform model: {' | '.join(MODELS)}.")] = field_default(
+        RegistrationContext, "model"
+    ),
+    working_size: SizeOpt = field_default(RegistrationContext, "working_size"),
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = field_default(BenchmarkSettings, "workers"),
+    resume: Annotated[bool, typer.Option(help="Skip the cases already in OUT/cases.csv.")] = field_default(
+        BenchmarkSettings, "resume"
+    ),
+    force: Annotated[bool, typer.Option(help="Start again even if OUT/cases.csv exists.")] = field_default(
+        BenchmarkSettings, "force"
+    ),
     report_only: Annotated[
         Path | None,
         typer.Option("--report-only", help="Rebuild OUT/report.html from OUT/cases.csv and stop (runs nothing)."),
     ] = None,
-    report_worst: Annotated[int, typer.Option(help="Worst cases per method shown in report.html.")] = 6,
+    report_worst: Annotated[int, typer.Option(help="Worst cases per method shown in report.html.")] = field_default(
+        ReportConfig, "worst"
+    ),
 ) -> None:
     """Benchmark registration methods on synthetic (--data) or real annotated (--pairs-dir) pairs per rotation bin."""
     from retinareg.benchmark.command import report_only_from_cli, run_from_cli

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retinareg.cli import app, user_errors
+from retinareg.cli import app, field_default, shown_default, user_errors
+from retinareg.data.config import PackConfig, SynthConfig
 from retinareg.errors import VregError
 from retinareg.limits import MAX_WORKING_SIZE, SEED_RANGE, Range, check_value
 from retinareg.ui import console, stdout
@@ -18,19 +19,21 @@ from retinareg.ui import console, stdout
 @user_errors
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the data set into.")],
-    n: Annotated[int, typer.Option("--n", help="Number of samples.")] = 50,
-    layout: Annotated[str, typer.Option(help="Triplet layout: fives-generated | flat | path to a .toml spec.")] = (
-        "fives-generated"
+    n: Annotated[int, typer.Option("--n", help="Number of samples.")] = field_default(SynthConfig, "n"),
+    layout: Annotated[
+        str, typer.Option(help="Triplet layout: fives-generated | flat | path to a .toml spec.")
+    ] = field_default(SynthConfig, "layout"),
+    size: Annotated[int, typer.Option(help="Image size in pixels (square).")] = field_default(SynthConfig, "size"),
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same images.")] = field_default(
+        SynthConfig, "seed"
     ),
-    size: Annotated[int, typer.Option(help="Image size in pixels (square).")] = 512,
-    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same images.")] = 0,
     vessels: Annotated[
         str,
         typer.Option(
             help="Vessel geometry: procedural | drive (6 bundled real masks) | a folder in DRIVE's layout "
             "(vessels/<id>.png, fov/<id>.png)."
         ),
-    ] = ("procedural"),
+    ] = field_default(SynthConfig, "vessels"),
 ) -> None:
     """Write a synthetic CF/FA/OCT/OCTA data set with vessel masks, in a chosen layout."""
     from retinareg.data.synth import write_synth_dataset
@@ -50,12 +53,21 @@ def prepare(
     src: Annotated[Path, typer.Argument(help="Source folder of aligned triplets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="HDF5 file to write.")],
     layout: Annotated[str, typer.Option(help="Triplet layout: fives-generated | flat | path to a .toml spec.")],
-    size: Annotated[int | None, typer.Option(help="Resize everything to N x N (default: keep the size).")] = None,
-    split: Annotated[str | None, typer.Option(help="train,val,test fractions (default 0.8,0.1,0.1).")] = None,
+    size: Annotated[
+        int | None, typer.Option(help="Resize everything to N x N (default: keep the size).")
+    ] = field_default(PackConfig, "size"),
+    split: Annotated[
+        str | None,
+        typer.Option(help="train,val,test fractions.", show_default=shown_default(PackConfig, "split")),
+    ] = None,  # None: not given (--split-file may be)
     split_file: Annotated[Path | None, typer.Option(help="CSV with header id,split instead of --split.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 0,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip bad samples and list them at the end.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = field_default(PackConfig, "seed"),
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Skip bad samples and list them at the end.")
+    ] = field_default(PackConfig, "skip_bad"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = field_default(
+        PackConfig, "force"
+    ),
 ) -> None:
     """Validate aligned triplets and pack them into one HDF5 file."""
     from retinareg.data.pack import pack
@@ -64,9 +76,10 @@ def prepare(
         raise VregError("use --split or --split-file, not both")
     check_value("--seed", seed, SEED_RANGE)
     check_value("--size", size, Range(8, MAX_WORKING_SIZE))
+    fractions = split or field_default(PackConfig, "split")
     result = pack(
-        src, out, layout=layout, size=size, split=split or "0.8,0.1,0.1", seed=seed, split_file=split_file,
-        skip_bad=skip_bad, force=force, progress=True,
+        src, out, layout=layout, size=size, split=fractions, seed=seed, split_file=split_file, skip_bad=skip_bad,
+        force=force, progress=True,
     )  # fmt: skip
     table = Table(title=out.name, show_header=True)
     table.add_column("split")

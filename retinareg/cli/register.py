@@ -7,8 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from retinareg.cli import app, parse_range, user_errors
+from retinareg.cli import app, field_default, parse_range, shown_default, user_errors
+from retinareg.context import REFERENCE_SIDE, RegistrationContext
+from retinareg.data.pairs import DEFAULT_LAYOUT
 from retinareg.errors import RegistrationFailed, VregError
+from retinareg.estimate import MODELS
+from retinareg.limits import MIN_WORKING_SIZE, field_range
 
 MethodOpt = Annotated[
     str,
@@ -20,17 +24,40 @@ MethodOpt = Annotated[
 ]
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="LoFTR weights (MINIMA/LoFTR release file).")]
 CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="LoFTR weights from `vreg train`.")]
-SizeOpt = Annotated[int, typer.Option("--working-size", min=64, help="Long side (px) both images are matched at.")]
+# The registration options' defaults and limits are the RegistrationContext's (the options that default to None
+# leave the context's default in place and show it); tests/test_cli_defaults.py checks each against its field.
+_ROTATION = field_range(RegistrationContext, "max_rotation")
+SizeOpt = Annotated[
+    int, typer.Option("--working-size", min=MIN_WORKING_SIZE, help="Long side (px) both images are matched at.")
+]
 RotOpt = Annotated[
-    float | None, typer.Option("--max-rotation", min=0, max=180, help="Largest expected |rotation| in degrees.")
+    float | None,
+    typer.Option(
+        "--max-rotation",
+        min=_ROTATION.lo,
+        max=_ROTATION.hi,
+        help="Largest expected |rotation| in degrees.",
+        show_default=shown_default(RegistrationContext, "max_rotation"),
+    ),
 ]
 ScaleOpt = Annotated[
-    str | None, typer.Option("--scale-range", help="Allowed field-of-view scale, LOW,HIGH (default 0.4,2.5).")
+    str | None,
+    typer.Option(
+        "--scale-range",
+        help="Allowed field-of-view scale, LOW,HIGH.",
+        show_default=shown_default(RegistrationContext, "scale_range"),
+    ),
 ]
-ModelOpt = Annotated[str, typer.Option("--model", help="affine | similarity | homography.")]
+ModelOpt = Annotated[str, typer.Option("--model", help=f"{' | '.join(MODELS)}.")]
 ThresholdOpt = Annotated[
-    float | None, typer.Option("--threshold", help="MAGSAC++ threshold, px at 640 px (default 3).")
+    float | None,
+    typer.Option(
+        "--threshold",
+        help=f"MAGSAC++ threshold, px at {REFERENCE_SIDE} px.",
+        show_default=shown_default(RegistrationContext, "threshold_px"),
+    ),
 ]
+_WORKING_SIZE = field_default(RegistrationContext, "working_size")
 
 
 def method_spec(method: str, weights: Path | None, checkpoint: Path | None) -> str:
@@ -90,8 +117,8 @@ def register(
     method: MethodOpt = "auto",
     weights: WeightsOpt = None,
     checkpoint: CheckpointOpt = None,
-    model: ModelOpt = "affine",
-    working_size: SizeOpt = 640,
+    model: ModelOpt = field_default(RegistrationContext, "model"),
+    working_size: SizeOpt = _WORKING_SIZE,
     threshold: ThresholdOpt = None,
     transform_out: Annotated[Path | None, typer.Option("--transform-out", help="Transform JSON.")] = None,
     checkerboard: Annotated[Path | None, typer.Option("--checkerboard", help="Fixed/warped tiles PNG.")] = None,
@@ -104,7 +131,7 @@ def register(
     allow_mirror: Annotated[bool, typer.Option("--allow-mirror", help="Accept mirrored transforms.")] = False,
     pairs: Annotated[Path | None, typer.Option("--pairs", help="Batch: CSV with fixed,moving[,name].")] = None,
     pairs_dir: Annotated[Path | None, typer.Option("--pairs-dir", help="Batch: a folder of pairs.")] = None,
-    pairs_layout: Annotated[str, typer.Option("--pairs-layout", help="Layout of --pairs-dir.")] = "landmarks-csv",
+    pairs_layout: Annotated[str, typer.Option("--pairs-layout", help="Layout of --pairs-dir.")] = DEFAULT_LAYOUT,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Batch output folder.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Batch: parallel processes.")] = 1,
     resume: Annotated[
@@ -172,7 +199,7 @@ def match(
     method: MethodOpt = "auto",
     weights: WeightsOpt = None,
     checkpoint: CheckpointOpt = None,
-    working_size: SizeOpt = 640,
+    working_size: SizeOpt = _WORKING_SIZE,
     threshold: ThresholdOpt = None,
     max_rotation: RotOpt = None,
     scale_range: ScaleOpt = None,

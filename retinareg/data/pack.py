@@ -16,6 +16,7 @@ import numpy as np
 
 from retinareg import __version__
 from retinareg.data import h5 as schema
+from retinareg.data.config import PackConfig
 from retinareg.data.h5_writer import create_datasets, encode_sample, ordered_map, write_sample
 from retinareg.data.layouts import load_layout
 from retinareg.data.samples import BadSample, LoadedSample, check_present, image_hw, load_sample
@@ -46,12 +47,12 @@ def pack(
     src: str | os.PathLike,
     out: str | os.PathLike,
     layout: str = "fives-generated",
-    size: int | None = None,
-    split: tuple[float, float, float] | str = (0.8, 0.1, 0.1),
-    seed: int = 0,
+    size: int | None = PackConfig.size,
+    split: tuple[float, float, float] | str = PackConfig.split,
+    seed: int = PackConfig.seed,
     split_file: str | os.PathLike | None = None,
-    skip_bad: bool = False,
-    force: bool = False,
+    skip_bad: bool = PackConfig.skip_bad,
+    force: bool = PackConfig.force,
     progress: bool = False,
     workers: int | None = None,
 ) -> PackResult:

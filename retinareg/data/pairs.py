@@ -29,6 +29,9 @@ from retinareg.errors import VregError
 from retinareg.io import LANDMARK_COLUMNS, BadTable, read_landmarks
 from retinareg.specs import format_template, load_spec
 
+#: the layout of a folder of pairs when none is named (`vreg register --pairs-dir`, `vreg benchmark --pairs-dir`)
+DEFAULT_LAYOUT = "landmarks-csv"
+
 MIN_POINTS = 3
 # A point may sit on the outer half of an edge pixel (pixel centres are integers, edges at -0.5 and W - 0.5).
 EDGE_TOLERANCE = 0.5
@@ -181,7 +184,7 @@ def _check_record(name: str, fixed: Path, fields: dict[str, str], spec: dict[str
 
 
 def find_pairs(
-    root: str | os.PathLike, layout: str = "landmarks-csv", skip_bad: bool = False
+    root: str | os.PathLike, layout: str = DEFAULT_LAYOUT, skip_bad: bool = False
 ) -> tuple[list[PairRecord], list[BadEntry]]:
     """Find and validate every pair under ``root`` described by a pairs spec (bundled name or .toml path).
 

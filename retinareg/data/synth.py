@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retinareg.data.config import SynthConfig
 from retinareg.data.synth_render import render_cf, render_fa, render_oct, render_octa
 from retinareg.data.synth_vessels import drive_scene, procedural_scene
 from retinareg.errors import VregError
@@ -53,11 +54,11 @@ def make_triplet(
 
 def write_synth_dataset(
     out_dir: str | os.PathLike,
-    n: int,
-    layout: str = "fives-generated",
-    size: int = 512,
-    seed: int = 0,
-    vessels: str = "procedural",
+    n: int = SynthConfig.n,
+    layout: str = SynthConfig.layout,
+    size: int = SynthConfig.size,
+    seed: int = SynthConfig.seed,
+    vessels: str = SynthConfig.vessels,
     progress: bool = False,
     workers: int | None = None,
 ) -> list[str]:

@@ -25,7 +25,9 @@ from retinareg.limits import Range, check_fields
 from retinareg.matches import Matches
 from retinareg.methods.base import Method
 from retinareg.methods.classic import ClassicMethod
-from retinareg.methods.loftr import ClassicPrealigner, Device, LoFTRMethod, LoFTROptions, Prealignment
+from retinareg.methods.loftr import LoFTRMethod
+from retinareg.methods.loftr_options import Device, LoFTROptions
+from retinareg.methods.prealign import ClassicPrealigner, Prealignment
 
 __all__ = ["AutoMethod", "AutoOptions"]
 

@@ -19,101 +19,39 @@ A result from a rough start (the global estimate, or the search) is trusted only
 vessel patches do not. The registration context's ``max_rotation`` / ``scale_range`` narrow this: a narrow context
 (|rotation| <= 30 deg, scale 0.7-1.4) skips both. Candidates are scored with the context's MAGSAC++ fit. The matcher
 is injectable: any callable (fixed_gray, moving_gray) -> Matches; so is the verifier.
+
+Options: :mod:`~retinareg.methods.loftr_options`; the starts (classic's pre-alignment, the rotation search's
+candidates): :mod:`~retinareg.methods.prealign`; the trust rules of a rough start:
+:mod:`~retinareg.methods.rough_start`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from retinareg.errors import RegistrationFailed, VregError
-from retinareg.geometry import center_similarity, decompose_affine, translation_matrix, warp_image
+from retinareg.geometry import decompose_affine, translation_matrix, warp_image
 from retinareg.io import to_gray
-from retinareg.limits import MAX_LOFTR_SIDE, Range, check_fields
 from retinareg.methods.base import Matches, Method
+from retinareg.methods.loftr_options import PREALIGN_MODES, LoFTROptions
+from retinareg.methods.prealign import (
+    ClassicPrealigner,
+    PrealignFn,
+    Prealignment,
+    overlap_box,
+    rotation_candidates,
+)
+from retinareg.methods.rough_start import RoughStartCheck, VerifyFn
 from retinareg.paths import BUNDLED_LOFTR
 
 if TYPE_CHECKING:
     from retinareg.context import RegistrationContext
 
 MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
-# (fixed, moving, 3x3 moving -> fixed) -> the share of vessel patches that confirm the estimate (classic's check)
-VerifyFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-
-
-@dataclass(frozen=True)
-class Prealignment:
-    """Where a pre-aligner puts MOVING: ``matrix`` (3x3, moving -> fixed, the pixels of the images given), its
-    global correlation ``score``, and whether it is a ``refined`` (trusted) registration or only a rough estimate."""
-
-    matrix: np.ndarray
-    score: float
-    refined: bool = False
-    matches: Matches | None = None  # a refined registration's own agreeing matches (given pixels), when it has them
-
-
-PrealignFn = Callable[[np.ndarray, np.ndarray], Prealignment]
-Prealign = Literal["auto", "classic", "search", "none"]
-PREALIGN_MODES: tuple[str, ...] = get_args(Prealign)
-Device = Literal["cpu", "cuda", "mps", "auto"]
-
-
-@dataclass(frozen=True)
-class LoFTROptions:
-    """The loftr method's options (``loftr:weights=A.ckpt,prealign=none``).
-
-    Options:
-        weights: MINIMA / LoFTR / vreg weights file (default: the bundled vessel-input model)
-        checkpoint: a `vreg train` checkpoint (best.ckpt / last.ckpt)
-        size: long side LoFTR matches at inside the working frame (default: the model's train_size, else the frame)
-        prealign: how rotation is handled: classic's registration (else its global estimate) first, then a
-            rotation search (auto), only classic's (classic), a rotation search (search) or none
-        step: rotation-search step (deg) when pre-alignment fails
-        passes: LoFTR passes on a pre-aligned pair; each later pass warps MOVING with the affine of the previous
-            pass's matches (LoFTR matches more accurately the closer the pre-alignment); 1 = the fastest
-        refine_factor: the later passes match at this many times the first pass's long side (never beyond the
-            working frame): a pre-aligned pair matched larger gives more and finer matches
-        rough_min_inliers: least inlier matches of a result that did not start from classic's trusted registration
-            (its global estimate, or the rotation search): matches from a wrong start agree by chance more easily
-        rough_min_verified: and the least share of classic's vessel patches that must confirm such a result
-            (classic's verification pass at its affine; 0 = not checked)
-        join: add classic's agreeing vessel-patch matches to LoFTR's when classic's trusted registration was the
-            start, so the one final fit sees both (false = LoFTR's matches alone)
-        device: torch device: auto (CUDA when present, else MPS, else the CPU) | cuda | mps | cpu
-    """
-
-    weights: str | None = None
-    checkpoint: str | None = None
-    size: Annotated[int | None, Range(64, MAX_LOFTR_SIDE)] = None
-    prealign: Prealign = "auto"
-    step: Annotated[float, Range(1, 180)] = 90.0
-    # Chosen on the tuning pairs (out/tune, 180 cases at 45/90/180 deg): median mean error 1.34 -> 1.15 px with the
-    # same successes, +0.19 s per case; a third pass: 1.17 px, SR_ME 97.8 -> 98.3 %, +0.18 s more, not worth it.
-    passes: Annotated[int, Range(1, 8)] = 2
-    # Chosen on the same tuning cases: later passes at 1.5x (384 px for the bundled 256 px model) gave a median mean
-    # error of 0.94 against 1.13 px (1.25x: 0.99, 1.75x: 0.93) for about 35 % more time per case.
-    refine_factor: Annotated[float, Range(1, 4)] = 1.5
-    # Chosen on the real late-FA windows (scripts/pseudo_truth_set.py, smallfov): every result accepted from a rough
-    # start there was wrong by 70-440 px with 12-14 inlier matches; the successes (from classic's registration) had 21+.
-    rough_min_inliers: Annotated[int, Range(0, 100_000)] = 24
-    # Chosen on the same windows and the DRIVE-based tuning pairs with every start forced rough
-    # (scripts/bench_rough_starts.py): with the stage-2 model the correct results' shares were 12-100 %, those wrong
-    # by 50+ px 0-9.5 %, the real negatives' at most 5.6 % (0.1). Re-chosen for the stage-3 model (`just
-    # bench-rough-starts`, 100 late-FA windows): correct 10.3-45.3 %, wrong by more than 15 px up to 16.3 %; at 0.2 it
-    # keeps 25 of 31 correct results and accepts none wrong by more than 15 px (0.1: 30 of 31, and one 23 px miss).
-    rough_min_verified: Annotated[float, Range(0, 1)] = 0.2
-    # Chosen on the tuning pairs (out/tune, 180 cases at 45/90/180 deg): median mean error 0.65 -> 0.57 px, MIR 0.85 ->
-    # 0.88, the same successes and time per case.
-    join: bool = True
-    device: Device = "auto"
-
-    def __post_init__(self) -> None:
-        if self.weights and self.checkpoint:
-            raise ValueError("give weights= or checkpoint=, not both")
-        check_fields(self)  # the Range of each field (retinareg.limits)
 
 
 @dataclass(frozen=True)
@@ -127,52 +65,6 @@ class _View:
     moving: np.ndarray
     scale: float | None
     refine_scale: float | None
-
-
-class ClassicPrealigner:
-    """The classic method's registration (its affine), else, when classic does not trust it, its best global
-    hypothesis (a similarity), rejected when that hypothesis' correlation is too weak.
-
-    Built for the same registration context as the LoFTR method, so its search covers the same rotations and scales.
-    """
-
-    def __init__(self, context: RegistrationContext | None = None) -> None:
-        from retinareg.methods.classic import ClassicMethod
-
-        self.classic = ClassicMethod(context=context)
-
-    def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> Prealignment:
-        try:
-            found = self.classic.match(fixed, moving)
-            matrix, _ = self.classic.context.fit(found, max(fixed.shape[:2]), model="affine")
-            return Prealignment(matrix, float(found.info["global_score"]), refined=True, matches=found)
-        except RegistrationFailed as exc:
-            rough = exc.details.get("global_matrix")
-            return self.rough_start(rough, float(exc.details.get("global_score", 0.0)))  # type: ignore[arg-type]
-
-    def rough_start(self, matrix: np.ndarray | None, score: float) -> Prealignment:
-        """Classic's global estimate MATRIX (3x3, moving -> fixed) as a rough start, or RegistrationFailed when there is
-        none or its correlation SCORE is under classic's ``min_score``."""
-        if matrix is None or score < self.classic.config.min_score:
-            raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})", global_score=score)
-        return Prealignment(np.asarray(matrix, dtype=np.float64), score)
-
-
-def overlap_box(valid: np.ndarray, min_share: float = 0.02, margin: int = 8, min_side: int = 64) -> tuple[int, ...]:
-    """(x0, y0, x1, y1) around the rows/columns where more than ``min_share`` of the pixels are valid.
-
-    valid: (H, W) bool. Isolated noise pixels do not widen the box; a box under ``min_side`` px gives the frame.
-    """
-    h, w = valid.shape
-    rows = np.flatnonzero(valid.mean(axis=1) > min_share)
-    cols = np.flatnonzero(valid.mean(axis=0) > min_share)
-    if len(rows) == 0 or len(cols) == 0:
-        return 0, 0, w, h
-    x0, x1 = max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)
-    y0, y1 = max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)
-    if x1 - x0 < min_side or y1 - y0 < min_side:
-        return 0, 0, w, h
-    return int(x0), int(y0), int(x1), int(y1)
 
 
 class LoFTRMethod(Method):
@@ -316,39 +208,15 @@ class LoFTRMethod(Method):
         return self.matcher(fixed_in, moving_in, scale=scale)
 
     def _rough_doubt(self, found: Matches, fixed: np.ndarray, moving: np.ndarray) -> str | None:
-        """Why FOUND, a result from a rough start, is not trusted (None: trusted). It needs ``rough_min_inliers``
-        agreeing matches, and at least ``rough_min_verified`` of classic's vessel patches must confirm its affine:
-        LoFTR's matches from a wrong start agree among themselves by chance far more easily than independent
-        vessel patches searched in a wide window do."""
-        try:  # one fit gives both the inlier count and the affine that classic's patches check
-            matrix, inliers = self.context.fit(found, max(fixed.shape[:2]), model="affine", min_inliers=3)
-            n, no_fit = int(inliers.sum()), None
-        except RegistrationFailed as exc:
-            matrix, n, no_fit = None, 0, exc
-        found.info["rough_inliers"] = n
-        if n < self.rough_min_inliers:
-            return f"{n} inlier matches from a rough start; a result that classic did not pre-align needs " + str(
-                self.rough_min_inliers
-            )
-        if self.rough_min_verified > 0:
-            if matrix is None:
-                raise no_fit  # no affine at all (only reachable with rough_min_inliers=0)
-            share = self.verifier(fixed, moving, matrix)
-            found.info["verified_ratio"] = share
-            if share < self.rough_min_verified:
-                return (
-                    f"{n} inlier matches from a rough start, but only {share:.0%} of classic's vessel patches "
-                    f"confirm them (need {self.rough_min_verified:.0%})"
-                )
-        return None
+        """Why FOUND, a result from a rough start, is not trusted (None: trusted); see :mod:`.rough_start`."""
+        return self._rough_check().doubt(found, fixed, moving)
 
     def _supported(self, found: Matches, fixed: np.ndarray, moving: np.ndarray) -> Matches:
-        """FOUND, a result from a rough start, when ``_rough_doubt`` finds nothing; else RegistrationFailed (a
-        refusal, not a chance alignment)."""
-        doubt = self._rough_doubt(found, fixed, moving)
-        if doubt is not None:
-            raise RegistrationFailed(f"loftr: {doubt} ({found.info.get('strategy', 'search')})", **found.info)
-        return found
+        """FOUND when ``_rough_doubt`` finds nothing; else RegistrationFailed (a refusal, not a chance alignment)."""
+        return self._rough_check().supported(found, fixed, moving)
+
+    def _rough_check(self) -> RoughStartCheck:
+        return RoughStartCheck(self.context, self.rough_min_inliers, self.rough_min_verified, self.verifier)
 
     def _joined(self, found: Matches, pre: Prealignment) -> Matches:
         """FOUND with the pre-aligner's own matches added (``join``), else FOUND."""
@@ -425,13 +293,7 @@ class LoFTRMethod(Method):
 
     def _candidates(self, fixed_hw: tuple[int, int], moving_hw: tuple[int, int]) -> list[tuple[float, np.ndarray]]:
         """(angle, moving -> fixed-frame similarity) for every k * step within the allowed rotation."""
-        lo, hi = self.context.scale_range
-        scale = 1.0 if lo <= 1.0 <= hi else float(np.sqrt(lo * hi))
-        base = max(fixed_hw) / max(moving_hw)  # same long side -> same field of view at scale 1
-        count = max(1, int(round(360.0 / self.rotation_step)))
-        angles = sorted({((k * self.rotation_step + 180.0) % 360.0) - 180.0 for k in range(count)}, key=abs)
-        angles = [a for a in angles if abs(a) <= self.context.max_rotation + 0.5 * self.rotation_step] or [0.0]
-        return [(a, center_similarity(moving_hw, fixed_hw, a, scale * base)) for a in angles]
+        return rotation_candidates(self.context, self.rotation_step, fixed_hw, moving_hw)
 
     def _rotation_search(self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any], inputs: _View) -> Matches:
         candidates = self._candidates(fg.shape[:2], mg.shape[:2])

@@ -3,7 +3,7 @@
 The moving vessel map is warped into the fixed frame with the current estimate. On a regular grid, every patch with
 enough vessel content is searched for in the fixed vessel map within a small radius (normalised cross-correlation,
 OpenCV ``matchTemplate``). Each found patch gives one genuine correspondence: the patch centre in the moving image
-and where it landed in the fixed image. An affine fitted to them by the context's MAGSAC++ (``ClassicMethod._fit``)
+and where it landed in the fixed image. An affine fitted to them by the context's MAGSAC++ (``classic.refine.fit``)
 is the next estimate; the search radius shrinks from pass to pass.
 """
 

@@ -23,7 +23,8 @@ from retinareg.errors import VregError
 from retinareg.methods.auto import AutoMethod, AutoOptions
 from retinareg.methods.base import Matches, Method
 from retinareg.methods.classic import ClassicConfig, ClassicMethod
-from retinareg.methods.loftr import LoFTRMethod, LoFTROptions
+from retinareg.methods.loftr import LoFTRMethod
+from retinareg.methods.loftr_options import LoFTROptions
 from retinareg.methods.options import Option, declared_options, parse_options
 from retinareg.methods.sift import SiftMethod, SiftOptions
 

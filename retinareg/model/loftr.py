@@ -26,17 +26,12 @@ from kornia.feature.loftr.utils.position_encoding import PositionEncodingSine
 from torch import nn
 
 from retinareg.errors import VregError
-from retinareg.model.checkpoint import (
-    checkpoint_payload,
-    is_vreg_checkpoint,
-    load_state,
-    read_checkpoint,
-    stored_model_config,
-)
+from retinareg.model.checkpoint import checkpoint_payload, is_vreg_checkpoint, load_state, stored_model_config
 from retinareg.model.config import MODULE_NAMES, LoFTRConfig
 from retinareg.model.device import resolve_device
 from retinareg.model.freeze import apply_freeze, parameter_table
 from retinareg.model.padded_matching import PaddedCoarseMatching
+from retinareg.model.safe_load import read_checkpoint
 
 __all__ = ["LoFTRConfig", "LoFTRModel", "checkpoint_payload", "load_model", "parameter_table"]
 

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from retinareg.errors import VregError
-from retinareg.model.checkpoint import checkpoint_payload, is_vreg_checkpoint, read_checkpoint
+from retinareg.model.checkpoint import checkpoint_payload, is_vreg_checkpoint
+from retinareg.model.safe_load import read_checkpoint
 from retinareg.paths import atomic_output
 
 LAST, BEST = "last.ckpt", "best.ckpt"
@@ -72,7 +73,7 @@ def resume_path(run_dir: str | Path) -> Path:
 def load_trainer_state(run_dir: str | Path) -> dict[str, Any]:
     """The contents of a run directory's ``last.ckpt``, checked to hold the trainer keys (for ``--resume``).
 
-    Read by the one weights reader (:func:`retinareg.model.checkpoint.read_checkpoint`: no code from the file runs).
+    Read by the one weights reader (:func:`retinareg.model.safe_load.read_checkpoint`: no code from the file runs).
     Its model (``model_config`` and ``model``) is checked and loaded by the one weights loader,
     ``load_model(resume_path(run_dir), contents=...)``.
     """

@@ -65,7 +65,7 @@ def _read_metrics(run_dir: Path) -> pd.DataFrame:
 
 def _checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]]:
     """(path, contents) of best.ckpt, else last.ckpt."""
-    from retinareg.model.checkpoint import read_checkpoint
+    from retinareg.model.safe_load import read_checkpoint
     from retinareg.training.checkpoint import BEST, LAST
 
     for name in (BEST, LAST):

@@ -1,0 +1,32 @@
+"""The defaults of making and packing data sets (`vreg synth`, `vreg prepare`), owned once: the functions and the
+command line both take them from here. Light on imports, so the CLI reads them without loading the data code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """A synthetic data set (:func:`retinareg.data.synth.write_synth_dataset`): ``n`` samples of ``size`` x ``size``
+    px in a triplet ``layout`` (name or .toml spec), vessel geometry ``vessels`` (procedural | drive | a folder in
+    DRIVE's layout), drawn from ``seed``."""
+
+    n: int = 50
+    layout: str = "fives-generated"
+    size: int = 512
+    seed: int = 0
+    vessels: str = "procedural"
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    """Packing triplets into HDF5 (:func:`retinareg.data.pack.pack`): resized to ``size`` x ``size`` px (None: keep),
+    train/val/test fractions ``split`` permuted with ``seed``; bad samples stop it unless ``skip_bad``; an existing
+    file is replaced only with ``force``."""
+
+    size: int | None = None
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    skip_bad: bool = False
+    force: bool = False

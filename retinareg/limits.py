@@ -1,4 +1,4 @@
-"""Every limit on what vreg reads and computes, in one place (README "Safety" lists them).
+"""Every limit on what vreg reads and computes, in one place (docs/safety.md lists them).
 
 Hostile or broken inputs must end in one line and exit 2, in bounded time and memory, never in a hang or a
 traceback. The limits here are checked *before* the work they protect:
@@ -50,7 +50,7 @@ IMAGE_PIXELS_ENV = "VREG_MAX_IMAGE_PIXELS"
 MAX_WORKING_SIZE = 2048
 #: largest long side LoFTR matches at (``loftr:size``, the refinement passes, a model without ``train_size`` at a large
 #: working size): its coarse matching scores every pair of 8 px cells, (side / 8)**4 values: 10 GB at 2048 px, 1.6 GB
-#: at 832 px (bundled model, measured with /usr/bin/time -v; README "Safety")
+#: at 832 px (bundled model, measured with /usr/bin/time -v; docs/safety.md)
 MAX_LOFTR_SIDE = 832
 #: smallest working size
 MIN_WORKING_SIZE = 64

@@ -119,7 +119,7 @@ class ClassicConfig:
     # patches and stretch <= 1.11 in the tuning, stress and real-window sets), chance inliers of the last, narrow
     # pass mostly do not (at most 0.70 over the 28 such results of the 188 tuning and 428 hard negatives, seed 0).
     # Without it, fresh hard negatives (seed 1) accepted one other-eye window: 22 inlier patches, 38 % inlier
-    # share, 22 % verified, 13 verified = 0.59 per inlier patch. README "Broad support" has every figure.
+    # share, 22 % verified, 13 verified = 0.59 per inlier patch. docs/experiments.md has every figure.
     broad_inliers: Annotated[int, Range(0, 100_000)] = 20
     broad_max_stretch: Annotated[float, Range(1, 100)] = 1.11
     broad_min_kept: Annotated[float, Range(0, 1)] = 0.75

@@ -102,8 +102,8 @@ class ClassicConfig:
     # acceptance
     # The verification pass does most of the discrimination (chance agreement ~1 %; mostly 34-90 % on correct results
     # of the tuning cases, scripts/smallfov_tuning_set.py; of their 188 negatives all but three stay at or below 27 %,
-    # and those three, at 35-44 %, are refused by the context's scale range, see docs/experiments.md); a small field of view gets a
-    # denser patch grid so that the counts below stay reachable.
+    # and those three, at 35-44 %, are refused by the context's scale range, see docs/experiments.md); a small field of
+    # view gets a denser patch grid so that the counts below stay reachable.
     min_inliers: Annotated[int, Range(3, 100_000)] = 12
     min_inlier_ratio: Annotated[float, Range(0, 1)] = 0.3
     verify_radius: Annotated[int, Range(2, 48)] = 24

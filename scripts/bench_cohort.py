@@ -179,6 +179,7 @@ def kill_test(records: list[Any], args: argparse.Namespace, reference: pd.DataFr
         "seconds": round(seconds, 2),
         "workers_after": workers_after,
         "rows": len(rows),
+        "status": dict(Counter(r["status"] for r in rows)),
         "every_pair_once": set(counts) == names and set(counts.values()) == {1},
         "ok_without_outputs": missing_outputs,
         "temporaries_left": leftovers,

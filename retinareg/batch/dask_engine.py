@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,7 @@ def _lost(chunk: list[PairRecord], exc: BaseException) -> list[dict[str, Any]]:
 
 def dask_rows(
     client: Client, chunks: list[list[PairRecord]], settings: BatchSettings
-) -> Iterator[list[dict[str, Any]]]:
+) -> Generator[list[dict[str, Any]], None, None]:
     """The rows of each chunk as its task finishes on ``client``'s cluster (in finishing order).
 
     Tasks are impure (each submission runs, two equal chunks are two tasks) and named ``register-<batch>-<i>`` for

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from retinareg.batch.settings import BatchSettings
@@ -11,7 +11,9 @@ from retinareg.batch.work import register_chunk, register_record
 from retinareg.data.pairs import PairRecord
 
 
-def local_rows(chunks: list[list[PairRecord]], settings: BatchSettings, workers: int) -> Iterator[list[dict[str, Any]]]:
+def local_rows(
+    chunks: list[list[PairRecord]], settings: BatchSettings, workers: int
+) -> Generator[list[dict[str, Any]], None, None]:
     """The rows of each chunk as it finishes: ``workers`` <= 1 registers pair by pair in this process (one row at a
     time), more runs each chunk as a task in a pool of that many spawned processes (``retinareg.parallel``)."""
     if workers <= 1:

@@ -8,8 +8,9 @@ pair) and finally rewrites summary.csv sorted by name.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,8 @@ def _bad_rows(bad: list[Any] | None) -> list[dict[str, Any]]:
 
 def _engine(
     chunks: list[list[PairRecord]], settings: BatchSettings, workers: int, client: Client | None
-) -> Iterator[list[dict[str, Any]]]:
+) -> Generator[list[dict[str, Any]], None, None]:
+    """The rows of each chunk as it finishes, from the Dask engine (``client`` given) or the local one."""
     if client is not None:
         from retinareg.batch.dask_engine import dask_rows
 
@@ -94,9 +96,11 @@ def run_batch(
             chunks = chunked(todo, chunk_size if client is not None or workers > 1 else 1, n_slots)
             with progress() as bar:
                 task = bar.add_task("registering", total=len(todo))
-                for chunk_rows in _engine(chunks, settings, workers, client):
-                    rows.extend(row for row in chunk_rows if log.append(row))
-                    bar.advance(task, len(chunk_rows))
+                # closing: leaving early (Ctrl-C, an error) cancels the engine's tasks not finished yet, at once
+                with contextlib.closing(_engine(chunks, settings, workers, client)) as engine:
+                    for chunk_rows in engine:
+                        rows.extend(row for row in chunk_rows if log.append(row))
+                        bar.advance(task, len(chunk_rows))
     finally:
         log.close()
     return finish_batch(summary, rows)

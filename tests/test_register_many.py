@@ -9,6 +9,7 @@ processes, one thread each.
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -197,3 +198,22 @@ def test_temporaries_of_another_machine_are_left_alone(tmp_path: Path) -> None:
         path.write_text("x")
     assert remove_stale_temporaries(tmp_path) == [ours]
     assert theirs.exists()
+
+
+NO_DASK = """
+import sys
+sys.modules["dask"] = sys.modules["distributed"] = None  # as if `pip install retinareg` without the dask extra
+import retinareg
+frame = retinareg.register_many([(sys.argv[1], sys.argv[2], "p")], "classic", out_dir=sys.argv[3])
+assert list(frame["status"]) == ["ok"], frame
+"""
+
+
+def test_without_dask_a_batch_still_runs_here(pairs: list, tmp_path: Path) -> None:
+    fixed, moving, _ = pairs[0]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_DASK, fixed, moving, str(tmp_path)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "p.png").is_file()

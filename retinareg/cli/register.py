@@ -115,7 +115,7 @@ def register(
         typer.Option(
             "--scheduler",
             help="Batch on a Dask cluster: address of its running scheduler (tcp://HOST:8786); needs "
-            "pip install 'retinareg[dask]'. See docs/cohorts.md.",
+            "pip install 'retinareg\\[dask]' (docs/cohorts.md).",
             show_default=False,
         ),
     ] = None,

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 import retinareg
 import retinareg.batch.run as batch_run
-from retinareg.batch import as_records
+from retinareg.batch import as_records, work
 from retinareg.cli import app
 from retinareg.data.pairs import PairRecord
 from retinareg.errors import InputError, VregError
@@ -90,6 +90,8 @@ def test_dask_and_a_process_pool_give_the_serial_rows(pairs: list, client: objec
     assert "garbage.png" in serial.set_index("name").loc["garbage", "reason"]
     pool = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "pool", workers=2, chunk_size=2)
     on_dask = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, chunk_size=2)
+    # 3 tasks on 2 workers: each worker process loaded the method once, however many chunks it ran
+    assert set(client.run(lambda: work._WORKER.get("builds")).values()) == {1}
     for other, folder in ((pool, "pool"), (on_dask, "dask")):
         pd.testing.assert_frame_equal(_comparable(other), _comparable(serial))
         assert pd.read_csv(tmp_path / folder / "summary.csv", dtype=str).shape == (len(pairs), serial.shape[1])

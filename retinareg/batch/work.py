@@ -29,6 +29,7 @@ def _registrar(settings: BatchSettings) -> Any:
     with _LOCK:
         if _WORKER.get("key") != key:
             _WORKER.update(key=key, registrar=Registrar(settings.method_spec, context=settings.context))
+            _WORKER["builds"] = _WORKER.get("builds", 0) + 1  # how often this process loaded a method
         return _WORKER["registrar"]
 
 

@@ -79,7 +79,11 @@ def run_batch(
     settings = dataclasses.replace(settings, stems=batch_stems([r.name for r in records], settings.pictures))
     names = {r.name for r in records}
     earlier = read_summary(summary) if resume else []
-    kept = [r for r in earlier if r["status"] in ("ok", "failed") and r["name"] in names]
+    first: dict[str, dict[str, str]] = {}  # the first row of each pair (the log never holds two, older files might)
+    for r in earlier:
+        if r["status"] in ("ok", "failed") and r["name"] in names:
+            first.setdefault(r["name"], r)
+    kept = list(first.values())
     done = {r["name"] for r in kept}
     todo = [r for r in records if r.name not in done]
     rows: list[dict[str, Any]] = list(kept)

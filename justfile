@@ -89,3 +89,7 @@ ablations:
 # The forgetting check of the frozen policy: fine-tune the bundled LoFTR on CF-OCT only with --freeze default vs none, then CF-FA again (held-out synthetic + dev pairs). Env: DATA, HOLDOUT, STEPS, LR, OUT
 forgetting:
     bash scripts/forgetting.sh
+
+# Cohort engine: a 2-worker local Dask cluster vs `--workers 2` (pairs/s, same rows) on the 64 dev cases, then a worker SIGKILLed mid-run (every pair once in summary.csv, outputs complete) into bench/cohort (extra args: --limit 8, --skip-throughput, --skip-kill)
+bench-cohort *args:
+    python3 scripts/bench_cohort.py --pairs-dir ../shared/data/mmim_retina_dev --out bench/cohort "$@"

@@ -7,6 +7,7 @@ The public API (:mod:`retinareg.api`)::
     reg = retinareg.register("cf.png", "fa.png")  # paths, numpy arrays or torch tensors
     reg.ok, reg.reason, reg.matrix  # trusted?, why not, (3, 3) float64 moving -> fixed pixels
     registrar = retinareg.Registrar("classic")  # many pairs: the method loads once; thread-safe
+    table = retinareg.register_many("pairs.csv", out_dir="out")  # a cohort: here, or on a Dask cluster (client=)
 
 Importing the package is cheap: the API's modules (numpy, OpenCV) load on first use, torch only for a LoFTR.
 """
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from retinareg.api import ImageLike, Registrar, as_image, available_methods, load_model, match, register
+    from retinareg.batch.many import register_many
     from retinareg.errors import InputError, RegistrationFailed, VregError
     from retinareg.matches import Matches
     from retinareg.registration import Registration
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 #: public name -> the module that defines it (loaded on first access, PEP 562)
 _EXPORTS = {
     "register": "retinareg.api",
+    "register_many": "retinareg.batch.many",
     "match": "retinareg.api",
     "Registrar": "retinareg.api",
     "load_model": "retinareg.api",
@@ -43,6 +46,7 @@ _EXPORTS = {
 __all__ = [
     "ImageLike", "InputError", "Matches", "Registrar", "Registration", "RegistrationFailed", "VregError",
     "__version__", "as_image", "available_methods", "load_model", "match", "register",
+    "register_many",
 ]  # fmt: skip
 
 

@@ -6,9 +6,10 @@
 >>> warped = reg.warp()                                    # the moving image in the fixed frame
 
 For many pairs build a :class:`Registrar` once (it loads the method and its model once) and call it per pair, from
-one thread or several. Every input kind is normalised here, once, to what the core takes (numpy uint8 (H, W) or
-(H, W, 3)); anything else is refused with :class:`~retinareg.errors.InputError` and one line. A refusal is a result
-(``ok=False`` and the reason), not an exception.
+one thread or several; for a cohort written to a folder (outputs + summary.csv, here or on a Dask cluster) use
+:func:`retinareg.register_many` (``retinareg.batch.many``). Every input kind is normalised here, once, to what the
+core takes (numpy uint8 (H, W) or (H, W, 3)); anything else is refused with :class:`~retinareg.errors.InputError`
+and one line. A refusal is a result (``ok=False`` and the reason), not an exception.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 The bundled files (layout specs, DRIVE masks, the sample pair, the bundled LoFTR) sit in ``retinareg/resources/`` and
 are found with :mod:`importlib.resources`, so an installed wheel carries them as well as a source checkout does.
 
-Temporary files are named ``.<target name>.vreg-<pid>-<random>.tmp<suffix>`` beside their target. A process killed
-before it could remove its own (SIGKILL, power loss) leaves one behind; the next :func:`atomic_output` in the same
-folder removes every such file whose pid is no longer running (:func:`remove_stale_temporaries`).
+Temporary files are named ``.<target name>.vreg-<pid>@<host>-<random>.tmp<suffix>`` beside their target (``<host>``:
+a tag of this machine's name). A process killed before it could remove its own (SIGKILL, power loss) leaves one
+behind; the next :func:`atomic_output` in the same folder, on the same machine, removes every such file whose pid is
+no longer running (:func:`remove_stale_temporaries`). Files of other machines (Dask workers writing to one shared
+folder) are left alone: their pids mean nothing here.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import atexit
 import contextlib
 import os
 import re
+import socket
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -41,8 +45,11 @@ SAMPLE_DIR = RESOURCES / "sample"
 #: the LoFTR that vreg trained itself (small preset, vessel-map input; provenance in resources/weights/README.md)
 BUNDLED_LOFTR = RESOURCES / "weights" / "loftr_small_vessels.ckpt"
 
-#: ``.<name>.vreg-<pid>-<random>.tmp<suffix>``: group 1 is the pid of the process that created it
-_TEMP_RE = re.compile(r"^\..+\.vreg-(\d+)-[A-Za-z0-9_]+\.tmp(\.[^.]*)?$")
+#: ``.<name>.vreg-<pid>[@<host>]-<random>.tmp<suffix>``: group 1 is the pid of the process that created it, group 2
+#: the tag of its machine (absent in files of older versions: taken as this machine's)
+_TEMP_RE = re.compile(r"^\..+\.vreg-(\d+)(?:@([0-9a-f]{8}))?-[A-Za-z0-9_]+\.tmp(\.[^.]*)?$")
+#: this machine's tag in temporary file names (crc32 of the host name, 8 hex digits)
+HOST_TAG = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 _group = threading.local()
 
 
@@ -68,7 +75,7 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         match = _TEMP_RE.match(entry.name)
-        if match and not _pid_alive(int(match.group(1))):
+        if match and match.group(2) in (None, HOST_TAG) and not _pid_alive(int(match.group(1))):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
@@ -126,7 +133,7 @@ def atomic_output(target: str | os.PathLike, *, force: bool = True) -> Iterator[
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(target.parent)
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.vreg-{os.getpid()}-", suffix=".tmp" + target.suffix, dir=target.parent
+            prefix=f".{target.name}.vreg-{os.getpid()}@{HOST_TAG}-", suffix=".tmp" + target.suffix, dir=target.parent
         )
     except OSError as exc:
         raise VregError(f"{target}: cannot write ({exc.strerror or exc})") from None

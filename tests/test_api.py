@@ -188,7 +188,7 @@ import sys
 sys.argv = ["vreg", *sys.argv[1:]]
 import retinareg
 retinareg.Registration, retinareg.Registrar, retinareg.InputError
-heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas", "jinja2") if m in sys.modules]
+heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas", "jinja2", "dask", "distributed") if m in sys.modules]
 assert not heavy, f"import retinareg loaded {heavy}"
 import retinareg.api, retinareg.methods.base  # the core and the method interface load no method
 methods = sorted(m for m in sys.modules if m.startswith("retinareg.methods."))
@@ -198,7 +198,7 @@ try:
     main()
 except SystemExit as exc:
     assert exc.code in (0, None), exc.code
-heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas", "jinja2") if m in sys.modules]
+heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas", "jinja2", "dask", "distributed") if m in sys.modules]
 assert not heavy, f"vreg register --method classic loaded {heavy}"
 """
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from retinareg import __version__
 from retinareg.errors import VregError
@@ -34,8 +35,9 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except VregError as exc:
-            # soft_wrap: never break the one-line message (file paths stay copyable and greppable)
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            # soft_wrap: never break the one-line message (file paths stay copyable and greppable); escaped: a
+            # message's brackets ('retinareg[dask]', a path 'scan[1].png') are text, not rich markup
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]")

@@ -137,6 +137,24 @@ def register(
     resume: Annotated[
         bool, typer.Option("--resume", help="Batch: keep the ok/failed rows of --out-dir's summary.csv, do the rest.")
     ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Batch on a Dask cluster: address of its running scheduler (tcp://HOST:8786); needs "
+            "pip install 'retinareg\\[dask]' (docs/cohorts.md).",
+            show_default=False,
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            min=1,
+            help="Batch: pairs per task (default: about 4 tasks per worker, 1 to 8 pairs each).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
     from retinareg.context import RegistrationContext
@@ -153,10 +171,12 @@ def register(
             raise VregError("give FIXED MOVING or --pairs/--pairs-dir, not both")
         wanted = {"checkerboard": checkerboard, "overlay": overlay, "matches": matches}
         pictures = tuple(name for name, value in wanted.items() if value)
-        batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context, pictures, force_output, workers, resume)
+        batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context, pictures, force_output, workers, resume,
+                       scheduler, chunk_size)  # fmt: skip
         return
-    if resume:
-        raise VregError("--resume applies to batch mode (--pairs/--pairs-dir with --out-dir)")
+    if resume or scheduler is not None:
+        option = "--resume" if resume else "--scheduler"
+        raise VregError(f"{option} applies to batch mode (--pairs/--pairs-dir with --out-dir)")
     if fixed is None or moving is None:
         raise VregError("give FIXED and MOVING images (or --pairs CSV / --pairs-dir DIR with --out-dir)")
     _register_one(fixed, moving, spec, context, output, transform_out, checkerboard, overlay, matches, landmarks,

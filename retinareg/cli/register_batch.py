@@ -11,10 +11,13 @@ from retinareg.limits import Range, check_value
 
 def batch_register(
     pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str, context: Any,
-    pictures: tuple[str, ...], force_output: bool, workers: int, resume: bool = False,
+    pictures: tuple[str, ...], force_output: bool, workers: int, resume: bool = False, scheduler: str | None = None,
+    chunk_size: int | None = None,
 ) -> None:  # fmt: skip
     """Register every pair of a CSV or a folder; outputs and summary.csv go to ``out_dir``.
 
+    ``scheduler``: the address of a running Dask scheduler; the pairs are then tasks on its cluster (``chunk_size``
+    pairs each) instead of ``workers`` local processes.
     Exit status (batch_exit_code): 0 all ok, 3 some pair refused as untrusted, 2 some pair errored (bad input).
     """
     from retinareg.batch import BatchSettings, batch_exit_code, read_pairs_csv, run_batch
@@ -26,6 +29,10 @@ def batch_register(
     if out_dir is None:
         raise VregError("batch mode needs --out-dir DIR")
     check_value("--workers", workers, Range(1, 256))
+    if scheduler is not None and workers != 1:
+        raise VregError("give --workers or --scheduler, not both (the cluster's workers do the work)")
+    if chunk_size is not None:
+        check_value("--chunk-size", chunk_size, Range(1, 10_000))
     check_output_path(out_dir / "summary.csv")
     bad: list[tuple[str, str]] = []
     if pairs is not None:
@@ -38,7 +45,14 @@ def batch_register(
         raise VregError(f"{pairs}: no pairs listed")
     settings = BatchSettings(spec, context, out_dir, pictures, force_output)
     summary = out_dir / "summary.csv"
-    frame = run_batch(records, settings, summary, bad, workers, resume)
+    if scheduler is None:
+        frame = run_batch(records, settings, summary, bad, workers, resume, chunk_size=chunk_size)
+    else:
+        from retinareg.batch.dask_engine import connect
+
+        with connect(scheduler) as client:
+            stdout.print(f"Dask scheduler {scheduler}: {len(client.nthreads())} workers")
+            frame = run_batch(records, settings, summary, bad, resume=resume, client=client, chunk_size=chunk_size)
     counts = frame["status"].value_counts().to_dict()
     stdout.print(
         f"{len(frame)} pairs: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} untrusted, "

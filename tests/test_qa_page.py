@@ -224,3 +224,13 @@ def test_pair_view_in_chromium(batch: Path) -> None:
     assert re.search(r'<body[^>]*data-viewer="side"', dom)
     key = {r["n"]: r["k"] for r in _page_rows(batch)}["refused_5"]
     assert f'src="qa/{key}_m.jpg"' in dom
+
+
+def test_relative_paths_found_from_another_folder(batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vreg qa` run elsewhere than the batch: relative inputs are found beside OUT_DIR, outputs inside it."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    write_qa_page(batch, progress=False)
+    rows = {r["n"]: r for r in _page_rows(batch)}
+    assert sorted(rows["ok_50"]["p"]) == sorted("cofw") and sorted(rows["refused_5"]["p"]) == sorted("FfMm")

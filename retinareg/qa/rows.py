@@ -104,12 +104,13 @@ def worst_first(rows: list[PairRow]) -> list[PairRow]:
 
 def resolve(text: str, out_dir: Path, *, in_out_dir: bool = False) -> Path | None:
     """A path from the summary as a file that exists, else None: absolute as is; relative to the current folder
-    (where `vreg register` ran) or to OUT_DIR. ``in_out_dir``: a batch output (warped image, transform), also looked
-    for by its name inside OUT_DIR, so a batch folder that was moved or copied elsewhere still finds its files."""
+    (where `vreg register` ran), to OUT_DIR or to OUT_DIR's parent (`vreg register` usually runs beside its
+    --out-dir). ``in_out_dir``: a batch output (warped image, transform), also looked for by its name inside
+    OUT_DIR, so a batch folder that was moved or copied elsewhere still finds its files."""
     if not text.strip():
         return None
     path = Path(text.strip())
-    candidates = [path] if path.is_absolute() else [path, out_dir / path]
+    candidates = [path] if path.is_absolute() else [path, out_dir / path, out_dir.parent / path]
     if in_out_dir:
         candidates.append(out_dir / path.name)
     for candidate in candidates:

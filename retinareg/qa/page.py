@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from retinareg.errors import VregError
 from retinareg.qa.config import QaConfig
 from retinareg.qa.rows import STATUS_RANK, SUMMARY, PairRow, load_rows, resolve
 from retinareg.qa.thumbs import QA_DIR, SUFFIXES, PictureJob, remove_unused, render_stale
@@ -83,6 +84,8 @@ def write_qa_page(out_dir: Path, *, progress: bool = True, config: QaConfig | No
     config = config or QaConfig()
     out_dir = Path(out_dir)
     rows = load_rows(out_dir)
+    if (out_dir / QA_DIR).exists() and not (out_dir / QA_DIR).is_dir():
+        raise VregError(f"{out_dir / QA_DIR}: exists and is not a folder; the QA page keeps its pictures there")
     jobs = [picture_job(r, out_dir, config) for r in rows]
     stale = [j for j in jobs if not j.is_fresh()]
     if stale and progress:

@@ -234,3 +234,27 @@ def test_relative_paths_found_from_another_folder(batch: Path, tmp_path: Path, m
     write_qa_page(batch, progress=False)
     rows = {r["n"]: r for r in _page_rows(batch)}
     assert sorted(rows["ok_50"]["p"]) == sorted("cofw") and sorted(rows["refused_5"]["p"]) == sorted("FfMm")
+
+
+def test_pictures_rendered_in_worker_processes(batch: Path) -> None:
+    write_qa_page(batch, progress=False, config=QaConfig(workers=2))
+    rows = {r["n"]: r for r in _page_rows(batch)}
+    assert sorted(rows["ok_50"]["p"]) == sorted("cofw") and sorted(rows["refused_5"]["p"]) == sorted("FfMm")
+    assert len(list((batch / "qa").glob("*.jpg"))) == sum(len(r["p"]) for r in rows.values())
+
+
+def test_bench_script_runs(tmp_path: Path) -> None:
+    """scripts/bench_qa_page.py on 12 rows: every row gets its own 4 pictures; Chromium shows all 12 when present."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(root / "scripts" / "bench_qa_page.py"), "--rows", "12", "--repeat", "1"]
+    proc = subprocess.run([*cmd, "--work", str(tmp_path / "w"), "--json", str(out)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["rows"] == 12 and result["pictures"] == 48
+    if find_chromium() is not None:
+        assert result["open_first_page_rows_shown"] == 12 and 0 < result["open_first_page_rendered_ms"] < 10_000

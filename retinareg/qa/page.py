@@ -77,7 +77,8 @@ def write_qa_page(out_dir: Path, *, progress: bool = True, config: QaConfig | No
         The path of index.html.
 
     Raises:
-        VregError: OUT_DIR has no readable summary.csv (one line).
+        VregError: one line: OUT_DIR has no readable summary.csv, OUT_DIR/qa is not a folder, or a file cannot be
+            written there.
     """
     from retinareg.report_html import render, utc_now, write_page
 

@@ -53,6 +53,10 @@ bench-working-size *args:
 bench-train *args:
     python3 scripts/bench_train.py "$@"
 
+# QA page of a synthetic 2,000-pair batch: build time (cold and cached) and time to first rendered rows in headless Chromium (extra args: --rows N, --workers N, --repeat N; writes bench/qa_page.json)
+bench-qa *args:
+    python3 scripts/bench_qa_page.py "$@"
+
 # Seconds per pair of `vreg register` (classic, sift, loftr with random-init weights) on the bundled pair + LoFTR profile
 bench-register *args:
     python3 scripts/bench_register.py "$@"

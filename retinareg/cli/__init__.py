@@ -118,7 +118,7 @@ def _register_commands() -> None:
     # The order here is the order of `vreg --help`: the data path from top to bottom.
     import importlib
 
-    for name in ("data", "train", "register", "methods", "benchmark", "report"):
+    for name in ("data", "train", "register", "qa", "methods", "benchmark", "report"):
         importlib.import_module(f"retinareg.cli.{name}")
 
 

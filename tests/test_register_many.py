@@ -124,7 +124,9 @@ def test_hostile_names_never_write_outside_the_output_folder(
         [(fixed, moving, name) for name in HOSTILE], "classic", out_dir=out_dir, pictures=["overlay"], **options
     )
     assert _files_outside(tmp_path, out_dir) == before
-    assert all(p.parent == out_dir and p.is_file() for p in out_dir.rglob("*"))
+    qa = out_dir / "qa"  # the QA page's pictures: one folder, nothing deeper
+    assert all(p == qa or (p.parent in (out_dir, qa) and p.is_file()) for p in out_dir.rglob("*"))
+    assert len(list(qa.glob("*_cb.jpg"))) == len(HOSTILE)
     assert sorted(frame["name"]) == sorted(HOSTILE) and set(frame["status"]) == {"ok"}
     for column in ("output", "transform"):
         assert all(Path(p).parent == out_dir and Path(p).is_file() for p in frame[column])
@@ -254,3 +256,24 @@ def test_a_task_whose_workers_all_die_is_recorded_as_errors(pairs: list, client:
     assert "KilledWorker" in frame.set_index("name").loc["doomed", "reason"]
     assert sorted(pd.read_csv(tmp_path / "summary.csv")["name"]) == ["doomed", "good"]
     client.wait_for_workers(2, timeout=60)
+
+
+def test_the_workers_draw_the_qa_pictures_and_the_batch_ends_with_its_page(
+    pairs: list, client: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retinareg.qa.page as qa_page
+
+    drawn_here: list = []
+    real = qa_page.render_stale
+    monkeypatch.setattr(qa_page, "render_stale", lambda jobs, *a, **k: (drawn_here.extend(jobs), real(jobs, *a, **k)))
+    frame = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, chunk_size=2)
+    page = (tmp_path / "dask" / "index.html").read_text()
+    # every readable pair's pictures were drawn on a worker, beside its registration, and found fresh here (the
+    # garbage file's moving thumbnail can never be drawn, so the page tries it again)
+    assert [job.key.split("-")[0] for job in drawn_here] == ["garbage"]
+    assert all(f'"n": "{name}"' in page for name in frame["name"])
+    ok_pictures = sorted(p.name.rsplit("_", 1)[1] for p in (tmp_path / "dask" / "qa").glob("r00-*.jpg"))
+    assert ok_pictures == ["cb.jpg", "f.jpg", "ov.jpg", "w.jpg"]
+    skipped = retinareg.register_many(pairs[:1], "classic", out_dir=tmp_path / "none", qa_page=False)
+    assert len(skipped) == 1 and not (tmp_path / "none" / "index.html").exists()
+    assert not (tmp_path / "none" / "qa").exists()

@@ -7,7 +7,7 @@ from collections.abc import Generator
 from typing import Any
 
 from retinareg.batch.settings import BatchSettings
-from retinareg.batch.work import register_chunk, register_record
+from retinareg.batch.work import register_chunk
 from retinareg.data.pairs import PairRecord
 
 
@@ -19,7 +19,7 @@ def local_rows(
     if workers <= 1:
         for chunk in chunks:
             for record in chunk:
-                yield [register_record(record, settings)]
+                yield register_chunk([record], settings)
         return
     from retinareg.parallel import process_pool
 

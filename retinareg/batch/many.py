@@ -38,6 +38,7 @@ def register_many(
     chunk_size: int | None = None,
     pictures: Sequence[str] = (),
     force_output: bool = False,
+    qa_page: bool = True,
     context: RegistrationContext | None = None,
     model: str | None = None,
     working_size: int | None = None,
@@ -61,6 +62,8 @@ def register_many(
         chunk_size: pairs per task (None: about four tasks per worker thread, 1 to 8 pairs each).
         pictures: any of "checkerboard", "overlay", "matches", written as ``<stem>_<picture>.png``.
         force_output: write the outputs of untrusted (``failed``) results too.
+        qa_page: draw each pair's QA pictures as it is registered and write ``out_dir/index.html``, the QA page
+            (one row per pair, worst first, with a swipe/flicker view; :func:`retinareg.qa.write_qa_page`).
         context, model, working_size, limits: the registration context, as for :class:`retinareg.Registrar`.
 
     Returns:
@@ -98,7 +101,7 @@ def register_many(
     records = as_records(pairs)
     if not records:
         raise InputError("pairs: no pairs given")
-    settings = BatchSettings(method, context, out, tuple(pictures), force_output)
+    settings = BatchSettings(method, context, out, tuple(pictures), force_output, qa_page=qa_page)
     return run_batch(
         records, settings, out / "summary.csv", workers=workers, resume=resume, client=client, chunk_size=chunk_size
     )

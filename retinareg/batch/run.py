@@ -107,7 +107,24 @@ def run_batch(
                         bar.advance(task, len(chunk_rows))
     finally:
         log.close()
-    return finish_batch(summary, rows)
+    frame = finish_batch(summary, rows)
+    if settings.qa_page:
+        write_batch_page(summary.parent)
+    return frame
+
+
+def write_batch_page(out_dir: Path) -> Path | None:
+    """OUT_DIR/index.html, the QA page (:func:`retinareg.qa.write_qa_page`); the workers drew the pictures. A page
+    that cannot be written is a warning, not a failed batch: every result is in summary.csv (``vreg qa`` retries)."""
+    from retinareg.errors import VregError
+    from retinareg.qa import write_qa_page
+    from retinareg.ui import warn
+
+    try:
+        return write_qa_page(out_dir)
+    except VregError as exc:
+        warn(f"no QA page: {exc}")
+        return None
 
 
 def finish_batch(summary: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:

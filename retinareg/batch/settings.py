@@ -28,6 +28,9 @@ class BatchSettings:
     force_output: bool = False
     #: pair name -> stem of its output files (``outputs.batch_stems``; run_batch fills it for the whole batch)
     stems: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: draw each pair's QA pictures where it is registered and write OUT_DIR/index.html at the end (retinareg.qa);
+    #: not part of describe(): it changes no result
+    qa_page: bool = True
 
     def describe(self) -> dict[str, Any]:
         """What defines the batch's results (saved as OUT_DIR/batch.json; --resume must not change it)."""

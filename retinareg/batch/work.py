@@ -68,9 +68,32 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
     return row
 
 
+def render_qa_pictures(row: dict[str, Any], settings: BatchSettings) -> None:
+    """The pair's QA-page pictures (OUT_DIR/qa/), drawn where the pair was registered, so that the page at the end
+    of the batch (:func:`retinareg.qa.write_qa_page`) finds them fresh instead of drawing every pair on the client.
+    Best effort: a picture that cannot be written is drawn again by the page builder; the row never changes."""
+    from retinareg.qa.config import QaConfig
+    from retinareg.qa.page import picture_job
+    from retinareg.qa.rows import PairRow, picture_keys
+    from retinareg.qa.thumbs import render_pictures
+
+    fields = {k: str(v) for k, v in row.items() if v is not None}
+    pair = PairRow(fields, picture_keys([row["name"]])[row["name"]])
+    try:
+        render_pictures(picture_job(pair, settings.out_dir, QaConfig()))
+    except Exception:  # noqa: BLE001 - pictures are a convenience; the page builder retries and reports
+        pass
+
+
 def register_chunk(records: list[PairRecord], settings: BatchSettings) -> list[dict[str, Any]]:
-    """One task: register ``records`` one after the other (the method loads once per process); their rows, in order."""
-    return [register_record(record, settings) for record in records]
+    """One task: register ``records`` one after the other (the method loads once per process) and draw each pair's
+    QA pictures; their rows, in order."""
+    rows = []
+    for record in records:
+        rows.append(register_record(record, settings))
+        if settings.qa_page:
+            render_qa_pictures(rows[-1], settings)
+    return rows
 
 
 def error_row(record: PairRecord, reason: str) -> dict[str, Any]:

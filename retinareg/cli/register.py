@@ -155,6 +155,9 @@ def register(
             show_default=False,
         ),
     ] = None,
+    no_qa_page: Annotated[
+        bool, typer.Option("--no-qa-page", help="Batch: skip the QA page (OUT_DIR/index.html and its pictures).")
+    ] = False,
 ) -> None:
     """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
     from retinareg.context import RegistrationContext
@@ -172,7 +175,7 @@ def register(
         wanted = {"checkerboard": checkerboard, "overlay": overlay, "matches": matches}
         pictures = tuple(name for name, value in wanted.items() if value)
         batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context, pictures, force_output, workers, resume,
-                       scheduler, chunk_size)  # fmt: skip
+                       scheduler, chunk_size, qa_page=not no_qa_page)  # fmt: skip
         return
     if resume or scheduler is not None:
         option = "--resume" if resume else "--scheduler"

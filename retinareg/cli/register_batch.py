@@ -12,7 +12,7 @@ from retinareg.limits import Range, check_value
 def batch_register(
     pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str, context: Any,
     pictures: tuple[str, ...], force_output: bool, workers: int, resume: bool = False, scheduler: str | None = None,
-    chunk_size: int | None = None,
+    chunk_size: int | None = None, qa_page: bool = True,
 ) -> None:  # fmt: skip
     """Register every pair of a CSV or a folder; outputs and summary.csv go to ``out_dir``.
 
@@ -43,7 +43,7 @@ def batch_register(
         records, bad = find_pairs(pairs_dir, layout, skip_bad=True)
     if not records and not bad:
         raise VregError(f"{pairs}: no pairs listed")
-    settings = BatchSettings(spec, context, out_dir, pictures, force_output)
+    settings = BatchSettings(spec, context, out_dir, pictures, force_output, qa_page=qa_page)
     summary = out_dir / "summary.csv"
     if scheduler is None:
         frame = run_batch(records, settings, summary, bad, workers, resume, chunk_size=chunk_size)
@@ -58,6 +58,8 @@ def batch_register(
         f"{len(frame)} pairs: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} untrusted, "
         f"{counts.get('error', 0)} errors -> {summary}"
     )
+    if qa_page and (out_dir / "index.html").is_file():
+        stdout.print(f"QA page (worst first): {(out_dir / 'index.html').resolve().as_uri()}")
     if frame["lm_mean"].notna().any():
         stdout.print(f"landmark error: mean of means {frame['lm_mean'].mean():.2f} px")
     for _, row in frame[frame["status"] != "ok"].iterrows():

@@ -65,5 +65,7 @@ class RoughStartCheck:
         """FOUND when :meth:`doubt` finds nothing; else RegistrationFailed (a refusal, not a chance alignment)."""
         doubt = self.doubt(found, fixed, moving)
         if doubt is not None:
-            raise RegistrationFailed(f"loftr: {doubt} ({found.info.get('strategy', 'search')})", **found.info)
+            # the refusal's counts are this result's (matches >= inliers), whatever an earlier method reported
+            details = {**found.info, "matches": len(found), "inliers": found.info["rough_inliers"]}
+            raise RegistrationFailed(f"loftr: {doubt} ({found.info.get('strategy', 'search')})", **details)
         return found

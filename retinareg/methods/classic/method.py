@@ -108,7 +108,11 @@ class ClassicMethod(Method):
         best = max([r for r in results if self._trusted(c, r)] or results, key=lambda r: len(r.ncc))
         n_in, ratio = len(best.ncc), len(best.ncc) / max(best.attempted, 1)
         details.update(
-            inliers=n_in, inlier_ratio=ratio, verified_ratio=best.verified_ratio, matrix=best.matrix.tolist()
+            matches=best.attempted,
+            inliers=n_in,
+            inlier_ratio=ratio,
+            verified_ratio=best.verified_ratio,
+            matrix=best.matrix.tolist(),
         )
         if not self._trusted(c, best):
             raise RegistrationFailed(

@@ -13,9 +13,13 @@ def share_cores(workers: int) -> None:
     Each process otherwise starts one thread per core in both libraries, and ``workers`` of them oversubscribe
     the machine. torch is imported here, inside the worker; it is skipped where it is not installed.
     """
+    set_library_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def set_library_threads(threads: int) -> None:
+    """Let OpenCV and torch (where installed) use ``threads`` threads each in this process."""
     import cv2
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
     cv2.setNumThreads(threads)
     try:
         import torch

@@ -277,3 +277,18 @@ def test_the_workers_draw_the_qa_pictures_and_the_batch_ends_with_its_page(
     skipped = retinareg.register_many(pairs[:1], "classic", out_dir=tmp_path / "none", qa_page=False)
     assert len(skipped) == 1 and not (tmp_path / "none" / "index.html").exists()
     assert not (tmp_path / "none" / "qa").exists()
+
+
+def test_dask_workers_are_set_up_for_registration(
+    pairs: list, client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retinareg.batch.dask_plugin import undo_dask_malloc_trim
+
+    retinareg.register_many(pairs[:1], "classic", out_dir=tmp_path, client=client, qa_page=False)
+    assert set(client.run(cv2.getNumThreads).values()) == {1}  # one core per task, not one thread per core each
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert undo_dask_malloc_trim() is False  # only where Dask's nanny pinned the thresholds
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    import platform
+
+    assert undo_dask_malloc_trim() is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")

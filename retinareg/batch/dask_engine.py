@@ -75,6 +75,9 @@ def dask_rows(
     """
     from distributed import as_completed
 
+    from retinareg.batch.dask_plugin import OneCorePerTask
+
+    client.register_plugin(OneCorePerTask(), name=OneCorePerTask.name)  # workers that join later get it too
     remote = dataclasses.replace(settings, out_dir=settings.out_dir.absolute())
     batch = uuid.uuid4().hex[:8]
     futures: dict[Any, list[PairRecord]] = {}

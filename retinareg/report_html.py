@@ -80,6 +80,15 @@ def render(template: str, **context: Any) -> str:
     return _environment().get_template(template).render(created_id=CREATED_ID, **context)
 
 
+@dataclass(frozen=True)
+class EmbeddedPicture:
+    """A picture embedded in a report page: its data URI and the text that says what it shows (caption, alt text
+    and tooltip)."""
+
+    src: str
+    text: str
+
+
 def data_uri(data: bytes, mime: str | None = None) -> str:
     """``data:<mime>;base64,...`` of raw file bytes (MIME from the PNG/JPEG signature unless given)."""
     mime = mime or ("image/png" if data[:4] == b"\x89PNG" else "image/jpeg")

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from retinareg.cli import app
 from retinareg.data.dataset import AugmentConfig
-from retinareg.report_html import num, render
+from retinareg.report_html import EmbeddedPicture, num, render
 from retinareg.training.config import TrainConfig
 from retinareg.training.curves import CURVES
-from retinareg.training.html_report import MatchPicture, TrainingPage, ValidationMatches
+from retinareg.training.html_report import TrainingPage, ValidationMatches
 from retinareg.training.loop import train
 
 runner = CliRunner()
@@ -77,7 +77,7 @@ def _page(**changes: object) -> TrainingPage:
         metrics_rows=[["val_precision", num("0.5"), num("0.25")]],
         last_train=[("loss", "1.2")],
         validation=ValidationMatches(
-            "d.h5", True, True, "grey", [MatchPicture("item <0>", "data:image/jpeg;base64,B")]
+            "d.h5", True, True, "grey", [EmbeddedPicture("data:image/jpeg;base64,B", "item <0>")]
         ),
     )
     return replace(page, **changes)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from retinareg.benchmark.thumbnails import estimated_matrix, thumb_paths
-from retinareg.report_html import data_uri
+from retinareg.report_html import EmbeddedPicture, data_uri
 
 
 def worst_cases(frame: pd.DataFrame, method: str, n: int) -> list[str]:
@@ -34,14 +34,6 @@ def shown_cases(frame: pd.DataFrame, worst: int) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Thumb:
-    """One embedded thumbnail: its data URI and the text that says what it shows (alt and tooltip)."""
-
-    src: str
-    title: str
-
-
-@dataclass(frozen=True)
 class MethodCell:
     """One method's result on a shown case."""
 
@@ -50,7 +42,7 @@ class MethodCell:
     status: str  # success, registered not a success, refused, crashed
     status_cls: str  # ok | bad
     summary: str  # errors, match counts and time
-    thumbs: list[Thumb]  # empty: no stored picture
+    thumbs: list[EmbeddedPicture]  # empty: no stored picture
     reason: str  # the refusal or crash message, or ""
 
 
@@ -116,7 +108,7 @@ def _method_cell(out_dir: Path, row: pd.Series, own: bool) -> MethodCell:
             titles = ("checkerboard: fixed / warped moving", overlay_title)
         else:
             titles = ("fixed image", "moving image as presented (no transform)")
-        thumbs = [Thumb(data_uri(p.read_bytes()), t) for p, t in zip((cb, ov), titles, strict=True)]
+        thumbs = [EmbeddedPicture(data_uri(p.read_bytes()), t) for p, t in zip((cb, ov), titles, strict=True)]
     counts = ""
     if not math.isnan(float(row["matches"])):
         counts = (

@@ -17,19 +17,21 @@ import pandas as pd
 
 from retinareg.errors import VregError
 from retinareg.io import read_json
-from retinareg.report_html import Row, data_uri, encode_image, figure_png, num, render, utc_now, write_page
+from retinareg.report_html import (
+    EmbeddedPicture,
+    Row,
+    data_uri,
+    encode_image,
+    figure_png,
+    num,
+    render,
+    utc_now,
+    write_page,
+)
 
 REPORT = "report.html"
 DEFAULT_PAIRS = 4
 CORRECT_PX = 5.0  # a match is drawn green when the true transform maps its moving point within this of its fixed one
-
-
-@dataclass(frozen=True)
-class MatchPicture:
-    """One validation item's matches: the caption and the picture's data URI."""
-
-    caption: str
-    src: str
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class ValidationMatches:
     data_found: bool
     has_split: bool
     network_input: str  # grey or vessel map
-    pictures: list[MatchPicture]
+    pictures: list[EmbeddedPicture]
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Validat
     _, val_set = make_datasets(cfg, DistInfo(), model.config.input)
     if val_set is None:
         return ValidationMatches(str(data), True, False, model.config.input, [])
-    pictures: list[MatchPicture] = []
+    pictures: list[EmbeddedPicture] = []
     count = min(n_pairs, len(val_set))
     with progress_after(count, "validation matches") as advance:
         for k in range(count):
@@ -169,7 +171,7 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Validat
                 f"validation item {k} ({pair}, sample {int(item['sample'])}, rotation {rotation:.0f}°):"
                 f" {len(kp0)} matches, {int(correct.sum())} correct (< {CORRECT_PX:g} px under the true transform)"
             )
-            pictures.append(MatchPicture(caption, data_uri(encode_image(picture))))
+            pictures.append(EmbeddedPicture(data_uri(encode_image(picture)), caption))
             advance(1)
     return ValidationMatches(str(data), True, True, model.config.input, pictures)
 

@@ -140,6 +140,8 @@ def check_value(option: str, value: float | None, rng: Range, how: str = "") -> 
 
 
 SEED_RANGE = Range(0, SEED_MAX)
+#: worker processes of one command (--workers of register, benchmark and qa; register_many's workers)
+WORKERS_RANGE = Range(1, 256)
 
 
 def image_pixels_limit() -> int:

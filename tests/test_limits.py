@@ -244,6 +244,7 @@ def test_the_context_refuses_what_it_cannot_hold() -> None:
         ("synth", "{tmp}/s", "--size", "100000"),
         ("benchmark", "--data", "{tmp}/x.h5", "--out", "{tmp}/b", "--seed", "-1"),
         ("benchmark", "--data", "{tmp}/x.h5", "--out", "{tmp}/b", "--shift-jitter", "nan"),
+        ("benchmark", "--data", "{tmp}/x.h5", "--out", "{tmp}/b", "--shift-jitter", "0.6"),
         ("prepare", "{tmp}", "--out", "{tmp}/d.h5", "--layout", "flat", "--split", "nan,0,0"),
         ("prepare", "{tmp}", "--out", "{tmp}/d.h5", "--layout", "flat", "--seed", "-1"),
     ],

@@ -18,6 +18,7 @@ from retinareg.batch.run import run_batch
 from retinareg.batch.settings import BatchSettings
 from retinareg.context import RegistrationContext
 from retinareg.errors import InputError, VregError
+from retinareg.limits import WORKERS_RANGE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,8 +83,8 @@ def register_many(
     if client is not None and workers not in (None, 1):
         raise InputError("give a Dask client or workers, not both (the cluster's workers do the work)")
     workers = 1 if workers is None else workers
-    if not isinstance(workers, int) or not 1 <= workers <= 256:
-        raise InputError(f"workers must be an int from 1 to 256, got {workers!r}")
+    if not isinstance(workers, int) or WORKERS_RANGE.problem(workers):
+        raise InputError(f"workers must be an int in {WORKERS_RANGE.describe()}, got {workers!r}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
     unknown = [p for p in pictures if p not in PICTURES]

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
 
 from retinareg.errors import VregError
 from retinareg.geometry import affine_matrix, rotation_matrix, translation_matrix, warp_image, warp_points
+from retinareg.limits import Range
 
 PROTOCOLS = ("standard", "smallfov")
 
@@ -42,7 +44,7 @@ class CaseConfig:
 
     bins: tuple[int, ...] = (0, 15, 30, 45, 60, 90, 135, 180)
     scale_range: tuple[float, float] = (0.9, 1.1)
-    shift_frac: float = 0.08
+    shift_frac: Annotated[float, Range(0, 0.49)] = 0.08  # of W and H; a shift of half the image leaves no overlap
     seed: int = 0
     protocol: str = "standard"
     zoom_range: tuple[float, float] = (1.4, 2.2)

@@ -14,6 +14,7 @@ from retinareg.benchmark.metrics import ERROR_SCALES, Thresholds
 from retinareg.benchmark.report import rich_table, write_reports
 from retinareg.benchmark.run import parse_methods, run_benchmark
 from retinareg.errors import VregError
+from retinareg.limits import check_value, field_range
 from retinareg.ui import console, stdout, warn
 
 
@@ -117,8 +118,7 @@ def case_config(
         raise VregError(f"--bins {bins}: give distinct whole degrees between 0 and 180")
     if not 0 < scale_range[0] <= scale_range[1]:
         raise VregError(f"--scale-jitter {scale_range}: need 0 < low <= high")
-    if not 0 <= shift_frac < 0.5:
-        raise VregError(f"--shift-jitter {shift_frac}: need a fraction in [0, 0.5)")
+    check_value("--shift-jitter", shift_frac, field_range(CaseConfig, "shift_frac"))
     return CaseConfig(
         bins=tuple(sorted(bins)),
         scale_range=scale_range,

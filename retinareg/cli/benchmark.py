@@ -15,7 +15,7 @@ from retinareg.cli.register import SizeOpt
 from retinareg.context import RegistrationContext
 from retinareg.errors import VregError
 from retinareg.estimate import MODELS
-from retinareg.limits import SEED_RANGE, Range, check_value
+from retinareg.limits import SEED_RANGE, WORKERS_RANGE, Range, check_value
 
 # Every default below is its owner's: the cases' (CaseConfig), the success thresholds' (Thresholds), the source's
 # (SourceConfig), the run's (BenchmarkSettings), the report's (ReportConfig) or the registration's
@@ -127,8 +127,7 @@ def benchmark(
     if (data is None) == (pairs_dir is None):
         raise VregError("give exactly one of --data (HDF5) or --pairs-dir (real pairs)")
     check_value("--seed", seed, SEED_RANGE)
-    check_value("--shift-jitter", shift_jitter, Range(0, 1))
-    check_value("--workers", workers, Range(1, 256))
+    check_value("--workers", workers, WORKERS_RANGE)
     check_value("--report-worst", report_worst, Range(0, 1000))
     for option, value in (("--sr-me", sr_me), ("--sr-mae", sr_mae), ("--auc-limit", auc_limit)):
         check_value(option, value, Range(0, 1e6, open_lo=True))

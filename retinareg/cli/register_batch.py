@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from retinareg.errors import VregError
-from retinareg.limits import Range, check_value
+from retinareg.limits import WORKERS_RANGE, Range, check_value
 
 
 def batch_register(
@@ -28,7 +28,7 @@ def batch_register(
         raise VregError("give --pairs or --pairs-dir, not both")
     if out_dir is None:
         raise VregError("batch mode needs --out-dir DIR")
-    check_value("--workers", workers, Range(1, 256))
+    check_value("--workers", workers, WORKERS_RANGE)
     if scheduler is not None and workers != 1:
         raise VregError("give --workers or --scheduler, not both (the cluster's workers do the work)")
     if chunk_size is not None:

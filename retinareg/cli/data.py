@@ -11,7 +11,7 @@ from rich.table import Table
 from retinareg.cli import app, field_default, shown_default, user_errors
 from retinareg.data.config import PackConfig, SynthConfig
 from retinareg.errors import VregError
-from retinareg.limits import MAX_WORKING_SIZE, SEED_RANGE, Range, check_value
+from retinareg.limits import check_value, field_range
 from retinareg.ui import console, stdout
 
 
@@ -38,9 +38,8 @@ def synth(
     """Write a synthetic CF/FA/OCT/OCTA data set with vessel masks, in a chosen layout."""
     from retinareg.data.synth import write_synth_dataset
 
-    check_value("--seed", seed, SEED_RANGE)
-    check_value("--n", n, Range(1, 1_000_000))
-    check_value("--size", size, Range(16, MAX_WORKING_SIZE))
+    for option, name, value in (("--seed", "seed", seed), ("--n", "n", n), ("--size", "size", size)):
+        check_value(option, value, field_range(SynthConfig, name))
     ids = write_synth_dataset(out_dir, n, layout=layout, size=size, seed=seed, vessels=vessels, progress=True)
     console.print(
         f"wrote {len(ids)} samples ({layout} layout, {size} px, {vessels} vessels) to {out_dir}", soft_wrap=True
@@ -74,8 +73,8 @@ def prepare(
 
     if split is not None and split_file is not None:
         raise VregError("use --split or --split-file, not both")
-    check_value("--seed", seed, SEED_RANGE)
-    check_value("--size", size, Range(8, MAX_WORKING_SIZE))
+    check_value("--seed", seed, field_range(PackConfig, "seed"))
+    check_value("--size", size, field_range(PackConfig, "size"))
     fractions = split or field_default(PackConfig, "split")
     result = pack(
         src, out, layout=layout, size=size, split=fractions, seed=seed, split_file=split_file, skip_bad=skip_bad,

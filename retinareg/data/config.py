@@ -4,6 +4,9 @@ command line both take them from here. Light on imports, so the CLI reads them w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from retinareg.limits import MAX_WORKING_SIZE, SEED_RANGE, Range
 
 
 @dataclass(frozen=True)
@@ -12,10 +15,10 @@ class SynthConfig:
     px in a triplet ``layout`` (name or .toml spec), vessel geometry ``vessels`` (procedural | drive | a folder in
     DRIVE's layout), drawn from ``seed``."""
 
-    n: int = 50
+    n: Annotated[int, Range(1, 1_000_000)] = 50
     layout: str = "fives-generated"
-    size: int = 512
-    seed: int = 0
+    size: Annotated[int, Range(16, MAX_WORKING_SIZE)] = 512
+    seed: Annotated[int, SEED_RANGE] = 0
     vessels: str = "procedural"
 
 
@@ -25,8 +28,8 @@ class PackConfig:
     train/val/test fractions ``split`` permuted with ``seed``; bad samples stop it unless ``skip_bad``; an existing
     file is replaced only with ``force``."""
 
-    size: int | None = None
+    size: Annotated[int | None, Range(8, MAX_WORKING_SIZE)] = None
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 0
+    seed: Annotated[int, SEED_RANGE] = 0
     skip_bad: bool = False
     force: bool = False

@@ -65,7 +65,11 @@ def register_many(
         force_output: write the outputs of untrusted (``failed``) results too.
         qa_page: draw each pair's QA pictures as it is registered and write ``out_dir/index.html``, the QA page
             (one row per pair, worst first, with a swipe/flicker view; :func:`retinareg.qa.write_qa_page`).
-        context, model, working_size, limits: the registration context, as for :class:`retinareg.Registrar`.
+        context: the registration context (working size, model, threshold, limits); None: built from ``model``,
+            ``working_size`` and ``limits``, as for :class:`retinareg.Registrar`.
+        model: the transform model (affine, similarity, homography); None: the context's default.
+        working_size: the long side (px) both images are matched at; None: the context's default.
+        **limits: further context fields (``max_rotation``, ``scale_range``, ...), as for ``Registrar``.
 
     Returns:
         The summary table (pandas DataFrame, one row per pair, sorted by name; columns
@@ -74,8 +78,8 @@ def register_many(
         ``out_dir/summary.csv``, appended to while the batch runs.
 
     Raises:
-        InputError: bad pairs, options or output folder (one line). Other VregErrors: ``resume`` with other
-        settings, an unreadable pairs CSV.
+        InputError: bad pairs, options or output folder (one line).
+        VregError: ``resume`` with other settings than the batch's, or an unreadable pairs CSV (one line).
     """
     from retinareg.api import make_context
     from retinareg.paths import check_output_path

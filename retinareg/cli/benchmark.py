@@ -136,6 +136,8 @@ def benchmark(
     except ValueError:
         raise VregError(f"--bins {bins!r}: expected comma-separated whole degrees") from None
     scale = parse_numbers(scale_jitter, "--scale-jitter", (1, 2))
+    success_median, success_max = parse_numbers(success, "--success", (2,))
+    acceptable_median, acceptable_max = parse_numbers(acceptable, "--acceptable", (2,))
     run_from_cli(
         out=out,
         methods=method or [],
@@ -159,10 +161,10 @@ def benchmark(
         thresholds=dict(
             sr_me=sr_me,
             sr_mae=sr_mae,
-            success_median=parse_numbers(success, "--success", (2,))[0],
-            success_max=parse_numbers(success, "--success", (2,))[1],
-            acceptable_median=parse_numbers(acceptable, "--acceptable", (2,))[0],
-            acceptable_max=parse_numbers(acceptable, "--acceptable", (2,))[1],
+            success_median=success_median,
+            success_max=success_max,
+            acceptable_median=acceptable_median,
+            acceptable_max=acceptable_max,
             auc_limit=auc_limit,
         ),
         model=model,

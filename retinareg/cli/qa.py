@@ -30,10 +30,10 @@ def qa(
     rendered. Open the page in a browser (works from a file, no network)."""
     import dataclasses
 
-    from retinareg.limits import WORKERS_RANGE, Range, check_value
+    from retinareg.limits import check_value, field_range
     from retinareg.qa import write_qa_page
 
     config = dataclasses.replace(QaConfig(), workers=workers, rows_per_page=rows_per_page)
-    check_value("--workers", config.workers, WORKERS_RANGE)
-    check_value("--rows-per-page", config.rows_per_page, Range(1, 100_000))
+    for option, name in (("--workers", "workers"), ("--rows-per-page", "rows_per_page")):
+        check_value(option, getattr(config, name), field_range(QaConfig, name))
     console.print(f"wrote {write_qa_page(out_dir, config=config)}", soft_wrap=True)

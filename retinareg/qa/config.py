@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from retinareg.limits import WORKERS_RANGE, Range
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,6 @@ class QaConfig:
 
     thumb_side: int = 240
     display_side: int = 1024
-    rows_per_page: int = 100
-    workers: int = 1
+    rows_per_page: Annotated[int, Range(1, 100_000)] = 100
+    workers: Annotated[int, WORKERS_RANGE] = 1
     jpeg_quality: int = 82

@@ -15,19 +15,26 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def read_summary(path: Path) -> list[dict[str, str]]:
-    """The complete rows of a batch summary.csv (a row torn by a crash is dropped); [] when there is none."""
-    if not path.is_file():
-        return []
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header of a summary.csv and its complete rows as {column: text} (a row torn by a crash, with fewer cells
+    than the header, is dropped); VregError (one line) when the file cannot be read."""
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
-            header = next(reader, None)
-            if header != SUMMARY_COLUMNS:
-                raise VregError(f"{path}: not a batch summary.csv of this vreg version; use another --out-dir")
-            return [dict(zip(SUMMARY_COLUMNS, r, strict=True)) for r in reader if len(r) == len(SUMMARY_COLUMNS)]
+            header = next(reader, None) or []
+            return header, [dict(zip(header, r, strict=True)) for r in reader if len(r) == len(header)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise VregError(f"{path}: cannot read the batch summary ({exc})") from None
+
+
+def read_summary(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a batch summary.csv of this version (:func:`read_rows`); [] when there is none."""
+    if not path.is_file():
+        return []
+    header, rows = read_rows(path)
+    if header != SUMMARY_COLUMNS:
+        raise VregError(f"{path}: not a batch summary.csv of this vreg version; use another --out-dir")
+    return rows
 
 
 class SummaryLog:
@@ -40,12 +47,12 @@ class SummaryLog:
     def __init__(self, path: Path, rows: list[dict[str, Any]]) -> None:
         """Start the file with ``rows`` (atomically: header + the rows kept from an earlier run), then append."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path) as tmp, tmp.open("w", newline="") as fh:
+        with atomic_output(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         self.names: set[str] = {str(r["name"]) for r in rows}
-        self._fh = path.open("a", newline="")
+        self._fh = path.open("a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
 
     def append(self, row: dict[str, Any]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 import zlib
@@ -45,18 +44,15 @@ def read_summary_rows(out_dir: Path) -> list[dict[str, str]]:
     """Every complete row of OUT_DIR/summary.csv as {column: text}; VregError (one line) when it is missing or
     unreadable. Columns are taken from the file's header (a missing column reads as ''), so summaries of earlier
     or later vreg versions still show; a row torn by a crash (fewer cells than the header) is dropped."""
+    from retinareg.batch.summary import read_rows
+
     path = out_dir / SUMMARY
     if not path.is_file():
         raise VregError(f"{path}: not found; give the --out-dir of a `vreg register --pairs` batch")
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if not header or "name" not in header or "status" not in header:
-                raise VregError(f"{path}: not a batch summary (needs columns name and status)")
-            return [dict(zip(header, r, strict=True)) for r in reader if len(r) == len(header)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise VregError(f"{path}: cannot read the batch summary ({exc})") from None
+    header, rows = read_rows(path)
+    if "name" not in header or "status" not in header:
+        raise VregError(f"{path}: not a batch summary (needs columns name and status)")
+    return rows
 
 
 def picture_keys(names: list[str]) -> dict[str, str]:

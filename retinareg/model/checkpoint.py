@@ -13,8 +13,8 @@ Weights reach a model in one place, :func:`retinareg.model.loftr.load_model` (re
 ``VREG_WEIGHTS``, benchmark specs, ``train --weights`` and ``train --resume``); it uses :func:`stored_model_config`
 and :func:`load_state` from here, so every caller gets the same error messages.
 
-Files are read by :func:`retinareg.model.safe_load.read_checkpoint` (no code from a file ever runs), re-exported
-here as the one weights reader.
+Files are read by :func:`retinareg.model.safe_load.read_checkpoint`, the one weights reader (no code from a file
+ever runs).
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from torch import nn
 from retinareg.errors import VregError
 from retinareg.limits import check_plain_data
 from retinareg.model.config import LoFTRConfig
-from retinareg.model.safe_load import read_checkpoint
 
-__all__ = ["FORMAT", "VERSION", "checkpoint_payload", "is_vreg_checkpoint", "load_state", "read_checkpoint",
+__all__ = ["FORMAT", "VERSION", "checkpoint_payload", "is_vreg_checkpoint", "load_state",
            "stored_model_config"]  # fmt: skip
 
 FORMAT = "vreg-loftr"
@@ -101,8 +100,8 @@ def _names(keys: list[str], n: int = 3) -> str:
 def load_state(model: nn.Module, obj: Any, path: str | Path = "checkpoint") -> int:
     """Strictly load the weights of checkpoint object ``obj`` (read from ``path``) into ``model``; returns the count.
 
-    ``obj`` is what :func:`read_checkpoint` returned: a vreg checkpoint, a MINIMA / LoFTR (Lightning) file or a bare
-    state dict; keys are normalised to the original LoFTR names first.
+    ``obj`` is what :func:`~retinareg.model.safe_load.read_checkpoint` returned: a vreg checkpoint, a MINIMA / LoFTR
+    (Lightning) file or a bare state dict; keys are normalised to the original LoFTR names first.
 
     Raises:
         VregError: one line naming ``path``: not a LoFTR checkpoint, an unsupported vreg version, or a few missing /

@@ -14,15 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-
 from retinareg.errors import RegistrationFailed, VregError
-from retinareg.estimate import MODELS, check_plausible, estimate_transform
-from retinareg.geometry import AffineParts
 from retinareg.limits import MAX_WORKING_SIZE, MIN_WORKING_SIZE, Range, check_fields
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy, OpenCV (estimate, geometry) load when a fit runs, not when the CLI reads these defaults
+    import numpy as np
+
+    from retinareg.geometry import AffineParts
     from retinareg.matches import Matches
+
+#: the transform models a registration can fit (``estimate.estimate_transform``)
+MODELS: tuple[str, ...] = ("affine", "similarity", "homography")
 
 #: the long side (px) at which pixel settings are stated (threshold_px here, classic's patch sizes, ...)
 REFERENCE_SIDE = 640
@@ -97,6 +99,8 @@ class RegistrationContext:
         ``model`` / ``min_inliers`` override the context's for internal checks (e.g. a method scoring candidates);
         raises RegistrationFailed when too few matches agree.
         """
+        from retinareg.estimate import estimate_transform
+
         return estimate_transform(
             matches,
             model or self.model,
@@ -113,4 +117,6 @@ class RegistrationContext:
 
     def check(self, m: np.ndarray, moving_hw: tuple[int, int], n_matches: int, n_inliers: int) -> AffineParts:
         """Raise RegistrationFailed saying why ``m`` (working pixels) is not believable; else return its parts."""
+        from retinareg.estimate import check_plausible
+
         return check_plausible(m, moving_hw, n_matches, n_inliers, self)

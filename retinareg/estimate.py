@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from retinareg.matches import Matches
 
 Model = Literal["affine", "similarity", "homography"]
-MODELS: tuple[str, ...] = ("affine", "similarity", "homography")
 _MIN_POINTS = {"affine": 3, "similarity": 2, "homography": 4}
 
 

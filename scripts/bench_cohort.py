@@ -37,8 +37,8 @@ VARYING = ["seconds", "output", "transform"]
 
 def build_cases(pairs_dir: Path, out: Path, limit: int | None) -> list[Any]:
     """The benchmark cases as PairRecords (moving images written to OUT/cases, landmarks carried) + OUT/pairs.csv."""
-    from retinareg.benchmark.cases import CaseConfig
     from retinareg.benchmark.command import make_source
+    from retinareg.benchmark.config import CaseConfig
     from retinareg.data.pairs import PairRecord
     from retinareg.io import write_image
 

@@ -34,8 +34,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from retinareg.benchmark.cases import CaseConfig, draw_case, present_moving
+from retinareg.benchmark.cases import draw_case, present_moving
 from retinareg.benchmark.command import window_ranges
+from retinareg.benchmark.config import CaseConfig
 from retinareg.cli import parse_numbers
 from retinareg.errors import VregError
 from retinareg.io import read_image

@@ -39,9 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retinareg.benchmark.cases import PROTOCOLS, CaseSpec
+from retinareg.benchmark.cases import CaseSpec
 from retinareg.benchmark.command import case_config, make_source
-from retinareg.benchmark.metrics import ERROR_SCALES, Thresholds, case_metrics, error_scale_diag, error_stats
+from retinareg.benchmark.config import ERROR_SCALES, PROTOCOLS, Thresholds
+from retinareg.benchmark.metrics import case_metrics, error_scale_diag, error_stats
 from retinareg.cli import parse_numbers
 from retinareg.context import RegistrationContext
 from retinareg.errors import RegistrationFailed, VregError

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retinareg.benchmark.cases import CaseConfig
 from retinareg.benchmark.command import make_source
+from retinareg.benchmark.config import CaseConfig
 from retinareg.context import RegistrationContext
 from retinareg.errors import RegistrationFailed
 from retinareg.methods import build_method

@@ -217,3 +217,13 @@ def test_public_names_and_light_imports(pair: dict, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "t.json").is_file() and (tmp_path / "m.png").is_file()
+
+
+def test_the_command_line_starts_without_numpy_or_opencv() -> None:
+    """Every command's defaults are read from light config modules: `vreg --help`, `vreg qa` or `vreg info` do not
+    pay for numpy and OpenCV before they need them (that doubled the command line's import time once)."""
+    heavy = "('numpy', 'cv2', 'torch', 'pandas')"
+    code = f"import sys, retinareg.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import retinareg.api
-from retinareg.benchmark.cases import CaseConfig, CaseData, draw_case
-from retinareg.benchmark.config import BenchmarkSettings
+from retinareg.benchmark.cases import CaseData, draw_case
+from retinareg.benchmark.config import BenchmarkSettings, CaseConfig, Thresholds
 from retinareg.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
-from retinareg.benchmark.metrics import Thresholds, auc, case_metrics, error_scale_diag, summarize
+from retinareg.benchmark.metrics import auc, case_metrics, error_scale_diag, summarize
 from retinareg.benchmark.run import parse_methods, run_benchmark
 from retinareg.benchmark.sources import PairsSource, vessel_bifurcations
 from retinareg.data.pairs import find_pairs

@@ -15,10 +15,8 @@ import retinareg.benchmark.command
 import retinareg.data.pack
 import retinareg.data.synth
 import retinareg.training.loop
-from retinareg.benchmark.cases import CaseConfig
 from retinareg.benchmark.command import case_config
-from retinareg.benchmark.config import BenchmarkSettings, ReportConfig, SourceConfig
-from retinareg.benchmark.metrics import Thresholds
+from retinareg.benchmark.config import BenchmarkSettings, CaseConfig, ReportConfig, SourceConfig, Thresholds
 from retinareg.cli import app, field_default
 from retinareg.context import RegistrationContext
 from retinareg.data.augment import AugmentConfig

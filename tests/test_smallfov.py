@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retinareg.benchmark.cases import CaseConfig, Degradation, degrade_image, draw_case, in_view, present_moving
+from retinareg.benchmark.cases import Degradation, degrade_image, draw_case, in_view, present_moving
+from retinareg.benchmark.config import CaseConfig
 from retinareg.benchmark.sources import PairsSource
 from retinareg.data.pairs import find_pairs
 from retinareg.data.synth import make_triplet

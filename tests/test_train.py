@@ -16,8 +16,8 @@ from train_helpers import write_minima_file, write_synth_h5
 from typer.testing import CliRunner
 
 import retinareg.training.loop as loop
-from retinareg.benchmark.cases import CaseConfig
-from retinareg.benchmark.metrics import Thresholds, case_metrics
+from retinareg.benchmark.config import CaseConfig, Thresholds
+from retinareg.benchmark.metrics import case_metrics
 from retinareg.cli import app
 from retinareg.data.dataset import AugmentConfig
 from retinareg.errors import VregError

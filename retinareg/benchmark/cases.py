@@ -22,56 +22,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Annotated
 
 import numpy as np
 
+from retinareg.benchmark.config import CaseConfig
 from retinareg.errors import VregError
 from retinareg.geometry import affine_matrix, rotation_matrix, translation_matrix, warp_image, warp_points
-from retinareg.limits import Range
-
-PROTOCOLS = ("standard", "smallfov")
-
-
-@dataclass(frozen=True)
-class CaseConfig:
-    """How cases are drawn (see the module docstring for the protocols).
-
-    standard: scale_range (uniform isotropic scale), shift_frac (uniform shift, fraction of W / H).
-    smallfov: zoom_range (log-uniform), center_range (window centre, fraction of W and H), gamma_range, blur_range
-    (px), noise_range (grey levels of 8 bits), min_points (error points in view), max_draws (window draws per case).
-    """
-
-    bins: tuple[int, ...] = (0, 15, 30, 45, 60, 90, 135, 180)
-    scale_range: tuple[float, float] = (0.9, 1.1)
-    shift_frac: Annotated[float, Range(0, 0.49)] = 0.08  # of W and H; a shift of half the image leaves no overlap
-    seed: int = 0
-    protocol: str = "standard"
-    zoom_range: tuple[float, float] = (1.4, 2.2)
-    center_range: tuple[float, float] = (0.3, 0.7)
-    gamma_range: tuple[float, float] = (0.6, 1.6)
-    blur_range: tuple[float, float] = (0.0, 1.5)
-    noise_range: tuple[float, float] = (0.0, 6.0)
-    min_points: int = 6
-    max_draws: int = 200
-
-    def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOLS:
-            raise VregError(f"unknown benchmark protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-
-    def describe(self) -> dict[str, object]:
-        """The settings that define the cases of this protocol (for run.json and the reports)."""
-        if self.protocol == "standard":
-            return {"protocol": "standard", "scale_range": list(self.scale_range), "shift_frac": self.shift_frac}
-        return {
-            "protocol": self.protocol,
-            "zoom_range": list(self.zoom_range),
-            "center_range": list(self.center_range),
-            "gamma_range": list(self.gamma_range),
-            "blur_range": list(self.blur_range),
-            "noise_range": list(self.noise_range),
-            "min_points": self.min_points,
-        }
 
 
 @dataclass(frozen=True)

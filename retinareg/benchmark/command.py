@@ -7,10 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-from retinareg.benchmark.cases import CaseConfig
-from retinareg.benchmark.config import BenchmarkSettings
+from retinareg.benchmark.config import ERROR_SCALES, BenchmarkSettings, CaseConfig, Thresholds
 from retinareg.benchmark.html_report import write_report
-from retinareg.benchmark.metrics import ERROR_SCALES, Thresholds
 from retinareg.benchmark.report import rich_table, write_reports
 from retinareg.benchmark.run import parse_methods, run_benchmark
 from retinareg.errors import VregError

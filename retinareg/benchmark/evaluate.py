@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from retinareg.benchmark.cases import CaseSpec
-from retinareg.benchmark.metrics import Thresholds, case_metrics, error_scale_diag
+from retinareg.benchmark.config import Thresholds
+from retinareg.benchmark.metrics import case_metrics, error_scale_diag
 from retinareg.geometry import point_errors
 
 MATRIX_COLUMNS = [f"m{r}{c}" for r in range(3) for c in range(3)]

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from retinareg.benchmark.caselog import load_frame, read_rows
-from retinareg.benchmark.config import ReportConfig
-from retinareg.benchmark.metrics import Thresholds, summarize
+from retinareg.benchmark.config import ReportConfig, Thresholds
+from retinareg.benchmark.metrics import summarize
 from retinareg.benchmark.report import COLUMNS, SCALE_TEXT, cell_text, criteria_text, success_figure
 from retinareg.benchmark.report_cases import GridRow, WorstCases, pair_grid, shown_cases, worst_blocks
 from retinareg.benchmark.run import METHODS_FILE

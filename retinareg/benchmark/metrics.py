@@ -12,42 +12,15 @@ A failed registration has infinite error: it fails every criterion, counts in ev
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from retinareg.benchmark.config import ERROR_SCALES, Thresholds
 from retinareg.errors import VregError
 
 if TYPE_CHECKING:
     import pandas as pd
-
-ERROR_SCALES = ("long-side-640", "resize-512", "native")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Success criteria in normalised pixels. auc_limit: upper end of the AUC threshold range (0..auc_limit)."""
-
-    sr_me: float = 5.0  # SR_ME: mean error <= sr_me
-    sr_mae: float = 10.0  # SR_MAE: max error <= sr_mae
-    acceptable_median: float = 20.0  # FIRE-style acceptable: median <= 20 and max <= 50
-    acceptable_max: float = 50.0
-    success_median: float = 10.0  # vreg's default success: median <= 10 and max <= 30
-    success_max: float = 30.0
-    auc_limit: float = 25.0
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-    def succeeded(self, errors: np.ndarray | None) -> bool:
-        """vreg's success of one case from its normalised errors (N,): median <= success_median, max <= success_max.
-
-        The one definition of success (the benchmark's ``case_metrics`` and training validation both use it);
-        None, empty or non-finite errors (a failed registration) never succeed.
-        """
-        _, median, worst = error_stats(errors)
-        return median <= self.success_median and worst <= self.success_max
 
 
 def error_scale_diag(kind: str, fixed_hw: tuple[int, int]) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from retinareg.benchmark.metrics import Thresholds
+from retinareg.benchmark.config import Thresholds
 from retinareg.io import write_csv
 from retinareg.paths import atomic_output
 

@@ -7,14 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from retinareg.benchmark.cases import PROTOCOLS, CaseConfig
-from retinareg.benchmark.config import BenchmarkSettings, ReportConfig, SourceConfig
-from retinareg.benchmark.metrics import ERROR_SCALES, Thresholds
+from retinareg.benchmark.config import (
+    ERROR_SCALES,
+    PROTOCOLS,
+    BenchmarkSettings,
+    CaseConfig,
+    ReportConfig,
+    SourceConfig,
+    Thresholds,
+)
 from retinareg.cli import app, field_default, parse_numbers, show_default, shown_default, user_errors
 from retinareg.cli.register import SizeOpt
-from retinareg.context import RegistrationContext
+from retinareg.context import MODELS, RegistrationContext
 from retinareg.errors import VregError
-from retinareg.estimate import MODELS
 from retinareg.limits import SEED_RANGE, WORKERS_RANGE, Range, check_value
 
 # Every default below is its owner's: the cases' (CaseConfig), the success thresholds' (Thresholds), the source's

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from retinareg.cli import app, field_default, parse_range, shown_default, user_errors
-from retinareg.context import REFERENCE_SIDE, RegistrationContext
-from retinareg.data.pairs import DEFAULT_LAYOUT
+from retinareg.context import MODELS, REFERENCE_SIDE, RegistrationContext
+from retinareg.data.config import DEFAULT_LAYOUT
 from retinareg.errors import RegistrationFailed, VregError
-from retinareg.estimate import MODELS
 from retinareg.limits import MIN_WORKING_SIZE, field_range
 
 MethodOpt = Annotated[

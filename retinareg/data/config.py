@@ -8,6 +8,9 @@ from typing import Annotated
 
 from retinareg.limits import MAX_WORKING_SIZE, SEED_RANGE, Range
 
+#: the layout of a folder of annotated pairs when none is named (`--pairs-layout`)
+DEFAULT_LAYOUT = "landmarks-csv"
+
 
 @dataclass(frozen=True)
 class SynthConfig:

@@ -25,12 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from retinareg.data.config import DEFAULT_LAYOUT
 from retinareg.errors import VregError
 from retinareg.io import LANDMARK_COLUMNS, BadTable, read_landmarks
 from retinareg.specs import format_template, load_spec
-
-#: the layout of a folder of pairs when none is named (`vreg register --pairs-dir`, `vreg benchmark --pairs-dir`)
-DEFAULT_LAYOUT = "landmarks-csv"
 
 MIN_POINTS = 3
 # A point may sit on the outer half of an edge pixel (pixel centres are integers, edges at -0.5 and W - 0.5).

@@ -10,7 +10,7 @@ Registration is judged as the benchmark judges it: the MAGSAC++ affine of the fi
 registration context (:meth:`retinareg.context.RegistrationContext.fit`; its threshold is stated at 640 px and scaled
 to the training images, e.g. 3 px -> 1.2 px at 256 px); control-point errors on a grid of points in the moving field
 of view are normalised as the benchmark's default (fixed long side = 640 px) and a pair succeeds by
-:meth:`retinareg.benchmark.metrics.Thresholds.succeeded` (median <= 10 and max <= 30 by default). Success is also
+:meth:`retinareg.benchmark.config.Thresholds.succeeded` (median <= 10 and max <= 30 by default). Success is also
 reported per benchmark rotation bin (``CaseConfig.bins``): each pair counts in the bin nearest to its |rotation|
 (:func:`rotation_bin`), e.g. ``val_success_rot15``.
 """
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from retinareg.benchmark.cases import CaseConfig
-from retinareg.benchmark.metrics import ERROR_SCALES, Thresholds, error_scale_diag, error_stats
+from retinareg.benchmark.config import ERROR_SCALES, CaseConfig, Thresholds
+from retinareg.benchmark.metrics import error_scale_diag, error_stats
 from retinareg.context import RegistrationContext
 from retinareg.errors import RegistrationFailed
 from retinareg.geometry import grid_points, point_errors, warp_points

@@ -8,7 +8,7 @@ test *args:
 
 # The main job on bundled data: register the bundled real CF-FA pair (pictures in out/), then synth -> prepare -> info
 demo:
-    vreg register retinareg/resources/sample/fixed.png retinareg/resources/sample/moving.png -o out/registered.png --landmarks retinareg/resources/sample/landmarks.csv --transform-out out/transform.json --checkerboard out/checkerboard.png --overlay out/overlay.png --matches out/matches.png
+    vreg register data_specs/sample/fixed.png data_specs/sample/moving.png -o out/registered.png --landmarks data_specs/sample/landmarks.csv --transform-out out/transform.json --checkerboard out/checkerboard.png --overlay out/overlay.png --matches out/matches.png
     vreg synth out/synth --n 8 --size 256 --seed 0
     vreg prepare out/synth -o out/synth.h5 --layout fives-generated --force
     vreg info out/synth.h5
@@ -19,8 +19,8 @@ docs:
 
 # Lint and format check
 lint:
-    ruff check retinareg tests scripts examples
-    ruff format --check retinareg tests scripts examples
+    ruff check vreg_cli tests scripts examples
+    ruff format --check vreg_cli tests scripts examples
 
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:
@@ -71,7 +71,7 @@ train-small *args:
 
 # Stage 2 of the bundled LoFTR: fine-tune FROM (default: the bundled file) on fresh triplets with shifts up to 30 % (~1.5 h; again = resume). Env: FROM, RUN, STEPS, SIZE, N, THREADS, DRIVE
 finetune-small *args:
-    FROM=${FROM:-retinareg/resources/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
+    FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
 
 # The CUDA run (<= 10 min, unattended; docs/gpu.md): correctness checks, training-step table, inference, a fine-tune. OUT=folder just train-gpu
 train-gpu *args:

@@ -4,7 +4,7 @@
 
 FOLDER holds one sub-folder per pair with ``fixed.png`` (the colour fundus photo), ``moving.png`` (FA or OCT
 en-face) and, optionally, ``landmarks.csv`` (``x_fixed,y_fixed,x_moving,y_moving``, pixels), the layout of
-``retinareg/resources/sample``. One ``Registrar`` serves every pair, so the method (and a LoFTR's weights) load once.
+``data_specs/sample``. One ``Registrar`` serves every pair, so the method (and a LoFTR's weights) load once.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-import retinareg  # noqa: E402
-from retinareg.io import read_landmarks  # noqa: E402
+import vreg_cli  # noqa: E402
+from vreg_cli.io import read_landmarks  # noqa: E402
 
 
-def register_folder(folder: Path, method: str = "classic") -> tuple[pd.DataFrame, dict[str, retinareg.Registration]]:
+def register_folder(folder: Path, method: str = "classic") -> tuple[pd.DataFrame, dict[str, vreg_cli.Registration]]:
     """One row per pair (status, reason, inliers, rotation, scale, seconds, landmark errors) and each result."""
-    registrar = retinareg.Registrar(method)
+    registrar = vreg_cli.Registrar(method)
     rows, results = [], {}
     for pair in sorted(p for p in folder.iterdir() if (p / "fixed.png").is_file() and (p / "moving.png").is_file()):
         reg = registrar.register(pair / "fixed.png", pair / "moving.png")
@@ -40,7 +40,7 @@ def register_folder(folder: Path, method: str = "classic") -> tuple[pd.DataFrame
     return pd.DataFrame(rows), results
 
 
-def plot(table: pd.DataFrame, results: dict[str, retinareg.Registration], out: Path) -> None:
+def plot(table: pd.DataFrame, results: dict[str, vreg_cli.Registration], out: Path) -> None:
     """A checkerboard of fixed and warped moving per pair, titled with its status and landmark error."""
     n = max(len(results), 1)
     fig, axes = plt.subplots(1, n, figsize=(4 * n, 4), squeeze=False)

@@ -77,7 +77,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from retinareg.io import write_csv
+from vreg_cli.io import write_csv
 
 out = Path(sys.argv[1])
 runs = pd.read_csv(out / "ablations.csv")

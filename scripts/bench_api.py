@@ -5,7 +5,7 @@ On the bundled CF-FA pair with its moving image rotated by 0, 45, ..., 315 deg (
 - ``Registrar("classic")`` in one process: seconds per pair, reading both files, registering and writing the warped
   image (what ``vreg register -o`` does), against ``vreg register --method classic`` run once per case (wall time
   of the whole process);
-- ``python -X importtime``: the time all imports take in ``python -c "import retinareg"`` and in ``vreg register
+- ``python -X importtime``: the time all imports take in ``python -c "import vreg_cli"`` and in ``vreg register
   --method classic`` (site's own imports included), and which heavy modules each has loaded;
 - ``vreg register --method classic`` wall time on the bundled pair (median of ``--repeat`` runs).
 
@@ -34,9 +34,8 @@ ANGLES = (0, 45, 90, 135, 180, 225, 270, 315)
 
 
 def sample_dir(root: Path) -> Path:
-    """The bundled pair of a checkout (inside the package since the resources moved; data_specs/ before)."""
-    inside = root / "retinareg" / "resources" / "sample"
-    return inside if inside.is_dir() else root / "data_specs" / "sample"
+    """The bundled pair of a checkout."""
+    return root / "data_specs" / "sample"
 
 
 def run(root: Path, args: list[str]) -> tuple[float, str]:
@@ -51,8 +50,8 @@ def run(root: Path, args: list[str]) -> tuple[float, str]:
 
 
 def vreg_register(root: Path, fixed: Path, moving: Path, out: Path) -> float:
-    """Wall seconds of one ``vreg register --method classic`` process (``python -m retinareg`` = the command)."""
-    return run(root, ["-m", "retinareg", "register", str(fixed), str(moving), "-o", str(out), "--method", "classic"])[0]
+    """Wall seconds of one ``vreg register --method classic`` process (``python -m vreg_cli`` = the command)."""
+    return run(root, ["-m", "vreg_cli", "register", str(fixed), str(moving), "-o", str(out), "--method", "classic"])[0]
 
 
 def import_ms(root: Path, args: list[str]) -> float:
@@ -68,9 +67,9 @@ def import_ms(root: Path, args: list[str]) -> float:
 HEAVY_CODE = """
 import sys
 sys.argv = ["vreg", *sys.argv[1:]]
-import retinareg
+import vreg_cli
 print("import:" + ",".join(m for m in {heavy!r} if m in sys.modules))
-from retinareg.cli import main
+from vreg_cli.cli import main
 try:
     main()
 except SystemExit:
@@ -80,7 +79,7 @@ print("register:" + ",".join(m for m in {heavy!r} if m in sys.modules))
 
 
 def heavy_modules(root: Path, fixed: Path, moving: Path, out: Path) -> dict[str, list[str]]:
-    """Which of HEAVY ``import retinareg`` and then ``vreg register --method classic`` have loaded."""
+    """Which of HEAVY ``import vreg_cli`` and then ``vreg register --method classic`` have loaded."""
     code = HEAVY_CODE.format(heavy=HEAVY)
     _, stdout = run(root, ["-c", code, "register", str(fixed), str(moving), "-o", str(out), "--method", "classic"])
     lines = dict(line.split(":", 1) for line in stdout.splitlines() if line.startswith(("import:", "register:")))
@@ -105,10 +104,10 @@ def registrar_seconds(cases: list[tuple[Path, Path]], out: Path) -> tuple[list[f
     """Seconds per case of one in-process Registrar("classic") (read, register, write the warped image) and how
     many results were trusted. The Registrar is built before the clock starts: that is the point of it."""
     sys.path.insert(0, str(ROOT))
-    import retinareg
-    from retinareg.io import write_image
+    import vreg_cli
+    from vreg_cli.io import write_image
 
-    registrar = retinareg.Registrar("classic")
+    registrar = vreg_cli.Registrar("classic")
     seconds, trusted = [], 0
     for fixed, moving in cases:
         start = time.perf_counter()
@@ -135,8 +134,8 @@ def main() -> None:
             for name, root in roots.items():
                 sample = sample_dir(root)
                 result[name]["cli_wall_s"].append(vreg_register(root, sample / "fixed.png", sample / "moving.png", out))
-                result[name]["import_ms"].append(import_ms(root, ["-c", "import retinareg"]))
-                cli = ["-m", "retinareg", "register", str(sample / "fixed.png"), str(sample / "moving.png")]
+                result[name]["import_ms"].append(import_ms(root, ["-c", "import vreg_cli"]))
+                cli = ["-m", "vreg_cli", "register", str(sample / "fixed.png"), str(sample / "moving.png")]
                 result[name]["cli_import_ms"].append(import_ms(root, [*cli, "-o", str(out), "--method", "classic"]))
         for name, root in roots.items():
             sample = sample_dir(root)
@@ -147,7 +146,7 @@ def main() -> None:
     summary = {
         name: {
             "vreg register (classic, sample) median wall s": round(statistics.median(r["cli_wall_s"]), 3),
-            "python -X importtime -c 'import retinareg', all imports, median ms": round(
+            "python -X importtime -c 'import vreg_cli', all imports, median ms": round(
                 statistics.median(r["import_ms"]), 1
             ),
             "vreg register --method classic, all imports, median ms": round(statistics.median(r["cli_import_ms"]), 1),

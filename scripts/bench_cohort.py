@@ -37,10 +37,10 @@ VARYING = ["seconds", "output", "transform"]
 
 def build_cases(pairs_dir: Path, out: Path, limit: int | None) -> list[Any]:
     """The benchmark cases as PairRecords (moving images written to OUT/cases, landmarks carried) + OUT/pairs.csv."""
-    from retinareg.benchmark.command import make_source
-    from retinareg.benchmark.config import CaseConfig
-    from retinareg.data.pairs import PairRecord
-    from retinareg.io import write_image
+    from vreg_cli.benchmark.command import make_source
+    from vreg_cli.benchmark.config import CaseConfig
+    from vreg_cli.data.pairs import PairRecord
+    from vreg_cli.io import write_image
 
     source = make_source(None, "test", (), pairs_dir, "landmarks-csv", True)
     specs = source.case_specs(CaseConfig())[:limit]
@@ -90,11 +90,11 @@ def throughput(records: list[Any], args: argparse.Namespace) -> tuple[dict[str, 
     """(a): the figures, and the pool's summary (the reference rows of the kill test)."""
     from distributed import Client
 
-    import retinareg
+    import vreg_cli
 
     n = len(records)
     start = time.perf_counter()
-    pool = retinareg.register_many(
+    pool = vreg_cli.register_many(
         records, args.method, out_dir=args.out / "pool", workers=args.workers, chunk_size=args.chunk_size
     )
     pool_s = time.perf_counter() - start
@@ -103,7 +103,7 @@ def throughput(records: list[Any], args: argparse.Namespace) -> tuple[dict[str, 
         client.wait_for_workers(args.workers)
         startup_s = time.perf_counter() - start
         start = time.perf_counter()
-        dask = retinareg.register_many(
+        dask = vreg_cli.register_many(
             records, args.method, out_dir=args.out / "dask", client=client, chunk_size=args.chunk_size
         )
         dask_s = time.perf_counter() - start
@@ -123,7 +123,7 @@ def throughput(records: list[Any], args: argparse.Namespace) -> tuple[dict[str, 
 
 def _kill_one_busy_worker(client: Any, summary: Path, n: int, deadline: float) -> dict[str, Any]:
     """Wait until 0 < rows < n are in summary.csv and a worker runs a task, then SIGKILL that worker's process."""
-    from retinareg.batch import read_summary
+    from vreg_cli.batch import read_summary
 
     while time.monotonic() < deadline:
         rows = len(read_summary(summary)) if summary.is_file() else 0
@@ -141,8 +141,8 @@ def _kill_one_busy_worker(client: Any, summary: Path, n: int, deadline: float) -
 def kill_test(records: list[Any], args: argparse.Namespace, reference: pd.DataFrame | None) -> dict[str, Any]:
     from distributed import Client
 
-    import retinareg
-    from retinareg.batch import read_summary
+    import vreg_cli
+    from vreg_cli.batch import read_summary
 
     out_dir = args.out / "kill"
     summary = out_dir / "summary.csv"
@@ -153,9 +153,7 @@ def kill_test(records: list[Any], args: argparse.Namespace, reference: pd.DataFr
         client.wait_for_workers(args.workers)
 
         def run() -> None:
-            result["frame"] = retinareg.register_many(
-                records, args.method, out_dir=out_dir, client=client, chunk_size=1
-            )
+            result["frame"] = vreg_cli.register_many(records, args.method, out_dir=out_dir, client=client, chunk_size=1)
 
         worker = threading.Thread(target=run)
         start = time.perf_counter()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retinareg.data import h5 as schema
-from retinareg.data.h5 import VregH5
-from retinareg.data.pack import pack
-from retinareg.data.synth import write_synth_dataset
+from vreg_cli.data import h5 as schema
+from vreg_cli.data.h5 import VregH5
+from vreg_cli.data.pack import pack
+from vreg_cli.data.synth import write_synth_dataset
 
 SETTINGS = {
     "gzip1": {"compression": "gzip", "compression_opts": 1},

@@ -4,7 +4,7 @@ memory per case, and whether a batch silently overwrote one pair's outputs with 
     python3 scripts/bench_hostile.py [--work DIR] [--timeout 120]
 
 Every hostile file is built in the work folder (a temporary one by default) from the bundled sample pair; nothing is
-downloaded. Each case runs as its own `python -m retinareg` process; its peak resident memory comes from
+downloaded. Each case runs as its own `python -m vreg_cli` process; its peak resident memory comes from
 ``os.wait4`` (the kernel's ru_maxrss of that process). Targets: no traceback, exit 2 (or 0 for the accepted cases),
 under 60 s and 2 GB each, 0 silent overwrites. The table is printed as Markdown (docs/hostile_inputs.md).
 """
@@ -28,12 +28,12 @@ FIXED, MOVING = SAMPLE / "fixed.png", SAMPLE / "moving.png"
 
 
 def run_case(args: list[str], timeout: float) -> tuple[int, bool, float, float, str]:
-    """(exit code, traceback shown, seconds, peak MB, last output line) of ``python -m retinareg ARGS``."""
+    """(exit code, traceback shown, seconds, peak MB, last output line) of ``python -m vreg_cli ARGS``."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "retinareg", *args], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO
+            [sys.executable, "-m", "vreg_cli", *args], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO
         )
         deadline = start + timeout
         while True:
@@ -83,8 +83,8 @@ def _zip_bomb(path: Path, member: str, n_bytes: int) -> Path:
 def _vreg_checkpoint(path: Path, **config: object) -> Path:
     import torch
 
-    from retinareg.model.checkpoint import checkpoint_payload
-    from retinareg.model.loftr import LoFTRModel
+    from vreg_cli.model.checkpoint import checkpoint_payload
+    from vreg_cli.model.loftr import LoFTRModel
 
     payload = checkpoint_payload(LoFTRModel())
     payload["model_config"] = {**payload["model_config"], **config}

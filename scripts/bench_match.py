@@ -13,8 +13,8 @@ from collections import defaultdict
 
 import torch
 
-from retinareg.model.config import MODULE_NAMES
-from retinareg.model.loftr import LoFTRModel
+from vreg_cli.model.config import MODULE_NAMES
+from vreg_cli.model.loftr import LoFTRModel
 
 
 def _hooked(model: LoFTRModel) -> dict[str, float]:

@@ -34,14 +34,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from retinareg.benchmark.cases import draw_case, present_moving
-from retinareg.benchmark.command import window_ranges
-from retinareg.benchmark.config import CaseConfig
-from retinareg.cli import parse_numbers
-from retinareg.errors import VregError
-from retinareg.io import read_image
-from retinareg.methods import build_method
-from retinareg.registration import register_images
+from vreg_cli.benchmark.cases import draw_case, present_moving
+from vreg_cli.benchmark.command import window_ranges
+from vreg_cli.benchmark.config import CaseConfig
+from vreg_cli.cli import parse_numbers
+from vreg_cli.errors import VregError
+from vreg_cli.io import read_image
+from vreg_cli.methods import build_method
+from vreg_cli.registration import register_images
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT / "tests"))  # the Chromium helper the page's tests 
 
 from browser_helpers import find_chromium  # noqa: E402
 
-from retinareg.batch import SUMMARY_COLUMNS  # noqa: E402
-from retinareg.io import read_image, read_landmarks, write_image  # noqa: E402
-from retinareg.paths import SAMPLE_DIR  # noqa: E402
-from retinareg.qa import write_qa_page  # noqa: E402
-from retinareg.qa.config import QaConfig  # noqa: E402
+from vreg_cli.batch import SUMMARY_COLUMNS  # noqa: E402
+from vreg_cli.io import read_image, read_landmarks, write_image  # noqa: E402
+from vreg_cli.paths import SAMPLE_DIR  # noqa: E402
+from vreg_cli.qa import write_qa_page  # noqa: E402
+from vreg_cli.qa.config import QaConfig  # noqa: E402
 
 
 def make_batch(out: Path, rows: int, seed: int) -> None:

@@ -20,19 +20,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from retinareg.context import RegistrationContext
-from retinareg.errors import RegistrationFailed
-from retinareg.geometry import affine_matrix, decompose_affine, warp_image
-from retinareg.io import read_image, resize_long_side, to_gray, write_csv
-from retinareg.methods.classic import ClassicMethod
-from retinareg.methods.loftr import LoFTRMethod
-from retinareg.methods.loftr_matcher import LoFTRMatcher
-from retinareg.methods.prealign import ClassicPrealigner
-from retinareg.methods.sift import SiftMethod
-from retinareg.model.config import MODULE_NAMES
-from retinareg.model.loftr import LoFTRConfig, LoFTRModel, checkpoint_payload
-from retinareg.paths import SAMPLE_DIR
-from retinareg.registration import register_pair
+from vreg_cli.context import RegistrationContext
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.geometry import affine_matrix, decompose_affine, warp_image
+from vreg_cli.io import read_image, resize_long_side, to_gray, write_csv
+from vreg_cli.methods.classic import ClassicMethod
+from vreg_cli.methods.loftr import LoFTRMethod
+from vreg_cli.methods.loftr_matcher import LoFTRMatcher
+from vreg_cli.methods.prealign import ClassicPrealigner
+from vreg_cli.methods.sift import SiftMethod
+from vreg_cli.model.config import MODULE_NAMES
+from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel, checkpoint_payload
+from vreg_cli.paths import SAMPLE_DIR
+from vreg_cli.registration import register_pair
 
 
 def seconds(fn: Any, repeats: int) -> tuple[float, float, float]:
@@ -135,7 +135,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:  # through the real loading path, as `--checkpoint` would
         ckpt = Path(tmp) / "random.ckpt"
         torch.save(checkpoint_payload(model), ckpt)
-        from retinareg.model.loftr import load_model
+        from vreg_cli.model.loftr import load_model
 
         model = load_model(ckpt, device=args.device).use_channels_last()  # as LoFTRMatcher.from_file
     print(f"device {args.device}, torch threads: {torch.get_num_threads()}; fixed {fixed.shape}, moving {moving.shape}")

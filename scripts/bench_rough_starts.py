@@ -39,20 +39,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retinareg.benchmark.cases import CaseSpec
-from retinareg.benchmark.command import case_config, make_source
-from retinareg.benchmark.config import ERROR_SCALES, PROTOCOLS, Thresholds
-from retinareg.benchmark.metrics import case_metrics, error_scale_diag, error_stats
-from retinareg.cli import parse_numbers
-from retinareg.context import RegistrationContext
-from retinareg.errors import RegistrationFailed, VregError
-from retinareg.geometry import point_errors
-from retinareg.io import resize_long_side, write_csv
-from retinareg.methods import parse_spec
-from retinareg.methods.loftr import LoFTRMethod
-from retinareg.methods.loftr_options import LoFTROptions
-from retinareg.methods.options import parse_options
-from retinareg.methods.prealign import ClassicPrealigner, Prealignment
+from vreg_cli.benchmark.cases import CaseSpec
+from vreg_cli.benchmark.command import case_config, make_source
+from vreg_cli.benchmark.config import ERROR_SCALES, PROTOCOLS, Thresholds
+from vreg_cli.benchmark.metrics import case_metrics, error_scale_diag, error_stats
+from vreg_cli.cli import parse_numbers
+from vreg_cli.context import RegistrationContext
+from vreg_cli.errors import RegistrationFailed, VregError
+from vreg_cli.geometry import point_errors
+from vreg_cli.io import resize_long_side, write_csv
+from vreg_cli.methods import parse_spec
+from vreg_cli.methods.loftr import LoFTRMethod
+from vreg_cli.methods.loftr_options import LoFTROptions
+from vreg_cli.methods.options import parse_options
+from vreg_cli.methods.prealign import ClassicPrealigner, Prealignment
 
 COLUMNS = [
     "case_id", "pair", "bin", "angle", "scale", "status", "error", "start_score", "start_mean_err", "strategy",
@@ -102,7 +102,7 @@ def build_rough_method(spec: str, context: RegistrationContext) -> tuple[LoFTRMe
 class Harness:
     """Everything one case needs: the case source, the method and its pre-aligner, how errors are judged."""
 
-    source: Any  # retinareg.benchmark.sources.PairsSource
+    source: Any  # vreg_cli.benchmark.sources.PairsSource
     method: LoFTRMethod
     prealigner: RoughOnlyPrealigner
     error_scale: str
@@ -199,7 +199,7 @@ def print_summary(s: dict[str, Any], min_inliers: int, catastrophic: float, out_
     from rich.console import Console
     from rich.table import Table
 
-    from retinareg.ui import stdout
+    from vreg_cli.ui import stdout
 
     # as `vreg benchmark`: piped output has no width, 120 columns keep the lines and the table unfolded in logs
     out = stdout if stdout.is_terminal else Console(width=120, highlight=False)
@@ -257,7 +257,7 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     """Run every case, write the CSV, print the summary; a user error is one line and exit code 1."""
-    from retinareg.ui import progress
+    from vreg_cli.ui import progress
 
     args = _parse_args(argv)
     try:

@@ -31,12 +31,12 @@ def _child(
     import numpy as np
     import torch
 
-    from retinareg.data.synth import make_triplet
-    from retinareg.geometry import affine_matrix, warp_image
-    from retinareg.io import to_gray
-    from retinareg.model.loftr import LoFTRConfig, LoFTRModel
-    from retinareg.model.loss import LossConfig, loftr_loss
-    from retinareg.model.supervision import spvs_coarse, spvs_fine
+    from vreg_cli.data.synth import make_triplet
+    from vreg_cli.geometry import affine_matrix, warp_image
+    from vreg_cli.io import to_gray
+    from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel
+    from vreg_cli.model.loss import LossConfig, loftr_loss
+    from vreg_cli.model.supervision import spvs_coarse, spvs_fine
 
     device = torch.device(device_name)
     baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -153,8 +153,8 @@ def main() -> None:
     import torch
     from rich.table import Table
 
-    from retinareg.io import write_json
-    from retinareg.ui import stdout
+    from vreg_cli.io import write_json
+    from vreg_cli.ui import stdout
 
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]

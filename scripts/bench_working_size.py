@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from retinareg.benchmark.command import make_source
-from retinareg.benchmark.config import CaseConfig
-from retinareg.context import RegistrationContext
-from retinareg.errors import RegistrationFailed
-from retinareg.methods import build_method
-from retinareg.registration import register_pair
+from vreg_cli.benchmark.command import make_source
+from vreg_cli.benchmark.config import CaseConfig
+from vreg_cli.context import RegistrationContext
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.methods import build_method
+from vreg_cli.registration import register_pair
 
 
 def main() -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from retinareg.geometry import warp_image
-from retinareg.io import read_image, to_rgb, write_image
-from retinareg.methods import build_method
-from retinareg.registration import register_pair
-from retinareg.viz import checkerboard
+from vreg_cli.geometry import warp_image
+from vreg_cli.io import read_image, to_rgb, write_image
+from vreg_cli.methods import build_method
+from vreg_cli.registration import register_pair
+from vreg_cli.viz import checkerboard
 
 
 def main() -> None:

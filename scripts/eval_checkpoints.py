@@ -16,13 +16,13 @@ import argparse
 import pandas as pd
 import torch
 
-from retinareg.data.dataset import AugmentConfig, PairDataset
-from retinareg.data.h5 import VregH5
-from retinareg.io import write_csv
-from retinareg.model.loftr import load_model
-from retinareg.training.build import make_val_loader
-from retinareg.training.config import TrainConfig
-from retinareg.training.validation import validate
+from vreg_cli.data.dataset import AugmentConfig, PairDataset
+from vreg_cli.data.h5 import VregH5
+from vreg_cli.io import write_csv
+from vreg_cli.model.loftr import load_model
+from vreg_cli.training.build import make_val_loader
+from vreg_cli.training.config import TrainConfig
+from vreg_cli.training.validation import validate
 
 KEYS = ("val_precision", "val_recall", "val_top1", "val_success", "val_cp_error_median")
 

@@ -11,7 +11,7 @@ HOLDOUT=${HOLDOUT:-runs/holdout/h256.h5}
 STEPS=${STEPS:-200}
 LR=${LR:-5e-4}
 OUT=${OUT:-runs/forget}
-FROM=${FROM:-retinareg/resources/weights/loftr_small_vessels.ckpt}
+FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt}
 PAIRS_DIR=${PAIRS_DIR:-../shared/data/mmim_retina_dev}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 

@@ -21,7 +21,7 @@
 set -uo pipefail
 OUT=${OUT:?set OUT to the folder for the results}
 DEVICE=${DEVICE:-cuda}
-FROM=${FROM:-retinareg/resources/weights/loftr_small_vessels.ckpt}
+FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt}
 if [ "${SMOKE:-0}" = 1 ]; then
     : "${N:=8}" "${TRAIN_SIZE:=128}" "${CHECK_SIZE:=128}" "${CHECK_STEPS:=2}" "${CHECK_BATCH:=2}" "${JOBS:=2}"
     : "${SWEEP_SIZES:=128}" "${SWEEP_BATCHES:=1,2}" "${INFER_SIZE:=256}" "${TRAIN_STEPS:=4}" "${TRAIN_BATCH:=2}"
@@ -66,7 +66,7 @@ import sys
 
 import torch
 
-from retinareg.model.loftr import load_model
+from vreg_cli.model.loftr import load_model
 
 model = load_model(sys.argv[1])
 torch.save({"state_dict": {f"matcher.{k}": v for k, v in model.state_dict().items()}}, sys.argv[2])
@@ -74,10 +74,10 @@ print("wrote", sys.argv[2])
 PY
 step train_minima_file_frozen 150 vreg train "${check[@]}" --out "$W/minima_frozen" --weights "$W/minima_format.ckpt" \
     --freeze default
-NCCL_DEBUG=${NCCL_DEBUG:-WARN} step torchrun_1proc 150 torchrun --standalone --nproc_per_node 1 -m retinareg train "${check[@]}" \
+NCCL_DEBUG=${NCCL_DEBUG:-WARN} step torchrun_1proc 150 torchrun --standalone --nproc_per_node 1 -m vreg_cli train "${check[@]}" \
     --out "$W/ddp" --arch small --input vessels --max-steps 4 --val-every 4
 grep -h -i "nccl\|backend\|world" "$W/ddp/"*.log 2>/dev/null | head -3
-sample=retinareg/resources/sample
+sample=data_specs/sample
 step register_bundled 90 vreg register "$sample/fixed.png" "$sample/moving.png" --method "loftr:device=$DEVICE" \
     -o "$W/registered.png" --landmarks "$sample/landmarks.csv" --transform-out "$W/register_bundled.json"
 step register_minima 90 vreg register "$sample/fixed.png" "$sample/moving.png" \

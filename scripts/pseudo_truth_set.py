@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retinareg.errors import VregError
-from retinareg.geometry import warp_image, warp_points
-from retinareg.io import LANDMARK_COLUMNS, read_registrable, write_csv, write_image
-from retinareg.methods import build_method
-from retinareg.methods.classic import ClassicConfig
-from retinareg.methods.vessels import erode_mask, fov_mask, vessel_channel
-from retinareg.registration import register_pair
-from retinareg.viz import checkerboard
+from vreg_cli.errors import VregError
+from vreg_cli.geometry import warp_image, warp_points
+from vreg_cli.io import LANDMARK_COLUMNS, read_registrable, write_csv, write_image
+from vreg_cli.methods import build_method
+from vreg_cli.methods.classic import ClassicConfig
+from vreg_cli.methods.vessels import erode_mask, fov_mask, vessel_channel
+from vreg_cli.registration import register_pair
+from vreg_cli.viz import checkerboard
 
 
 def vessel_landmarks(moving: np.ndarray, inside: np.ndarray, n: int, margin: int) -> np.ndarray:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the Chromium helper the page's tests 
 
 from browser_helpers import screenshot  # noqa: E402
 
-from retinareg.paths import SAMPLE_DIR  # noqa: E402
+from vreg_cli.paths import SAMPLE_DIR  # noqa: E402
 
 COPIES = ((0, 1.0), (10, 1.0), (25, 0.9), (45, 1.0), (90, 1.1), (150, 1.0), (180, 0.95))
 
@@ -61,7 +61,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="vreg-qa-shots-"))
     work.mkdir(parents=True, exist_ok=True)
     pairs = make_pairs(work)
-    vreg = [sys.executable, "-m", "retinareg"]
+    vreg = [sys.executable, "-m", "vreg_cli"]
     done = subprocess.run([*vreg, "register", "--pairs", str(pairs), "--out-dir", "out"], cwd=work, check=False)
     if done.returncode not in (0, 2, 3):  # 2 / 3: some pair errored / was refused, as intended
         raise SystemExit(f"vreg register failed ({done.returncode})")

@@ -22,10 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from retinareg.data.synth_render import render_cf, render_fa, render_oct
-from retinareg.data.synth_vessels import VesselScene
-from retinareg.geometry import grid_points
-from retinareg.io import read_image, write_image
+from vreg_cli.data.synth_render import render_cf, render_fa, render_oct
+from vreg_cli.data.synth_vessels import VesselScene
+from vreg_cli.geometry import grid_points
+from vreg_cli.io import read_image, write_image
 
 
 def _scene(vessel: np.ndarray, fov: np.ndarray) -> VesselScene:

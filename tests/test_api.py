@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-import retinareg
-from retinareg.geometry import point_errors, warp_points
-from retinareg.io import read_image, read_landmarks, write_image
-from retinareg.paths import SAMPLE_DIR
+import vreg_cli
+from vreg_cli.geometry import point_errors, warp_points
+from vreg_cli.io import read_image, read_landmarks, write_image
+from vreg_cli.paths import SAMPLE_DIR
 
 SIDE = 320  # the bundled pair (640 x 530) at half size: small, and still trusted by classic (at 256 px it is refused)
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,11 +40,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def registrar() -> retinareg.Registrar:
-    return retinareg.Registrar("classic", working_size=SIDE)
+def registrar() -> vreg_cli.Registrar:
+    return vreg_cli.Registrar("classic", working_size=SIDE)
 
 
-def test_the_reference_registration_is_good(pair: dict, registrar: retinareg.Registrar) -> None:
+def test_the_reference_registration_is_good(pair: dict, registrar: vreg_cli.Registrar) -> None:
     reg = registrar.register(pair["fixed"], pair["moving"])
     assert reg.ok and reg.reason == "" and reg.inliers >= 12 and reg.matrix.dtype == np.float64
     assert reg.matrix.shape == (3, 3) and len(reg.matches) == reg.n_matches
@@ -72,7 +72,7 @@ def _kinds(pair: dict) -> dict[str, tuple[object, object]]:
     }
 
 
-def test_every_input_kind_gives_the_same_matrix(pair: dict, registrar: retinareg.Registrar) -> None:
+def test_every_input_kind_gives_the_same_matrix(pair: dict, registrar: vreg_cli.Registrar) -> None:
     reference = registrar.register(pair["fixed"], pair["moving"])
     for kind, (fixed, moving) in _kinds(pair).items():
         reg = registrar.register(fixed, moving)
@@ -81,8 +81,8 @@ def test_every_input_kind_gives_the_same_matrix(pair: dict, registrar: retinareg
         assert moved.max() <= 0.5, kind
 
 
-def test_the_one_call_form_equals_the_registrar(pair: dict, registrar: retinareg.Registrar) -> None:
-    one = retinareg.register(pair["fixed_path"], pair["moving_path"], "classic", working_size=SIDE)
+def test_the_one_call_form_equals_the_registrar(pair: dict, registrar: vreg_cli.Registrar) -> None:
+    one = vreg_cli.register(pair["fixed_path"], pair["moving_path"], "classic", working_size=SIDE)
     assert np.allclose(one.matrix, registrar.register(pair["fixed"], pair["moving"]).matrix)
     assert one.to_dict()["matrix"] == [[float(v) for v in row] for row in one.matrix]
 
@@ -103,35 +103,35 @@ def test_the_one_call_form_equals_the_registrar(pair: dict, registrar: retinareg
     ],
 )
 def test_bad_input_is_one_input_error_line(pair: dict, image: object, message: str) -> None:
-    with pytest.raises(retinareg.InputError, match=message) as info:
-        retinareg.register(pair["fixed"], image, "classic")
+    with pytest.raises(vreg_cli.InputError, match=message) as info:
+        vreg_cli.register(pair["fixed"], image, "classic")
     assert "\n" not in str(info.value) and isinstance(info.value, ValueError)
 
 
 def test_bad_tensors_and_options_are_input_errors(pair: dict) -> None:
     import torch
 
-    with pytest.raises(retinareg.InputError, match="1xHxW"):
-        retinareg.as_image(torch.zeros(1, 1, 64, 64))
-    with pytest.raises(retinareg.InputError, match="NaN"):
-        retinareg.as_image(torch.full((64, 64), float("nan")))
-    with pytest.raises(retinareg.InputError, match="max_rotatoin"):
-        retinareg.Registrar("classic", max_rotatoin=30)
-    with pytest.raises(retinareg.InputError, match="working_size"):
-        retinareg.Registrar("classic", working_size=8)
+    with pytest.raises(vreg_cli.InputError, match="1xHxW"):
+        vreg_cli.as_image(torch.zeros(1, 1, 64, 64))
+    with pytest.raises(vreg_cli.InputError, match="NaN"):
+        vreg_cli.as_image(torch.full((64, 64), float("nan")))
+    with pytest.raises(vreg_cli.InputError, match="max_rotatoin"):
+        vreg_cli.Registrar("classic", max_rotatoin=30)
+    with pytest.raises(vreg_cli.InputError, match="working_size"):
+        vreg_cli.Registrar("classic", working_size=8)
 
 
-def test_a_refusal_is_a_result_not_an_exception(pair: dict, registrar: retinareg.Registrar) -> None:
+def test_a_refusal_is_a_result_not_an_exception(pair: dict, registrar: vreg_cli.Registrar) -> None:
     noise = np.random.default_rng(0).integers(0, 256, pair["moving"].shape, dtype=np.uint8)
     reg = registrar.register(pair["fixed"], noise)
     assert not reg.ok and reg.reason
     data = reg.to_dict()
     assert data["inliers"] == reg.inliers and (data["matrix"] is None) == (reg.matrix is None)
-    with pytest.raises(retinareg.RegistrationFailed, match=reg.reason[:20]):
+    with pytest.raises(vreg_cli.RegistrationFailed, match=reg.reason[:20]):
         reg.raise_if_refused()
 
 
-def test_result_pictures_and_points(pair: dict, registrar: retinareg.Registrar) -> None:
+def test_result_pictures_and_points(pair: dict, registrar: vreg_cli.Registrar) -> None:
     reg = registrar.register(pair["fixed"], pair["moving"])
     h, w = pair["fixed"].shape[:2]
     assert reg.warp().shape == (h, w) and reg.warp(pair["fixed"]).shape == (h, w, 3)
@@ -145,7 +145,7 @@ def _rotated(pair: dict, angle: float) -> np.ndarray:
     return cv2.warpAffine(pair["moving"], m, (w, h))
 
 
-def test_a_registrar_gives_the_same_results_from_four_threads(pair: dict, registrar: retinareg.Registrar) -> None:
+def test_a_registrar_gives_the_same_results_from_four_threads(pair: dict, registrar: vreg_cli.Registrar) -> None:
     movings = [_rotated(pair, a) for a in (0, 20, 90, 180, -45, 135)]
     sequential = [registrar.register(pair["fixed"], m) for m in movings]
     with ThreadPoolExecutor(4) as pool:
@@ -160,7 +160,7 @@ def test_one_loftr_method_gives_the_same_matches_from_four_threads(pair: dict) -
     """Frames of two sizes (288 px: matched at the model's 256 px; 128 px: at its own size) on one shared method: a
     per-call resize factor kept on the method would leak from one thread's frame into another's."""
     spec = "loftr:prealign=search,step=180,passes=1,rough_min_inliers=0,rough_min_verified=0"
-    method = retinareg.Registrar(spec, device="cpu").method
+    method = vreg_cli.Registrar(spec, device="cpu").method
     big, small = [
         (cv2.resize(pair["fixed"], size), cv2.resize(pair["moving"], size)) for size in ((288, 238), (128, 106))
     ]
@@ -173,10 +173,10 @@ def test_one_loftr_method_gives_the_same_matches_from_four_threads(pair: dict) -
 
 
 def test_match_load_model_and_available_methods(pair: dict) -> None:
-    found = retinareg.match(pair["fixed"], pair["moving"], "sift", working_size=SIDE)
+    found = vreg_cli.match(pair["fixed"], pair["moving"], "sift", working_size=SIDE)
     assert found.fixed.shape == found.moving.shape == (len(found), 2) and found.inliers.dtype == bool
-    assert retinareg.available_methods() == ("auto", "classic", "sift", "loftr")
-    model = retinareg.load_model()  # the bundled one, on CUDA when present
+    assert vreg_cli.available_methods() == ("auto", "classic", "sift", "loftr")
+    model = vreg_cli.load_model()  # the bundled one, on CUDA when present
     import torch
 
     expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
@@ -186,14 +186,14 @@ def test_match_load_model_and_available_methods(pair: dict) -> None:
 HEAVY_CHECK = """
 import sys
 sys.argv = ["vreg", *sys.argv[1:]]
-import retinareg
-retinareg.Registration, retinareg.Registrar, retinareg.InputError
+import vreg_cli
+vreg_cli.Registration, vreg_cli.Registrar, vreg_cli.InputError
 heavy = [m for m in ("torch", "kornia", "matplotlib", "pandas", "jinja2", "dask", "distributed") if m in sys.modules]
-assert not heavy, f"import retinareg loaded {heavy}"
-import retinareg.api, retinareg.methods.base  # the core and the method interface load no method
-methods = sorted(m for m in sys.modules if m.startswith("retinareg.methods."))
-assert methods == ["retinareg.methods.base"], methods
-from retinareg.cli import main
+assert not heavy, f"import vreg_cli loaded {heavy}"
+import vreg_cli.api, vreg_cli.methods.base  # the core and the method interface load no method
+methods = sorted(m for m in sys.modules if m.startswith("vreg_cli.methods."))
+assert methods == ["vreg_cli.methods.base"], methods
+from vreg_cli.cli import main
 try:
     main()
 except SystemExit as exc:
@@ -204,11 +204,11 @@ assert not heavy, f"vreg register --method classic loaded {heavy}"
 
 
 def test_public_names_and_light_imports(pair: dict, tmp_path: Path) -> None:
-    """``import retinareg`` and ``vreg register --method classic`` (with every picture and the transform) load no
+    """``import vreg_cli`` and ``vreg register --method classic`` (with every picture and the transform) load no
     torch, kornia, matplotlib, pandas or jinja2; the API's core and ``methods.base`` load no method."""
-    assert sorted(retinareg.__all__) == sorted(["__version__", *retinareg._EXPORTS])
-    for name in retinareg.__all__:
-        assert getattr(retinareg, name) is not None
+    assert sorted(vreg_cli.__all__) == sorted(["__version__", *vreg_cli._EXPORTS])
+    for name in vreg_cli.__all__:
+        assert getattr(vreg_cli, name) is not None
     outputs = ["-o", "w.png", "--checkerboard", "c.png", "--overlay", "o.png", "--matches", "m.png"]
     args = ["register", pair["fixed_path"], pair["moving_path"], "--method", "classic", "--working-size", SIDE]
     args += [*outputs, "--transform-out", "t.json"]
@@ -223,7 +223,7 @@ def test_the_command_line_starts_without_numpy_or_opencv() -> None:
     """Every command's defaults are read from light config modules: `vreg --help`, `vreg qa` or `vreg info` do not
     pay for numpy and OpenCV before they need them (that doubled the command line's import time once)."""
     heavy = "('numpy', 'cv2', 'torch', 'pandas')"
-    code = f"import sys, retinareg.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    code = f"import sys, vreg_cli.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

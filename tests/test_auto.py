@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from retinareg.data.synth import make_triplet
-from retinareg.errors import RegistrationFailed
-from retinareg.geometry import rotation_matrix, warp_image
-from retinareg.matches import Matches
-from retinareg.methods import build_method, resolve_spec
-from retinareg.methods.auto import AutoMethod, AutoOptions
-from retinareg.methods.loftr import LoFTRMethod
-from retinareg.methods.prealign import Prealignment
-from retinareg.registration import register_images
+from vreg_cli.data.synth import make_triplet
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.geometry import rotation_matrix, warp_image
+from vreg_cli.matches import Matches
+from vreg_cli.methods import build_method, resolve_spec
+from vreg_cli.methods.auto import AutoMethod, AutoOptions
+from vreg_cli.methods.loftr import LoFTRMethod
+from vreg_cli.methods.prealign import Prealignment
+from vreg_cli.registration import register_images
 
 SIZE = 256
 
@@ -112,8 +112,8 @@ def test_vreg_match_and_register_record_the_decision(tmp_path: Path) -> None:
 
     from typer.testing import CliRunner
 
-    from retinareg.cli import app
-    from retinareg.paths import SAMPLE_DIR
+    from vreg_cli.cli import app
+    from vreg_cli.paths import SAMPLE_DIR
 
     pair = [str(SAMPLE_DIR / "fixed.png"), str(SAMPLE_DIR / "moving.png")]
     result = CliRunner().invoke(app, ["match", *pair, "-o", str(tmp_path / "m.json")])

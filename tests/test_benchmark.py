@@ -11,20 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import retinareg.api
-from retinareg.benchmark.cases import CaseData, draw_case
-from retinareg.benchmark.config import BenchmarkSettings, CaseConfig, Thresholds
-from retinareg.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
-from retinareg.benchmark.metrics import auc, case_metrics, error_scale_diag, summarize
-from retinareg.benchmark.run import parse_methods, run_benchmark
-from retinareg.benchmark.sources import PairsSource, vessel_bifurcations
-from retinareg.data.pairs import find_pairs
-from retinareg.errors import VregError
-from retinareg.geometry import translation_matrix, warp_points
-from retinareg.io import read_image
-from retinareg.methods import BuiltMethod
-from retinareg.methods.base import Matches
-from retinareg.paths import SAMPLE_DIR
+import vreg_cli.api
+from vreg_cli.benchmark.cases import CaseData, draw_case
+from vreg_cli.benchmark.config import BenchmarkSettings, CaseConfig, Thresholds
+from vreg_cli.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
+from vreg_cli.benchmark.metrics import auc, case_metrics, error_scale_diag, summarize
+from vreg_cli.benchmark.run import parse_methods, run_benchmark
+from vreg_cli.benchmark.sources import PairsSource, vessel_bifurcations
+from vreg_cli.data.pairs import find_pairs
+from vreg_cli.errors import VregError
+from vreg_cli.geometry import translation_matrix, warp_points
+from vreg_cli.io import read_image
+from vreg_cli.methods import BuiltMethod
+from vreg_cli.methods.base import Matches
+from vreg_cli.paths import SAMPLE_DIR
 
 FIXED_HW = (320, 1280)  # long side 1280: long-side-640 halves native errors; resize-512 scales x by 0.4, y by 1.6
 
@@ -82,8 +82,8 @@ def fake_world(monkeypatch):
         return data
 
     source.load = load
-    monkeypatch.setattr(retinareg.api, "register_images", reg)
-    monkeypatch.setattr("retinareg.methods.build_method", lambda spec, context: BuiltMethod(spec, "test"))
+    monkeypatch.setattr(vreg_cli.api, "register_images", reg)
+    monkeypatch.setattr("vreg_cli.methods.build_method", lambda spec, context: BuiltMethod(spec, "test"))
     return source, behaviour
 
 
@@ -212,13 +212,13 @@ def test_parse_methods_labels() -> None:
 def test_run_is_method_independent_resumable_and_counts_failures(fake_world, tmp_path: Path, monkeypatch) -> None:
     source, behaviour = fake_world
     seen: dict[str, list] = {"a": [], "b": []}
-    original = retinareg.api.register_images
+    original = vreg_cli.api.register_images
 
     def recording(fixed, moving, method):
         seen[method].append((fixed.copy(), moving.copy(), original.gt.copy()))
         return original(fixed, moving, method)
 
-    monkeypatch.setattr(retinareg.api, "register_images", recording)
+    monkeypatch.setattr(vreg_cli.api, "register_images", recording)
     behaviour.update(a=np.array([1.0, 0.0]), b="fail")
     settings = BenchmarkSettings(cases=CaseConfig(bins=(0, 60)), error_scale="native", registration=object())
     entries = [MethodEntry("a", "a"), MethodEntry("b", "b")]

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from retinareg.data.synth import make_triplet
-from retinareg.errors import RegistrationFailed
-from retinareg.geometry import (
+from vreg_cli.data.synth import make_triplet
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.geometry import (
     decompose_affine,
     grid_points,
     point_errors,
@@ -20,11 +20,11 @@ from retinareg.geometry import (
     warp_image,
     warp_points,
 )
-from retinareg.io import read_image
-from retinareg.methods.classic import ClassicConfig, ClassicMethod, Prepared, Refined
-from retinareg.methods.global_search import Candidate
-from retinareg.paths import SAMPLE_DIR
-from retinareg.registration import register_pair
+from vreg_cli.io import read_image
+from vreg_cli.methods.classic import ClassicConfig, ClassicMethod, Prepared, Refined
+from vreg_cli.methods.global_search import Candidate
+from vreg_cli.paths import SAMPLE_DIR
+from vreg_cli.registration import register_pair
 
 SIZE = 256
 
@@ -269,7 +269,7 @@ def test_a_weak_trusted_result_does_not_end_the_search(
 
 
 def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye: dict[str, np.ndarray]) -> None:
-    from retinareg.methods.prealign import ClassicPrealigner
+    from vreg_cli.methods.prealign import ClassicPrealigner
 
     moving, t = _transformed(eye["fa"], -150, 1.2)
     prealigner = ClassicPrealigner()

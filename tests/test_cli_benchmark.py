@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.paths import SAMPLE_DIR
+from vreg_cli.cli import app
+from vreg_cli.paths import SAMPLE_DIR
 
 runner = CliRunner()
 OUTPUTS = ("cases.csv", "summary.csv", "summary.md", "success_vs_rotation.png")
@@ -20,8 +20,8 @@ OUTPUTS = ("cases.csv", "summary.csv", "summary.md", "success_vs_rotation.png")
 @pytest.fixture(scope="module")
 def tiny_h5(tmp_path_factory) -> Path:
     """Two synthetic 128 px triplets packed into a vreg HDF5, all in the test split."""
-    from retinareg.data.pack import pack
-    from retinareg.data.synth import write_synth_dataset
+    from vreg_cli.data.pack import pack
+    from vreg_cli.data.synth import write_synth_dataset
 
     root = tmp_path_factory.mktemp("h5")
     write_synth_dataset(root / "src", 2, size=128, seed=0)

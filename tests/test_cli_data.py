@@ -8,8 +8,8 @@ import h5py
 import pytest
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.data.h5 import VregH5
+from vreg_cli.cli import app
+from vreg_cli.data.h5 import VregH5
 
 runner = CliRunner()
 

@@ -11,21 +11,21 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import retinareg.benchmark.command
-import retinareg.data.pack
-import retinareg.data.synth
-import retinareg.training.loop
-from retinareg.benchmark.command import case_config
-from retinareg.benchmark.config import BenchmarkSettings, CaseConfig, ReportConfig, SourceConfig, Thresholds
-from retinareg.cli import app, field_default
-from retinareg.context import RegistrationContext
-from retinareg.data.augment import AugmentConfig
-from retinareg.data.config import PackConfig, SynthConfig
-from retinareg.data.pairs import DEFAULT_LAYOUT
-from retinareg.data.splits import parse_fractions
-from retinareg.limits import field_range
-from retinareg.model.loss_config import LossConfig
-from retinareg.training.config import TrainConfig
+import vreg_cli.benchmark.command
+import vreg_cli.data.pack
+import vreg_cli.data.synth
+import vreg_cli.training.loop
+from vreg_cli.benchmark.command import case_config
+from vreg_cli.benchmark.config import BenchmarkSettings, CaseConfig, ReportConfig, SourceConfig, Thresholds
+from vreg_cli.cli import app, field_default
+from vreg_cli.context import RegistrationContext
+from vreg_cli.data.augment import AugmentConfig
+from vreg_cli.data.config import PackConfig, SynthConfig
+from vreg_cli.data.pairs import DEFAULT_LAYOUT
+from vreg_cli.data.splits import parse_fractions
+from vreg_cli.limits import field_range
+from vreg_cli.model.loss_config import LossConfig
+from vreg_cli.training.config import TrainConfig
 
 #: option -> the config field that owns its default: the option defaults to None ("not given", for --resume) and
 #: shows the field's default in its help
@@ -123,7 +123,7 @@ def test_train_flags_default_to_their_fields() -> None:
 def test_train_without_options_trains_with_the_config_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The config `vreg train` builds when no option is given is the dataclasses' defaults, nothing the CLI chose."""
     seen: list[TrainConfig] = []
-    monkeypatch.setattr(retinareg.training.loop, "train", lambda cfg: seen.append(cfg) or _Result())
+    monkeypatch.setattr(vreg_cli.training.loop, "train", lambda cfg: seen.append(cfg) or _Result())
     data, out = tmp_path / "d.h5", tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "--data", str(data), "--out", str(out), "--max-steps", "3"])
     assert result.exit_code == 0, result.output
@@ -231,7 +231,7 @@ def test_benchmark_without_options_runs_the_config_defaults(tmp_path: Path, monk
     """The cases, thresholds, source, run and report settings `vreg benchmark` builds when no option is given are
     the dataclasses' defaults, nothing the CLI chose."""
     seen: list[dict[str, Any]] = []
-    monkeypatch.setattr(retinareg.benchmark.command, "run_from_cli", lambda **kw: seen.append(kw))
+    monkeypatch.setattr(vreg_cli.benchmark.command, "run_from_cli", lambda **kw: seen.append(kw))
     result = CliRunner().invoke(app, ["benchmark", "--pairs-dir", str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     kw = seen[0]
@@ -256,7 +256,7 @@ def test_synth_and_prepare_without_options_use_the_config_defaults(
     """`vreg synth` and `vreg prepare` hand the data functions their configs' defaults (prepare's --split included)."""
     synth: list[dict[str, Any]] = []
     monkeypatch.setattr(
-        retinareg.data.synth, "write_synth_dataset", lambda out, n, **kw: synth.append(dict(n=n, **kw)) or []
+        vreg_cli.data.synth, "write_synth_dataset", lambda out, n, **kw: synth.append(dict(n=n, **kw)) or []
     )
     result = CliRunner().invoke(app, ["synth", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
@@ -265,7 +265,7 @@ def test_synth_and_prepare_without_options_use_the_config_defaults(
         "n": want.n, "layout": want.layout, "size": want.size, "seed": want.seed, "vessels": want.vessels
     }  # fmt: skip
     packed: list[dict[str, Any]] = []
-    monkeypatch.setattr(retinareg.data.pack, "pack", lambda src, out, **kw: packed.append(kw) or _Packed())
+    monkeypatch.setattr(vreg_cli.data.pack, "pack", lambda src, out, **kw: packed.append(kw) or _Packed())
     result = CliRunner().invoke(app, ["prepare", str(tmp_path), "--out", str(tmp_path / "d.h5"), "--layout", "flat"])
     assert result.exit_code == 0, result.output
     kw, config = packed[0], PackConfig()

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import retinareg.methods as methods
-from retinareg.cli import app
-from retinareg.geometry import affine_matrix, point_errors, warp_points
-from retinareg.io import read_image, read_landmarks
-from retinareg.methods.base import Matches, Method
-from retinareg.paths import SAMPLE_DIR
+import vreg_cli.methods as methods
+from vreg_cli.cli import app
+from vreg_cli.geometry import affine_matrix, point_errors, warp_points
+from vreg_cli.io import read_image, read_landmarks
+from vreg_cli.methods.base import Matches, Method
+from vreg_cli.paths import SAMPLE_DIR
 
 runner = CliRunner()
 FIXED, MOVING, LANDMARKS = SAMPLE_DIR / "fixed.png", SAMPLE_DIR / "moving.png", SAMPLE_DIR / "landmarks.csv"

@@ -8,10 +8,10 @@ import torch
 from torch.utils.data import DataLoader
 from train_helpers import write_synth_h5
 
-from retinareg.data.dataset import AugmentConfig, PairDataset, parse_pairs, random_affine
-from retinareg.data.h5 import VregH5
-from retinareg.errors import VregError
-from retinareg.geometry import decompose_affine, warp_image
+from vreg_cli.data.dataset import AugmentConfig, PairDataset, parse_pairs, random_affine
+from vreg_cli.data.h5 import VregH5
+from vreg_cli.errors import VregError
+from vreg_cli.geometry import decompose_affine, warp_image
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import typer
 
-from retinareg.cli import app
+from vreg_cli.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

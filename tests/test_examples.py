@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from retinareg.paths import SAMPLE_DIR
+from vreg_cli.paths import SAMPLE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retinareg.geometry import (
+from vreg_cli.geometry import (
     affine_matrix,
     decompose_affine,
     grid_points,

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from retinareg.benchmark.report_cases import worst_cases
-from retinareg.cli import app
-from retinareg.paths import SAMPLE_DIR
-from retinareg.report_html import CREATED_ID
+from vreg_cli.benchmark.report_cases import worst_cases
+from vreg_cli.cli import app
+from vreg_cli.paths import SAMPLE_DIR
+from vreg_cli.report_html import CREATED_ID
 
 runner = CliRunner()
 
@@ -96,7 +96,7 @@ def test_report_lays_out_every_section_and_escapes_pair_names_and_reasons(bench:
     tables' rows, one grid row per pair, and the markup shown as text, never as an element."""
     import csv
 
-    from retinareg.benchmark.html_report import build_report
+    from vreg_cli.benchmark.html_report import build_report
 
     evil_pair, evil_reason = "<script>alert('pair')</script>", "<script>alert(1)</script> & more"
     out = tmp_path / "bench"

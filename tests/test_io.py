@@ -2,10 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from retinareg.errors import VregError
-from retinareg.geometry import warp_points
-from retinareg.io import BadTable, read_image, read_landmarks, resize_long_side, write_image, write_json
-from retinareg.paths import atomic_output
+from vreg_cli.errors import VregError
+from vreg_cli.geometry import warp_points
+from vreg_cli.io import BadTable, read_image, read_landmarks, resize_long_side, write_image, write_json
+from vreg_cli.paths import atomic_output
 
 
 def test_read_16bit_grey_and_rgb(tmp_path):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from retinareg.data.layouts import load_layout
-from retinareg.errors import VregError
-from retinareg.specs import available_specs
+from vreg_cli.data.layouts import load_layout
+from vreg_cli.errors import VregError
+from vreg_cli.specs import available_specs
 
 
 def touch(root: Path, *rels: str) -> None:

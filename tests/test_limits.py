@@ -1,4 +1,4 @@
-"""Hostile inputs, part two (issue 37): every limit of ``retinareg.limits`` refuses in one line with exit 2, quickly,
+"""Hostile inputs, part two (issue 37): every limit of ``vreg_cli.limits`` refuses in one line with exit 2, quickly,
 before the work it protects; every option value is range-checked where it is parsed."""
 
 from __future__ import annotations
@@ -20,19 +20,19 @@ from hypothesis import strategies as st
 from train_helpers import write_synth_h5
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.context import RegistrationContext
-from retinareg.errors import VregError
-from retinareg.imageheader import declared_size
-from retinareg.io import read_image
-from retinareg.limits import MAX_CONFIG_NODES, MAX_PICKLE_BYTES, Range, check_plain_data
-from retinareg.methods import METHODS, build_method
-from retinareg.methods.options import parse_options
-from retinareg.model.checkpoint import checkpoint_payload
-from retinareg.model.loftr import LoFTRModel
-from retinareg.model.safe_load import read_checkpoint
-from retinareg.outputs import batch_stems
-from retinareg.paths import SAMPLE_DIR, atomic_output
+from vreg_cli.cli import app
+from vreg_cli.context import RegistrationContext
+from vreg_cli.errors import VregError
+from vreg_cli.imageheader import declared_size
+from vreg_cli.io import read_image
+from vreg_cli.limits import MAX_CONFIG_NODES, MAX_PICKLE_BYTES, Range, check_plain_data
+from vreg_cli.methods import METHODS, build_method
+from vreg_cli.methods.options import parse_options
+from vreg_cli.model.checkpoint import checkpoint_payload
+from vreg_cli.model.loftr import LoFTRModel
+from vreg_cli.model.safe_load import read_checkpoint
+from vreg_cli.outputs import batch_stems
+from vreg_cli.paths import SAMPLE_DIR, atomic_output
 
 FIXED, MOVING = SAMPLE_DIR / "fixed.png", SAMPLE_DIR / "moving.png"
 runner = CliRunner()
@@ -353,7 +353,7 @@ def test_prepare_onto_a_full_disk_is_one_line_and_leaves_no_file(
     src, out = tmp_path / "src", tmp_path / "out"
     assert runner.invoke(app, ["synth", str(src), "--n", "3", "--size", "64", "--layout", "flat"]).exit_code == 0
     out.mkdir()
-    monkeypatch.setattr("retinareg.data.pack.write_sample", _no_space)
+    monkeypatch.setattr("vreg_cli.data.pack.write_sample", _no_space)
     import h5py
 
     real_close = h5py.File.close
@@ -372,7 +372,7 @@ def test_prepare_onto_a_full_disk_is_one_line_and_leaves_no_file(
 
 
 def test_hdf5_close_errors_on_a_full_disk_are_recognised() -> None:
-    from retinareg.paths import write_failure
+    from vreg_cli.paths import write_failure
 
     closing = RuntimeError("Disable slist on flush dest failure failed (file write failed: time = x\n, errno = 28, "
                            "error message = 'No space left on device', buf = 0x1)")  # fmt: skip
@@ -381,9 +381,9 @@ def test_hdf5_close_errors_on_a_full_disk_are_recognised() -> None:
 
 
 def test_synth_onto_a_full_disk_leaves_no_sample_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import retinareg.io
+    import vreg_cli.io
 
-    real, calls = retinareg.io.write_image, []
+    real, calls = vreg_cli.io.write_image, []
 
     def fill_up(path: Path, img: object) -> Path:
         calls.append(path)
@@ -392,7 +392,7 @@ def test_synth_onto_a_full_disk_leaves_no_sample_folders(tmp_path: Path, monkeyp
                 _no_space()
         return real(path, img)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(retinareg.io, "write_image", fill_up)
+    monkeypatch.setattr(vreg_cli.io, "write_image", fill_up)
     (tmp_path / "keep").write_text("x")
     line = one_error("synth", tmp_path / "s", "--n", "4", "--size", "64", "--layout", "flat")
     assert "No space left on device" in line, line

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from retinareg.model.loss import LossConfig, coarse_weight, fine_loss, focal_coarse_loss, loftr_loss
+from vreg_cli.model.loss import LossConfig, coarse_weight, fine_loss, focal_coarse_loss, loftr_loss
 
 
 def _data(conf: torch.Tensor, eps_vessels=(1.0, 1.0, 0.0, 0.0)) -> dict:

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.context import RegistrationContext
-from retinareg.data.synth import make_triplet
-from retinareg.errors import RegistrationFailed, VregError
-from retinareg.geometry import affine_matrix, warp_image
-from retinareg.methods import METHODS, build_method
-from retinareg.methods.classic import ClassicConfig, ClassicMethod
-from retinareg.methods.loftr import LoFTRMethod
-from retinareg.methods.options import declared_options
-from retinareg.registration import register_pair
+from vreg_cli.cli import app
+from vreg_cli.context import RegistrationContext
+from vreg_cli.data.synth import make_triplet
+from vreg_cli.errors import RegistrationFailed, VregError
+from vreg_cli.geometry import affine_matrix, warp_image
+from vreg_cli.methods import METHODS, build_method
+from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
+from vreg_cli.methods.loftr import LoFTRMethod
+from vreg_cli.methods.options import declared_options
+from vreg_cli.registration import register_pair
 
 
 def test_classic_options_are_typed_and_reachable_from_a_spec() -> None:

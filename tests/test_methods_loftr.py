@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from retinareg.context import RegistrationContext
-from retinareg.data.synth import make_triplet
-from retinareg.errors import RegistrationFailed
-from retinareg.geometry import affine_matrix, warp_image, warp_points
-from retinareg.methods import build_method
-from retinareg.methods.base import Matches
-from retinareg.methods.loftr import LoFTRMethod
-from retinareg.methods.loftr_matcher import LoFTRMatcher
-from retinareg.methods.prealign import Prealignment
-from retinareg.registration import register_pair
+from vreg_cli.context import RegistrationContext
+from vreg_cli.data.synth import make_triplet
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.geometry import affine_matrix, warp_image, warp_points
+from vreg_cli.methods import build_method
+from vreg_cli.methods.base import Matches
+from vreg_cli.methods.loftr import LoFTRMethod
+from vreg_cli.methods.loftr_matcher import LoFTRMatcher
+from vreg_cli.methods.prealign import Prealignment
+from vreg_cli.registration import register_pair
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -291,7 +291,7 @@ def test_max_rotation_narrows_the_search(rotated_pair) -> None:
 
 
 def _random_model(thr: float = 0.0):
-    from retinareg.model.loftr import LoFTRConfig, LoFTRModel
+    from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel
 
     torch.manual_seed(0)
     return LoFTRModel(LoFTRConfig(thr=thr)).eval()
@@ -389,7 +389,7 @@ def test_match_many_gives_each_candidate_its_own_matches() -> None:
 
 
 def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, rotated_pair) -> None:
-    from retinareg.model.loftr import checkpoint_payload
+    from vreg_cli.model.loftr import checkpoint_payload
 
     model = _random_model()
     vreg_ckpt = tmp_path / "best.ckpt"
@@ -413,8 +413,8 @@ def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, r
 
 
 def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from retinareg.errors import VregError
-    from retinareg.methods import resolve_spec
+    from vreg_cli.errors import VregError
+    from vreg_cli.methods import resolve_spec
 
     monkeypatch.delenv("VREG_WEIGHTS", raising=False)
     monkeypatch.setenv("VREG_CONFIG", str(tmp_path / "config.toml"))
@@ -428,14 +428,14 @@ def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.Mon
         with pytest.raises(VregError):
             build_method(bad)
     # plain "loftr" takes the bundled checkpoint; without it in the checkout the error says so
-    monkeypatch.setattr("retinareg.methods.loftr.BUNDLED_LOFTR", tmp_path / "absent.ckpt")
+    monkeypatch.setattr("vreg_cli.methods.loftr.BUNDLED_LOFTR", tmp_path / "absent.ckpt")
     with pytest.raises(VregError, match="loftr needs weights.*absent.ckpt is missing"):
         build_method("loftr")
 
 
 def _cli_pair(tmp_path: Path, rotated_pair) -> tuple[list[str], np.ndarray]:
     """f.png, m.png (m = f turned 4 deg and shifted) and a checkpoint in tmp_path; (CLI arguments, truth m -> f)."""
-    from retinareg.model.loftr import checkpoint_payload
+    from vreg_cli.model.loftr import checkpoint_payload
 
     ckpt = tmp_path / "best.ckpt"
     torch.save(checkpoint_payload(_random_model()), ckpt)
@@ -464,7 +464,7 @@ def _grey(image: torch.Tensor) -> np.ndarray:
 def test_cli_with_a_test_made_checkpoint(tmp_path: Path, rotated_pair) -> None:
     from typer.testing import CliRunner
 
-    from retinareg.cli import app
+    from vreg_cli.cli import app
 
     args, _ = _cli_pair(tmp_path, rotated_pair)
     runner = CliRunner()
@@ -484,8 +484,8 @@ def test_cli_register_with_a_checkpoint_trusts_right_matches(
 
     from typer.testing import CliRunner
 
-    from retinareg.cli import app
-    from retinareg.model.loftr import LoFTRModel
+    from vreg_cli.cli import app
+    from vreg_cli.model.loftr import LoFTRModel
 
     args, truth = _cli_pair(tmp_path, rotated_pair)
     calls: list[tuple[int, ...]] = []
@@ -509,8 +509,8 @@ def test_cli_register_with_a_checkpoint_refuses_matches_that_agree_on_nothing(
     """Random correspondences (a seeded double): no transform is trusted, exit 3 and no output written."""
     from typer.testing import CliRunner
 
-    from retinareg.cli import app
-    from retinareg.model.loftr import LoFTRModel
+    from vreg_cli.cli import app
+    from vreg_cli.model.loftr import LoFTRModel
 
     args, _ = _cli_pair(tmp_path, rotated_pair)
 

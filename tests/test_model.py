@@ -13,12 +13,12 @@ from kornia.feature.loftr.utils.coarse_matching import CoarseMatching
 from kornia.feature.loftr.utils.position_encoding import PositionEncodingSine
 from rich.console import Console
 
-from retinareg.errors import VregError
-from retinareg.model.config import DEFAULT_FREEZE, LoFTRConfig, parse_freeze
-from retinareg.model.freeze import parameter_counts, trainable_share
-from retinareg.model.loftr import LoFTRModel, checkpoint_payload, load_model, parameter_table
-from retinareg.model.padded_matching import PaddedCoarseMatching
-from retinareg.model.safe_load import read_checkpoint
+from vreg_cli.errors import VregError
+from vreg_cli.model.config import DEFAULT_FREEZE, LoFTRConfig, parse_freeze
+from vreg_cli.model.freeze import parameter_counts, trainable_share
+from vreg_cli.model.loftr import LoFTRModel, checkpoint_payload, load_model, parameter_table
+from vreg_cli.model.padded_matching import PaddedCoarseMatching
+from vreg_cli.model.safe_load import read_checkpoint
 
 N_TENSORS = 211  # 107 backbone (17 num_batches_tracked) + 80 loftr_coarse + 4 fine_preprocess + 20 loftr_fine
 

@@ -10,14 +10,14 @@ import h5py
 import numpy as np
 import pytest
 
-from retinareg.data import pack as pack_module
-from retinareg.data.h5 import VregH5
-from retinareg.data.pack import pack
-from retinareg.data.samples import BadSample
-from retinareg.data.splits import assign_splits
-from retinareg.data.synth import write_synth_dataset
-from retinareg.errors import VregError
-from retinareg.io import read_image, read_mask
+from vreg_cli.data import pack as pack_module
+from vreg_cli.data.h5 import VregH5
+from vreg_cli.data.pack import pack
+from vreg_cli.data.samples import BadSample
+from vreg_cli.data.splits import assign_splits
+from vreg_cli.data.synth import write_synth_dataset
+from vreg_cli.errors import VregError
+from vreg_cli.io import read_image, read_mask
 
 N, SIZE = 5, 48
 

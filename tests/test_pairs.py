@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retinareg.data.pairs import find_pairs
-from retinareg.errors import VregError
-from retinareg.paths import SAMPLE_DIR
+from vreg_cli.data.pairs import find_pairs
+from vreg_cli.errors import VregError
+from vreg_cli.paths import SAMPLE_DIR
 
 TINY_HW = (48, 64)  # (H, W) of the synthetic images of the validation tests
 

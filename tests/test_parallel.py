@@ -15,8 +15,8 @@ import cv2
 import pytest
 import torch
 
-from retinareg import parallel
-from retinareg.parallel import process_pool, share_cores
+from vreg_cli import parallel
+from vreg_cli.parallel import process_pool, share_cores
 
 
 def _worker_state(barrier: Any) -> tuple[int, int, int]:

@@ -17,11 +17,11 @@ import pytest
 from browser_helpers import SKIP_REASON, dump_dom, find_chromium
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.qa import write_qa_page
-from retinareg.qa.config import QaConfig
-from retinareg.qa.rows import PairRow, picture_keys, worst_first
-from retinareg.qa.thumbs import SUFFIXES, PictureJob
+from vreg_cli.cli import app
+from vreg_cli.qa import write_qa_page
+from vreg_cli.qa.config import QaConfig
+from vreg_cli.qa.rows import PairRow, picture_keys, worst_first
+from vreg_cli.qa.thumbs import SUFFIXES, PictureJob
 
 COLUMNS = [
     "name", "status", "reason", "method", "produced_by", "decision", "matches", "inliers", "inlier_ratio",

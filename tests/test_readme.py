@@ -40,7 +40,7 @@ def test_the_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
     assert block, "the Quick start lost its command block"
     commands = [line for line in block.group(1).splitlines() if line.strip()]
     assert len(commands) == 2, commands
-    assert commands[0].startswith('pip install -e ".[dev]" && vreg register retinareg/resources/sample/fixed.png')
+    assert commands[0].startswith('pip install -e ".[dev]" && vreg register data_specs/sample/fixed.png')
     assert commands[1] == 'pip install -e ".[dev]" && just test'
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^just test$", ci, re.MULTILINE), ".ci/run must run the README's test command"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retinareg.context import RegistrationContext
-from retinareg.errors import RegistrationFailed
-from retinareg.estimate import check_plausible, estimate_transform
-from retinareg.geometry import affine_matrix, decompose_affine, resize_matrix, warp_points
-from retinareg.io import resize_long_side
-from retinareg.methods.base import Matches, Method
-from retinareg.registration import CONVENTION, match_pair, register_pair
+from vreg_cli.context import RegistrationContext
+from vreg_cli.errors import RegistrationFailed
+from vreg_cli.estimate import check_plausible, estimate_transform
+from vreg_cli.geometry import affine_matrix, decompose_affine, resize_matrix, warp_points
+from vreg_cli.io import resize_long_side
+from vreg_cli.methods.base import Matches, Method
+from vreg_cli.registration import CONVENTION, match_pair, register_pair
 
 
 def _matches(m: np.ndarray, n: int = 200, outliers: float = 0.3, noise: float = 0.3, seed: int = 0) -> Matches:

@@ -22,14 +22,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import retinareg
-import retinareg.batch.run as batch_run
-from retinareg.batch import as_records, work
-from retinareg.cli import app
-from retinareg.data.pairs import PairRecord
-from retinareg.errors import InputError, VregError
-from retinareg.geometry import affine_matrix, warp_image
-from retinareg.paths import HOST_TAG, SAMPLE_DIR, remove_stale_temporaries
+import vreg_cli
+import vreg_cli.batch.run as batch_run
+from vreg_cli.batch import as_records, work
+from vreg_cli.cli import app
+from vreg_cli.data.pairs import PairRecord
+from vreg_cli.errors import InputError, VregError
+from vreg_cli.geometry import affine_matrix, warp_image
+from vreg_cli.paths import HOST_TAG, SAMPLE_DIR, remove_stale_temporaries
 
 SIZE = 192
 ANGLES = {"r00": 0.0, "r10": 10.0, "r30": -30.0, "r90": 90.0}
@@ -83,13 +83,13 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_dask_and_a_process_pool_give_the_serial_rows(pairs: list, client: object, tmp_path: Path) -> None:
-    serial = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "serial")
+    serial = vreg_cli.register_many(pairs, "classic", out_dir=tmp_path / "serial")
     assert dict(zip(serial["name"], serial["status"], strict=True)) == {
         "r00": "ok", "r10": "ok", "r30": "ok", "r90": "failed", "garbage": "error",
     }  # fmt: skip
     assert "garbage.png" in serial.set_index("name").loc["garbage", "reason"]
-    pool = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "pool", workers=2, chunk_size=2)
-    on_dask = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, chunk_size=2)
+    pool = vreg_cli.register_many(pairs, "classic", out_dir=tmp_path / "pool", workers=2, chunk_size=2)
+    on_dask = vreg_cli.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, chunk_size=2)
     # 3 tasks on 2 workers: each worker process loaded the method once, however many chunks it ran
     assert set(client.run(lambda: work._WORKER.get("builds")).values()) == {1}
     for other, folder in ((pool, "pool"), (on_dask, "dask")):
@@ -101,10 +101,10 @@ def test_dask_and_a_process_pool_give_the_serial_rows(pairs: list, client: objec
             assert np.array_equal(cv2.imread(row["output"]), cv2.imread(str(tmp_path / "serial" / f"{name}.png")))
     # --resume on the cluster: only the errored pair runs again (same row); batch.json guards the settings
     before = (tmp_path / "dask" / "summary.csv").read_text()
-    again = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, resume=True)
+    again = vreg_cli.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, resume=True)
     assert len(again) == len(pairs) and (tmp_path / "dask" / "summary.csv").read_text() == before
     with pytest.raises(VregError, match="different settings"):
-        retinareg.register_many(pairs, "sift", out_dir=tmp_path / "dask", client=client, resume=True)
+        vreg_cli.register_many(pairs, "sift", out_dir=tmp_path / "dask", client=client, resume=True)
 
 
 def _files_outside(root: Path, out_dir: Path) -> set[Path]:
@@ -120,7 +120,7 @@ def test_hostile_names_never_write_outside_the_output_folder(
     out_dir.mkdir(parents=True)
     before = _files_outside(tmp_path, out_dir)
     options = {"client": request.getfixturevalue("client")} if engine == "dask" else {}
-    frame = retinareg.register_many(
+    frame = vreg_cli.register_many(
         [(fixed, moving, name) for name in HOSTILE], "classic", out_dir=out_dir, pictures=["overlay"], **options
     )
     assert _files_outside(tmp_path, out_dir) == before
@@ -145,7 +145,7 @@ def test_a_chunk_delivered_twice_gives_one_row(
         return chunks + chunks[:1]  # the first chunk's task is submitted (and its rows delivered) twice
 
     monkeypatch.setattr(batch_run, "chunked", twice)
-    frame = retinareg.register_many(pairs[:2], "classic", out_dir=tmp_path, client=client, chunk_size=1)
+    frame = vreg_cli.register_many(pairs[:2], "classic", out_dir=tmp_path, client=client, chunk_size=1)
     assert sorted(frame["name"]) == ["r00", "r10"]
     assert sorted(pd.read_csv(tmp_path / "summary.csv")["name"]) == ["r00", "r10"]
 
@@ -166,7 +166,7 @@ def test_cli_scheduler_runs_the_batch_on_the_cluster(pairs: list, client: object
 
 def test_scheduler_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("distributed")
-    from retinareg.batch.dask_engine import connect
+    from vreg_cli.batch.dask_engine import connect
 
     with pytest.raises(VregError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
         connect("tcp://127.0.0.1:9", timeout_s=0.5)
@@ -175,7 +175,7 @@ def test_scheduler_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.Monke
     csv_path.write_text("fixed,moving\na.png,b.png\n")
     args = ["register", "--pairs", str(csv_path), "--out-dir", str(tmp_path / "out"), "--scheduler", "tcp://x:1"]
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 2 and "pip install 'retinareg[dask]'" in result.output
+    assert result.exit_code == 2 and "pip install 'vreg-cli[dask]'" in result.output
     assert result.output.strip().count("\n") == 0
 
 
@@ -189,9 +189,9 @@ def test_pairs_are_normalised_and_bad_ones_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="a folder"):
         as_records(tmp_path)
     with pytest.raises(InputError, match="no pairs"):
-        retinareg.register_many([], out_dir=tmp_path)
+        vreg_cli.register_many([], out_dir=tmp_path)
     with pytest.raises(InputError, match="not both"):
-        retinareg.register_many([("f.png", "m.png")], out_dir=tmp_path, client=object(), workers=2)
+        vreg_cli.register_many([("f.png", "m.png")], out_dir=tmp_path, client=object(), workers=2)
 
 
 def test_temporaries_of_another_machine_are_left_alone(tmp_path: Path) -> None:
@@ -208,9 +208,9 @@ def test_temporaries_of_another_machine_are_left_alone(tmp_path: Path) -> None:
 
 NO_DASK = """
 import sys
-sys.modules["dask"] = sys.modules["distributed"] = None  # as if `pip install retinareg` without the dask extra
-import retinareg
-frame = retinareg.register_many([(sys.argv[1], sys.argv[2], "p")], "classic", out_dir=sys.argv[3])
+sys.modules["dask"] = sys.modules["distributed"] = None  # as if `pip install vreg-cli` without the dask extra
+import vreg_cli
+frame = vreg_cli.register_many([(sys.argv[1], sys.argv[2], "p")], "classic", out_dir=sys.argv[3])
 assert list(frame["status"]) == ["ok"], frame
 """
 
@@ -248,7 +248,7 @@ def test_a_task_whose_workers_all_die_is_recorded_as_errors(pairs: list, client:
     try:
         fixed, moving, _ = pairs[0]
         records = [PairRecord("good", Path(fixed), Path(moving)), _KillsItsWorker("doomed", Path(fixed), Path(moving))]
-        frame = retinareg.register_many(records, "classic", out_dir=tmp_path, client=client, chunk_size=1)
+        frame = vreg_cli.register_many(records, "classic", out_dir=tmp_path, client=client, chunk_size=1)
     finally:
         scheduler.allowed_failures = allowed
     status = dict(zip(frame["name"], frame["status"], strict=True))
@@ -261,12 +261,12 @@ def test_a_task_whose_workers_all_die_is_recorded_as_errors(pairs: list, client:
 def test_the_workers_draw_the_qa_pictures_and_the_batch_ends_with_its_page(
     pairs: list, client: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import retinareg.qa.page as qa_page
+    import vreg_cli.qa.page as qa_page
 
     drawn_here: list = []
     real = qa_page.render_stale
     monkeypatch.setattr(qa_page, "render_stale", lambda jobs, *a, **k: (drawn_here.extend(jobs), real(jobs, *a, **k)))
-    frame = retinareg.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, chunk_size=2)
+    frame = vreg_cli.register_many(pairs, "classic", out_dir=tmp_path / "dask", client=client, chunk_size=2)
     page = (tmp_path / "dask" / "index.html").read_text()
     # every readable pair's pictures were drawn on a worker, beside its registration, and found fresh here (the
     # garbage file's moving thumbnail can never be drawn, so the page tries it again)
@@ -274,7 +274,7 @@ def test_the_workers_draw_the_qa_pictures_and_the_batch_ends_with_its_page(
     assert all(f'"n": "{name}"' in page for name in frame["name"])
     ok_pictures = sorted(p.name.rsplit("_", 1)[1] for p in (tmp_path / "dask" / "qa").glob("r00-*.jpg"))
     assert ok_pictures == ["cb.jpg", "f.jpg", "ov.jpg", "w.jpg"]
-    skipped = retinareg.register_many(pairs[:1], "classic", out_dir=tmp_path / "none", qa_page=False)
+    skipped = vreg_cli.register_many(pairs[:1], "classic", out_dir=tmp_path / "none", qa_page=False)
     assert len(skipped) == 1 and not (tmp_path / "none" / "index.html").exists()
     assert not (tmp_path / "none" / "qa").exists()
 
@@ -282,9 +282,9 @@ def test_the_workers_draw_the_qa_pictures_and_the_batch_ends_with_its_page(
 def test_dask_workers_are_set_up_for_registration(
     pairs: list, client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from retinareg.batch.dask_plugin import undo_dask_malloc_trim
+    from vreg_cli.batch.dask_plugin import undo_dask_malloc_trim
 
-    retinareg.register_many(pairs[:1], "classic", out_dir=tmp_path, client=client, qa_page=False)
+    vreg_cli.register_many(pairs[:1], "classic", out_dir=tmp_path, client=client, qa_page=False)
     assert set(client.run(cv2.getNumThreads).values()) == {1}  # one core per task, not one thread per core each
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     assert undo_dask_malloc_trim() is False  # only where Dask's nanny pinned the thresholds

@@ -12,8 +12,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-import retinareg
-from retinareg.report_html import CREATED_ID, Cell, _environment, data_uri, num, render
+import vreg_cli
+from vreg_cli.report_html import CREATED_ID, Cell, _environment, data_uri, num, render
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIL = "<script>alert('x')</script>"
@@ -74,10 +74,10 @@ def test_data_uri_sniffs_png_and_jpeg() -> None:
 
 def test_jinja2_is_imported_only_to_render() -> None:
     code = (
-        "import sys, retinareg, retinareg.report_html\n"
-        "import retinareg.benchmark.html_report, retinareg.training.html_report\n"
+        "import sys, vreg_cli, vreg_cli.report_html\n"
+        "import vreg_cli.benchmark.html_report, vreg_cli.training.html_report\n"
         "assert 'jinja2' not in sys.modules\n"
-        "from retinareg.report_html import render\n"
+        "from vreg_cli.report_html import render\n"
         "render('base.html.j2', title='t', subtitle='s', sections=[], created='c')\n"
         "assert 'jinja2' in sys.modules\n"
     )
@@ -86,10 +86,10 @@ def test_jinja2_is_imported_only_to_render() -> None:
 
 
 def test_templates_are_found_in_the_package_and_declared_as_package_data() -> None:
-    package = Path(retinareg.__file__).resolve().parent
+    package = Path(vreg_cli.__file__).resolve().parent
     templates = {p for p in (package / "templates").iterdir() if p.is_file()}
     assert {p.name for p in templates} >= {"base.html.j2", "macros.html.j2", "benchmark.html.j2", "training.html.j2"}
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["retinareg"]
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vreg_cli"]
     declared = {p for pattern in patterns for p in package.glob(pattern)}
     assert templates <= declared, sorted(p.name for p in templates - declared)
     assert render("base.html.j2", title="t", subtitle="s", sections=[], created="c").count("<h1>t</h1>") == 1

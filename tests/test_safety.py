@@ -23,13 +23,13 @@ import torch
 from train_helpers import write_synth_h5
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.errors import VregError
-from retinareg.model.checkpoint import checkpoint_payload
-from retinareg.model.loftr import LoFTRModel, load_model
-from retinareg.model.safe_load import read_checkpoint
-from retinareg.paths import SAMPLE_DIR, atomic_output, output_group, remove_stale_temporaries
-from retinareg.training.checkpoint import load_trainer_state
+from vreg_cli.cli import app
+from vreg_cli.errors import VregError
+from vreg_cli.model.checkpoint import checkpoint_payload
+from vreg_cli.model.loftr import LoFTRModel, load_model
+from vreg_cli.model.safe_load import read_checkpoint
+from vreg_cli.paths import SAMPLE_DIR, atomic_output, output_group, remove_stale_temporaries
+from vreg_cli.training.checkpoint import load_trainer_state
 
 N_TENSORS = 211
 FIXED, MOVING = SAMPLE_DIR / "fixed.png", SAMPLE_DIR / "moving.png"
@@ -308,12 +308,12 @@ def test_bad_checkpoint_files_are_one_line_exit_2(tmp_path: Path, loftr_state) -
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import retinareg.api
+    import vreg_cli.api
 
     def never(*args, **kwargs):
         raise AssertionError("registration ran although an output path is bad")
 
-    monkeypatch.setattr(retinareg.api, "register_images", never)
+    monkeypatch.setattr(vreg_cli.api, "register_images", never)
     (tmp_path / "adir").mkdir()
     readonly = tmp_path / "ro"
     readonly.mkdir()
@@ -403,7 +403,7 @@ def test_prepare_killed_leaves_no_stale_temporary_after_the_next_run(tmp_path: P
     src = _synth_folder(tmp_path / "synth", 12, 256)
     out = tmp_path / "out" / "data.h5"
     out.parent.mkdir()
-    cmd = [sys.executable, "-m", "retinareg", "prepare", str(src), "-o", str(out), "--layout", "fives-generated"]
+    cmd = [sys.executable, "-m", "vreg_cli", "prepare", str(src), "-o", str(out), "--layout", "fives-generated"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
@@ -431,7 +431,7 @@ def test_batch_register_sigint_then_resume(tmp_path: Path) -> None:
     args = ["register", "--pairs", str(pairs), "--out-dir", str(out_dir), "--method", "classic"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VREG_CONFIG": str(tmp_path / "none.toml")}
     env.pop("VREG_WEIGHTS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "retinareg", *args, "--working-size", "320"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "vreg_cli", *args, "--working-size", "320"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     summary = out_dir / "summary.csv"
     try:
@@ -534,7 +534,7 @@ def test_fuzz_register_and_prepare_exit_2_or_3(tmp_path: Path) -> None:
 
 
 def test_no_unrestricted_unpickling_in_the_package() -> None:
-    package = Path(__file__).resolve().parent.parent / "retinareg"
+    package = Path(__file__).resolve().parent.parent / "vreg_cli"
     for path in package.rglob("*.py"):
         text = path.read_text()
         for needle in ("weights_only=False", "pickle.load(", "pickle.loads(", "torch.jit.load", "dill"):

@@ -10,12 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from retinareg.geometry import point_errors
-from retinareg.io import read_landmarks
-from retinareg.methods.loftr_options import LoFTROptions
+from vreg_cli.geometry import point_errors
+from vreg_cli.io import read_landmarks
+from vreg_cli.methods.loftr_options import LoFTROptions
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "retinareg" / "resources" / "sample"
+SAMPLE = ROOT / "data_specs" / "sample"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,9 +51,9 @@ def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
     """The rough-start harness end to end on two tiny synthetic CF-FA pairs (identity truth), one bin."""
     import pandas as pd
 
-    from retinareg.data.synth import make_triplet
-    from retinareg.geometry import grid_points
-    from retinareg.io import write_image
+    from vreg_cli.data.synth import make_triplet
+    from vreg_cli.geometry import grid_points
+    from vreg_cli.io import write_image
 
     pairs = tmp_path / "pairs"
     for k in range(2):

@@ -10,18 +10,18 @@ import torch
 from train_helpers import write_synth_h5
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.data.dataset import AugmentConfig, PairDataset
-from retinareg.data.synth import make_triplet
-from retinareg.errors import VregError
-from retinareg.model.checkpoint import checkpoint_payload
-from retinareg.model.config import LoFTRConfig
-from retinareg.model.inputs import model_input, vessel_input
-from retinareg.model.loftr import LoFTRModel, load_model
-from retinareg.training.build import build_model
-from retinareg.training.config import TrainConfig
-from retinareg.training.distributed import DistInfo
-from retinareg.training.loop import train
+from vreg_cli.cli import app
+from vreg_cli.data.dataset import AugmentConfig, PairDataset
+from vreg_cli.data.synth import make_triplet
+from vreg_cli.errors import VregError
+from vreg_cli.model.checkpoint import checkpoint_payload
+from vreg_cli.model.config import LoFTRConfig
+from vreg_cli.model.inputs import model_input, vessel_input
+from vreg_cli.model.loftr import LoFTRModel, load_model
+from vreg_cli.training.build import build_model
+from vreg_cli.training.config import TrainConfig
+from vreg_cli.training.distributed import DistInfo
+from vreg_cli.training.loop import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -107,11 +107,11 @@ def test_from_scratch_run_saves_what_inference_needs(tmp_path):
 
 
 def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright():
-    from retinareg.geometry import point_errors
-    from retinareg.io import read_image, read_landmarks
-    from retinareg.methods import build_method
-    from retinareg.paths import BUNDLED_LOFTR, SAMPLE_DIR
-    from retinareg.registration import register_pair
+    from vreg_cli.geometry import point_errors
+    from vreg_cli.io import read_image, read_landmarks
+    from vreg_cli.methods import build_method
+    from vreg_cli.paths import BUNDLED_LOFTR, SAMPLE_DIR
+    from vreg_cli.registration import register_pair
 
     model = load_model(BUNDLED_LOFTR)  # strict: every tensor present, none unexpected, shapes equal
     assert (model.config.arch, model.config.input, model.config.train_size) == ("small", "vessels", 384)

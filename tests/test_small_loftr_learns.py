@@ -6,12 +6,12 @@ import pytest
 import torch
 from train_helpers import write_synth_h5
 
-from retinareg.data.dataset import AugmentConfig
-from retinareg.training.build import build_model, make_datasets, make_val_loader
-from retinareg.training.config import TrainConfig
-from retinareg.training.distributed import DistInfo
-from retinareg.training.loop import train
-from retinareg.training.validation import validate
+from vreg_cli.data.dataset import AugmentConfig
+from vreg_cli.training.build import build_model, make_datasets, make_val_loader
+from vreg_cli.training.config import TrainConfig
+from vreg_cli.training.distributed import DistInfo
+from vreg_cli.training.loop import train
+from vreg_cli.training.validation import validate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

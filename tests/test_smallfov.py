@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retinareg.benchmark.cases import Degradation, degrade_image, draw_case, in_view, present_moving
-from retinareg.benchmark.config import CaseConfig
-from retinareg.benchmark.sources import PairsSource
-from retinareg.data.pairs import find_pairs
-from retinareg.data.synth import make_triplet
-from retinareg.errors import RegistrationFailed, VregError
-from retinareg.geometry import grid_points, point_errors, warp_points
-from retinareg.methods.classic import ClassicMethod
-from retinareg.paths import SAMPLE_DIR
-from retinareg.registration import register_pair
+from vreg_cli.benchmark.cases import Degradation, degrade_image, draw_case, in_view, present_moving
+from vreg_cli.benchmark.config import CaseConfig
+from vreg_cli.benchmark.sources import PairsSource
+from vreg_cli.data.pairs import find_pairs
+from vreg_cli.data.synth import make_triplet
+from vreg_cli.errors import RegistrationFailed, VregError
+from vreg_cli.geometry import grid_points, point_errors, warp_points
+from vreg_cli.methods.classic import ClassicMethod
+from vreg_cli.paths import SAMPLE_DIR
+from vreg_cli.registration import register_pair
 
 SIZE = 256
 SMALLFOV = CaseConfig(protocol="smallfov")
@@ -138,9 +138,9 @@ def test_cli_smallfov_protocol_in_hdf5_mode(tmp_path: Path) -> None:
     import pandas as pd
     from typer.testing import CliRunner
 
-    from retinareg.cli import app
-    from retinareg.data.pack import pack
-    from retinareg.data.synth import write_synth_dataset
+    from vreg_cli.cli import app
+    from vreg_cli.data.pack import pack
+    from vreg_cli.data.synth import write_synth_dataset
 
     write_synth_dataset(tmp_path / "src", 1, size=128, seed=0)
     pack(tmp_path / "src", tmp_path / "d.h5", size=128, split=(0.0, 0.0, 1.0))
@@ -162,7 +162,7 @@ def test_cli_smallfov_window_options(tmp_path: Path) -> None:
     import pandas as pd
     from typer.testing import CliRunner
 
-    from retinareg.cli import app
+    from vreg_cli.cli import app
 
     out = tmp_path / "bench"
     args = ["benchmark", "--pairs-dir", str(SAMPLE_DIR), "--bins", "0,45", "--method", "sift"]

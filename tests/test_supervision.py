@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retinareg.geometry import affine_matrix, warp_points
-from retinareg.model.supervision import coarse_vessel, spvs_coarse, spvs_fine
+from vreg_cli.geometry import affine_matrix, warp_points
+from vreg_cli.model.supervision import coarse_vessel, spvs_coarse, spvs_fine
 
 
 def _batch(m10: np.ndarray, hw0=(64, 80), hw1=(72, 64), fov0=None, fov1=None) -> dict:

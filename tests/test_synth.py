@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from retinareg.data.layouts import load_layout
-from retinareg.data.synth import make_triplet, write_synth_dataset
-from retinareg.errors import VregError
-from retinareg.io import read_image
+from vreg_cli.data.layouts import load_layout
+from vreg_cli.data.synth import make_triplet, write_synth_dataset
+from vreg_cli.errors import VregError
+from vreg_cli.io import read_image
 
 
 @pytest.mark.parametrize("vessels", ["procedural", "drive"])

@@ -15,17 +15,17 @@ import torch
 from train_helpers import write_minima_file, write_synth_h5
 from typer.testing import CliRunner
 
-import retinareg.training.loop as loop
-from retinareg.benchmark.config import CaseConfig, Thresholds
-from retinareg.benchmark.metrics import case_metrics
-from retinareg.cli import app
-from retinareg.data.dataset import AugmentConfig
-from retinareg.errors import VregError
-from retinareg.model.loftr import LoFTRModel, load_model
-from retinareg.model.safe_load import read_checkpoint
-from retinareg.training.config import TrainConfig
-from retinareg.training.loop import train
-from retinareg.training.resume import resume_config
+import vreg_cli.training.loop as loop
+from vreg_cli.benchmark.config import CaseConfig, Thresholds
+from vreg_cli.benchmark.metrics import case_metrics
+from vreg_cli.cli import app
+from vreg_cli.data.dataset import AugmentConfig
+from vreg_cli.errors import VregError
+from vreg_cli.model.loftr import LoFTRModel, load_model
+from vreg_cli.model.safe_load import read_checkpoint
+from vreg_cli.training.config import TrainConfig
+from vreg_cli.training.loop import train
+from vreg_cli.training.resume import resume_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -173,8 +173,8 @@ _DDP_ENTRY = """
 import os, sys
 from pathlib import Path
 import torch
-import retinareg.training.loop as loop
-from retinareg.cli import app
+import vreg_cli.training.loop as loop
+from vreg_cli.cli import app
 
 real = loop.train
 
@@ -218,7 +218,7 @@ def test_torchrun_with_one_process_joins_a_process_group(files, tmp_path):
     """`torchrun --nproc_per_node 1` (one GPU) still trains through the process group and DDP (NCCL on CUDA, gloo
     here): the backend the users' launcher asks for is exercised even on one device."""
     data, weights = files
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "-m", "retinareg",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "-m", "vreg_cli",
            "train", "--data", str(data), "--weights", str(weights), "--out", str(tmp_path / "one"), "--max-steps",
            "1", "--batch-size", "1", "--workers", "0", "--val-items", "1", "--device", "cpu"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
@@ -234,9 +234,9 @@ def test_end_to_end_training_beats_untrained_model(tmp_path):
     untrained (random, MINIMA-format) model predicts no confident coarse match; the trained one predicts matches
     that are mostly correct. Seeded, so the outcome does not depend on the machine's speed.
     """
-    from retinareg.training.build import make_datasets, make_val_loader
-    from retinareg.training.distributed import DistInfo
-    from retinareg.training.validation import validate
+    from vreg_cli.training.build import make_datasets, make_val_loader
+    from vreg_cli.training.distributed import DistInfo
+    from vreg_cli.training.validation import validate
 
     data = write_synth_h5(tmp_path / "eye.h5", n=6, size=128, n_val=2, eyes=1)
     weights = write_minima_file(tmp_path / "minima.ckpt", seed=0)
@@ -263,7 +263,7 @@ def test_end_to_end_training_beats_untrained_model(tmp_path):
 
 
 def test_validation_judges_pairs_as_the_benchmark():
-    from retinareg.training.validation import rotation_bin
+    from vreg_cli.training.validation import rotation_bin
 
     # each |rotation| counts in the nearest benchmark bin (0, 15, 30, 45, 60, 90, 135, 180); ties go down
     angles = (0.0, 7.4, -7.5, 7.6, 52.0, 53.0, -112.5, 113.0, 170.0, -180.0, 190.0)

@@ -12,13 +12,13 @@ import torch
 from train_helpers import write_minima_file, write_synth_h5
 from typer.testing import CliRunner
 
-from retinareg.cli import app
-from retinareg.data.dataset import AugmentConfig
-from retinareg.report_html import EmbeddedPicture, num, render
-from retinareg.training.config import TrainConfig
-from retinareg.training.curves import CURVES
-from retinareg.training.html_report import TrainingPage, ValidationMatches
-from retinareg.training.loop import train
+from vreg_cli.cli import app
+from vreg_cli.data.dataset import AugmentConfig
+from vreg_cli.report_html import EmbeddedPicture, num, render
+from vreg_cli.training.config import TrainConfig
+from vreg_cli.training.curves import CURVES
+from vreg_cli.training.html_report import TrainingPage, ValidationMatches
+from vreg_cli.training.loop import train
 
 runner = CliRunner()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retinareg import viz
-from retinareg.geometry import warp_points
-from retinareg.methods.base import Matches
+from vreg_cli import viz
+from vreg_cli.geometry import warp_points
+from vreg_cli.methods.base import Matches
 
 
 def test_checkerboard_alternates_fixed_and_warped_tiles() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from retinareg.data.synth import make_triplet
+from vreg_cli.data.synth import make_triplet
 
 
 def write_synth_h5(
@@ -37,7 +37,7 @@ def write_minima_file(path: Path, seed: int = 0) -> Path:
     """A weights file in MINIMA's release format (Lightning dict, ``matcher.`` keys), random init with ``seed``."""
     import torch
 
-    from retinareg.model.loftr import LoFTRModel
+    from vreg_cli.model.loftr import LoFTRModel
 
     torch.manual_seed(seed)
     state = {f"matcher.{k}": v for k, v in LoFTRModel().state_dict().items()}

@@ -1,3 +1,0 @@
-from retinareg.cli import main
-
-main()

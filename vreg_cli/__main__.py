@@ -1,0 +1,3 @@
+from vreg_cli.cli import main
+
+main()

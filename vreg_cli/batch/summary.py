@@ -1,0 +1,92 @@
+"""OUT_DIR/summary.csv: an append-only log while the batch runs (one row per pair, exactly once), sorted at the end."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vreg_cli.batch.settings import SUMMARY_COLUMNS
+from vreg_cli.errors import VregError
+from vreg_cli.paths import atomic_output
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header of a summary.csv and its complete rows as {column: text} (a row torn by a crash, with fewer cells
+    than the header, is dropped); VregError (one line) when the file cannot be read."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None) or []
+            return header, [dict(zip(header, r, strict=True)) for r in reader if len(r) == len(header)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise VregError(f"{path}: cannot read the batch summary ({exc})") from None
+
+
+def read_summary(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a batch summary.csv of this version (:func:`read_rows`); [] when there is none."""
+    if not path.is_file():
+        return []
+    header, rows = read_rows(path)
+    if header != SUMMARY_COLUMNS:
+        raise VregError(f"{path}: not a batch summary.csv of this vreg version; use another --out-dir")
+    return rows
+
+
+class SummaryLog:
+    """summary.csv as an append-only log: each finished pair's row is written, flushed and synced at once.
+
+    Exactly once per pair: a row whose name is already in the log (a task delivered twice, e.g. run again after its
+    worker died) is not written again; :meth:`append` then returns False.
+    """
+
+    def __init__(self, path: Path, rows: list[dict[str, Any]]) -> None:
+        """Start the file with ``rows`` (atomically: header + the rows kept from an earlier run), then append."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        self.names: set[str] = {str(r["name"]) for r in rows}
+        self._fh = path.open("a", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+
+    def append(self, row: dict[str, Any]) -> bool:
+        """Write ``row`` now unless a row of its pair (same name) is already there; True when it was written."""
+        name = str(row["name"])
+        if name in self.names:
+            return False
+        self._writer.writerow(row)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.names.add(name)
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as the summary table: SUMMARY_COLUMNS, sorted by name, counts Int64, measures float (NaN: none)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS).sort_values("name", kind="stable")
+    for col in ("matches", "inliers"):  # counts stay integers next to missing values (resumed rows are text)
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
+    for col in ("inlier_ratio", "rotation_deg", "scale", "seconds", "lm_mean", "lm_median", "lm_max"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    return frame.reset_index(drop=True)
+
+
+def batch_exit_code(frame: pd.DataFrame) -> int:
+    """0 when every pair registered; 2 when any pair errored (unreadable, bad layout); else 3 when any was refused."""
+    status = set(frame["status"])
+    if "error" in status:
+        return 2
+    if "failed" in status:
+        return 3
+    return 0

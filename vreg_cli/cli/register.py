@@ -1,0 +1,262 @@
+"""`vreg register` (one pair or a batch) and `vreg match`: thin Typer layer over the API (``vreg_cli.api``) / batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vreg_cli.cli import app, field_default, parse_range, shown_default, user_errors
+from vreg_cli.context import MODELS, REFERENCE_SIDE, RegistrationContext
+from vreg_cli.data.config import DEFAULT_LAYOUT
+from vreg_cli.errors import RegistrationFailed, VregError
+from vreg_cli.limits import MIN_WORKING_SIZE, field_range
+
+MethodOpt = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="auto | classic | sift | loftr, or a spec with options such as classic:angle_step=6 or "
+        "loftr:weights=A,prealign=none (`vreg methods` lists every option).",
+    ),
+]
+WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="LoFTR weights (MINIMA/LoFTR release file).")]
+CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="LoFTR weights from `vreg train`.")]
+# The registration options' defaults and limits are the RegistrationContext's (the options that default to None
+# leave the context's default in place and show it); tests/test_cli_defaults.py checks each against its field.
+_ROTATION = field_range(RegistrationContext, "max_rotation")
+SizeOpt = Annotated[
+    int, typer.Option("--working-size", min=MIN_WORKING_SIZE, help="Long side (px) both images are matched at.")
+]
+RotOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rotation",
+        min=_ROTATION.lo,
+        max=_ROTATION.hi,
+        help="Largest expected |rotation| in degrees.",
+        show_default=shown_default(RegistrationContext, "max_rotation"),
+    ),
+]
+ScaleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scale-range",
+        help="Allowed field-of-view scale, LOW,HIGH.",
+        show_default=shown_default(RegistrationContext, "scale_range"),
+    ),
+]
+ModelOpt = Annotated[str, typer.Option("--model", help=f"{' | '.join(MODELS)}.")]
+ThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        help=f"MAGSAC++ threshold, px at {REFERENCE_SIDE} px.",
+        show_default=shown_default(RegistrationContext, "threshold_px"),
+    ),
+]
+_WORKING_SIZE = field_default(RegistrationContext, "working_size")
+
+
+def method_spec(method: str, weights: Path | None, checkpoint: Path | None) -> str:
+    """Combine --method with --weights / --checkpoint into a make_method spec."""
+    if weights and checkpoint:
+        raise VregError("give --weights or --checkpoint, not both")
+    if not (weights or checkpoint):
+        return method
+    name = method.partition(":")[0].strip().lower()
+    if name not in ("auto", "loftr"):
+        raise VregError(f"--weights/--checkpoint only apply to the loftr method, not {name!r}")
+    key, path = ("weights", weights) if weights else ("checkpoint", checkpoint)
+    options = method.partition(":")[2]
+    return f"loftr:{key}={path}" + (f",{options}" if options else "")
+
+
+def _table(rows: dict[str, str]) -> None:
+    from rich.table import Table
+
+    from vreg_cli.ui import stdout
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for key, value in rows.items():
+        table.add_row(f"[bold]{key}[/]", value)
+    stdout.print(table)
+
+
+def _summary_rows(reg: Any, why: str, landmarks: dict[str, float] | None) -> dict[str, str]:
+    j = reg.to_dict()
+    rows = {
+        "method": f"{j['method']} ({why})",
+        "matches": str(j["matches"]),
+        "inliers": str(j["inliers"]),
+        "inlier ratio": f"{j['inlier_ratio']:.1%}",
+        "rotation": f"{j['rotation_deg']:.1f} deg",
+        "scale": f"{j['scale']:.3f}",
+        "seconds": f"{j['seconds']:.2f}",
+    }
+    if reg.decision:
+        rows["decision"] = reg.decision
+    if reg.info.get("strategy"):
+        rows["strategy"] = str(reg.info["strategy"])
+    if landmarks:
+        lm = landmarks
+        rows["landmark error"] = (
+            f"mean {lm['lm_mean']:.2f} px, median {lm['lm_median']:.2f} px, max {lm['lm_max']:.2f} px"
+        )
+    return rows
+
+
+@app.command()
+@user_errors
+def register(
+    fixed: Annotated[Path | None, typer.Argument(help="Fixed image (colour fundus).", show_default=False)] = None,
+    moving: Annotated[Path | None, typer.Argument(help="Moving image (FA / OCT en-face).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="MOVING warped into the fixed frame.")] = None,
+    method: MethodOpt = "auto",
+    weights: WeightsOpt = None,
+    checkpoint: CheckpointOpt = None,
+    model: ModelOpt = field_default(RegistrationContext, "model"),
+    working_size: SizeOpt = _WORKING_SIZE,
+    threshold: ThresholdOpt = None,
+    transform_out: Annotated[Path | None, typer.Option("--transform-out", help="Transform JSON.")] = None,
+    checkerboard: Annotated[Path | None, typer.Option("--checkerboard", help="Fixed/warped tiles PNG.")] = None,
+    overlay: Annotated[Path | None, typer.Option("--overlay", help="Fixed magenta, warped green PNG.")] = None,
+    matches: Annotated[Path | None, typer.Option("--matches", help="Inlier (green) / outlier (red) matches.")] = None,
+    landmarks: Annotated[Path | None, typer.Option("--landmarks", help="CSV x_fixed,y_fixed,x_moving,y_moving")] = None,
+    force_output: Annotated[bool, typer.Option("--force-output", help="Write outputs even when untrusted.")] = False,
+    max_rotation: RotOpt = None,
+    scale_range: ScaleOpt = None,
+    allow_mirror: Annotated[bool, typer.Option("--allow-mirror", help="Accept mirrored transforms.")] = False,
+    pairs: Annotated[Path | None, typer.Option("--pairs", help="Batch: CSV with fixed,moving[,name].")] = None,
+    pairs_dir: Annotated[Path | None, typer.Option("--pairs-dir", help="Batch: a folder of pairs.")] = None,
+    pairs_layout: Annotated[str, typer.Option("--pairs-layout", help="Layout of --pairs-dir.")] = DEFAULT_LAYOUT,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Batch output folder.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Batch: parallel processes.")] = 1,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Batch: keep the ok/failed rows of --out-dir's summary.csv, do the rest.")
+    ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Batch on a Dask cluster: address of its running scheduler (tcp://HOST:8786); needs "
+            "pip install 'vreg-cli\\[dask]' (docs/cohorts.md).",
+            show_default=False,
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            min=1,
+            help="Batch: pairs per task (default: about 4 tasks per worker, 1 to 8 pairs each).",
+            show_default=False,
+        ),
+    ] = None,
+    no_qa_page: Annotated[
+        bool, typer.Option("--no-qa-page", help="Batch: skip the QA page (OUT_DIR/index.html and its pictures).")
+    ] = False,
+) -> None:
+    """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
+    from vreg_cli.context import RegistrationContext
+
+    context = RegistrationContext.from_options(
+        model=model, working_size=working_size, threshold_px=threshold, allow_mirror=allow_mirror,
+        max_rotation=max_rotation, scale_range=parse_range(scale_range, "--scale-range"),
+    )  # fmt: skip
+    spec = method_spec(method, weights, checkpoint)
+    if pairs is not None or pairs_dir is not None:
+        from vreg_cli.cli.register_batch import batch_register
+
+        if fixed is not None or moving is not None:
+            raise VregError("give FIXED MOVING or --pairs/--pairs-dir, not both")
+        wanted = {"checkerboard": checkerboard, "overlay": overlay, "matches": matches}
+        pictures = tuple(name for name, value in wanted.items() if value)
+        batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context, pictures, force_output, workers, resume,
+                       scheduler, chunk_size, qa_page=not no_qa_page)  # fmt: skip
+        return
+    if resume or scheduler is not None:
+        option = "--resume" if resume else "--scheduler"
+        raise VregError(f"{option} applies to batch mode (--pairs/--pairs-dir with --out-dir)")
+    if fixed is None or moving is None:
+        raise VregError("give FIXED and MOVING images (or --pairs CSV / --pairs-dir DIR with --out-dir)")
+    _register_one(fixed, moving, spec, context, output, transform_out, checkerboard, overlay, matches, landmarks,
+                  force_output)  # fmt: skip
+
+
+def _register_one(
+    fixed_path: Path, moving_path: Path, spec: str, context: Any, output: Path | None,
+    transform_out: Path | None, checkerboard: Path | None, overlay: Path | None, matches: Path | None,
+    landmarks: Path | None, force_output: bool,
+) -> None:  # fmt: skip
+    from vreg_cli.api import Registrar
+    from vreg_cli.io import read_landmarks, read_registrable
+    from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
+    from vreg_cli.ui import warn
+
+    paths = OutputPaths(output, transform_out, checkerboard, overlay, matches)
+    paths.check()  # before any work: a bad output path must not fail after the registration
+    fixed, moving = read_registrable(fixed_path), read_registrable(moving_path)
+    points = read_landmarks(landmarks) if landmarks else None
+    registrar = Registrar(spec, context=context)
+    reg = registrar.register(fixed, moving)
+    if reg.matrix is not None:
+        _table(_summary_rows(reg, registrar.why, landmark_errors(reg, *points) if points else None))
+    if not reg.ok:
+        if reg.matrix is not None and force_output:
+            save_outputs(reg, fixed, moving, paths)
+            warn("--force-output: wrote the untrusted result anyway")
+        raise RegistrationFailed(reg.reason)
+    save_outputs(reg, fixed, moving, paths)
+
+
+@app.command()
+@user_errors
+def match(
+    fixed: Annotated[Path, typer.Argument(help="Fixed image (colour fundus).", show_default=False)],
+    moving: Annotated[Path, typer.Argument(help="Moving image (FA / OCT en-face).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="matches.csv or matches.json.")],
+    plot: Annotated[Path | None, typer.Option("--plot", help="Picture of the matches (inliers green).")] = None,
+    method: MethodOpt = "auto",
+    weights: WeightsOpt = None,
+    checkpoint: CheckpointOpt = None,
+    working_size: SizeOpt = _WORKING_SIZE,
+    threshold: ThresholdOpt = None,
+    max_rotation: RotOpt = None,
+    scale_range: ScaleOpt = None,
+) -> None:
+    """Write correspondences in original-image pixels with confidence (and an inlier flag from an affine fit)."""
+    import numpy as np
+
+    from vreg_cli.api import Registrar
+    from vreg_cli.context import RegistrationContext
+    from vreg_cli.io import read_registrable, write_image
+    from vreg_cli.outputs import write_matches
+    from vreg_cli.paths import check_output_paths, output_group
+    from vreg_cli.ui import stdout, warn
+    from vreg_cli.viz import draw_matches
+
+    if output.suffix.lower() not in (".csv", ".json"):
+        raise VregError(f"{output}: the matches file must end in .csv or .json")
+    context = RegistrationContext.from_options(
+        working_size=working_size, threshold_px=threshold, max_rotation=max_rotation,
+        scale_range=parse_range(scale_range, "--scale-range"),
+    )  # fmt: skip
+    check_output_paths(images=(plot,), others=(output,))
+    fixed_img, moving_img = read_registrable(fixed), read_registrable(moving)
+    registrar = Registrar(method_spec(method, weights, checkpoint), context=context)
+    found = registrar.match(fixed_img, moving_img)
+    inliers = found.inliers if found.inliers is not None else np.zeros(len(found), bool)
+    if "problem" in found.info:
+        warn(f"no affine agrees with the matches ({found.info['problem']}); every inlier flag is 0")
+    with output_group():
+        write_matches(output, found, inliers, registrar.describe())
+        if plot is not None:
+            write_image(plot, draw_matches(fixed_img, moving_img, found, inliers))
+    stdout.print(
+        f"{registrar.describe()} ({registrar.why}): {len(found)} matches, {int(inliers.sum())} affine inliers "
+        f"-> {output}"
+    )
+    if found.info.get("decision"):
+        stdout.print(str(found.info["decision"]))

@@ -1,0 +1,221 @@
+"""Every limit on what vreg reads and computes, in one place (docs/safety.md lists them).
+
+Hostile or broken inputs must end in one line and exit 2, in bounded time and memory, never in a hang or a
+traceback. The limits here are checked *before* the work they protect:
+
+- checkpoints: the zip directory is checked before torch reads a byte of it (:func:`check_checkpoint_zip`): the
+  pickle (``data.pkl``) at most :data:`MAX_PICKLE_BYTES`, every member at most :data:`MAX_CHECKPOINT_MEMBER_BYTES`,
+  and all members together at most :data:`MAX_ZIP_RATIO` times the file (torch stores records uncompressed, so a
+  larger ratio is a decompression bomb);
+- a checkpoint's ``model_config``: walked with a node budget (:func:`check_plain_data`), so shared references
+  ("billion laughs") cannot make the walk explode;
+- images: at most ``VREG_MAX_IMAGE_PIXELS`` pixels (default :data:`DEFAULT_MAX_IMAGE_PIXELS`), read from the file
+  header before decoding (:func:`image_pixels_limit`, ``vreg_cli.imageheader``);
+- numbers a user types: each option's range is declared on its type, ``Annotated[float, Range(1, 90)]``, in the
+  options dataclasses (``ClassicConfig``, ``SiftOptions``, ``LoFTROptions``, ``RegistrationContext``); the option
+  parser (``methods/options.py``) and :func:`check_fields` (called by each dataclass' ``__post_init__``) refuse
+  NaN, infinities and values outside it; seeds and the other command-line numbers use :func:`check_value`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import typing
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vreg_cli.errors import VregError
+
+#: largest ``data.pkl`` of a checkpoint (the bundled LoFTR's is 21 889 bytes)
+MAX_PICKLE_BYTES = 64 * 2**20
+#: largest single member of a checkpoint zip (one tensor record; the bundled LoFTR's largest is 589 824 bytes)
+MAX_CHECKPOINT_MEMBER_BYTES = 2 * 2**30
+#: largest (sum of the members' sizes) / (file size) of a checkpoint zip; torch writes records uncompressed (the
+#: bundled LoFTR: 8 902 972 bytes of members in an 8 943 923 byte file)
+MAX_ZIP_RATIO = 4
+#: largest number of values (containers and scalars, each visit counted) in a checkpoint's ``model_config``
+MAX_CONFIG_NODES = 10_000
+#: deepest nesting of a ``model_config`` (``LoFTRConfig.to_dict`` writes depth 2)
+MAX_CONFIG_DEPTH = 8
+#: largest image (width x height) decoded unless ``VREG_MAX_IMAGE_PIXELS`` says otherwise (8000 x 8000)
+DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+#: environment variable that changes the image limit
+IMAGE_PIXELS_ENV = "VREG_MAX_IMAGE_PIXELS"
+#: largest working size (long side, px): SIFT's pyramid (first octave doubled) peaks at 1.3 GB at 2048 px, 4.3 GB
+#: at 4096
+MAX_WORKING_SIZE = 2048
+#: largest long side LoFTR matches at (``loftr:size``, the refinement passes, a model without ``train_size`` at a large
+#: working size): its coarse matching scores every pair of 8 px cells, (side / 8)**4 values: 10 GB at 2048 px, 1.6 GB
+#: at 832 px (bundled model, measured with /usr/bin/time -v; docs/safety.md)
+MAX_LOFTR_SIDE = 832
+#: smallest working size
+MIN_WORKING_SIZE = 64
+#: seeds are numpy seeds: 0 .. 2**32 - 1
+SEED_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a number (or of each item of a tuple of numbers): finite and in ``[lo, hi]``.
+
+    ``open_lo`` excludes ``lo`` itself; ``max_items`` bounds the length of a tuple (``min_items`` its least length).
+    Used as ``Annotated`` metadata on options dataclass fields: ``angle_step: Annotated[float, Range(1, 90)] = 8.0``.
+    """
+
+    lo: float
+    hi: float
+    open_lo: bool = False
+    max_items: int = 16
+    min_items: int = 1
+
+    def describe(self) -> str:
+        return f"{'(' if self.open_lo else '['}{_number(self.lo)}, {_number(self.hi)}]"
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not allowed (one phrase), else None. None values are the caller's business."""
+        if isinstance(value, (tuple, list)):
+            if not self.min_items <= len(value) <= self.max_items:
+                return f"must have {self.min_items} to {self.max_items} item(s), got {len(value)}"
+            for item in value:
+                bad = self.problem(item)
+                if bad:
+                    return f"item {item!r} {bad}"
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number in {self.describe()}"
+        if not math.isfinite(value):
+            return f"must be a finite number in {self.describe()}, got {value}"
+        low_ok = value > self.lo if self.open_lo else value >= self.lo
+        if not (low_ok and value <= self.hi):
+            return f"must lie in {self.describe()}, got {_number(value)}"
+        return None
+
+
+def _number(value: float) -> str:
+    """A bound or value as typed: whole numbers in full (4294967295), others in %g."""
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:g}"
+
+
+def _range_of(hint: Any) -> Range | None:
+    if typing.get_origin(hint) is typing.Annotated:
+        return next((m for m in hint.__metadata__ if isinstance(m, Range)), None)
+    return None
+
+
+def field_range(owner: type, name: str) -> Range:
+    """The Range declared on dataclass ``owner``'s field ``name`` (``Annotated[float, Range(...)]``), for a command-line
+    option that takes the field's value (click's ``min=`` / ``max=``)."""
+    rng = _range_of(typing.get_type_hints(owner, include_extras=True).get(name))
+    if rng is None:
+        raise ValueError(f"{owner.__name__}.{name} declares no Range")
+    return rng
+
+
+def check_fields(obj: Any) -> None:
+    """Raise ValueError naming the first field of dataclass ``obj`` whose value is outside its declared Range."""
+    hints = typing.get_type_hints(type(obj), include_extras=True)
+    for f in dataclasses.fields(obj):
+        rng = _range_of(hints.get(f.name))
+        value = getattr(obj, f.name)
+        if rng is None or value is None:
+            continue
+        bad = rng.problem(value)
+        if bad:
+            raise ValueError(f"{f.name} {bad}")
+
+
+def check_value(option: str, value: float | None, rng: Range, how: str = "") -> None:
+    """VregError naming a command-line ``option`` whose value is outside ``rng`` (None: not given, fine)."""
+    if value is None:
+        return
+    bad = rng.problem(value)
+    if bad:
+        raise VregError(f"{option} {bad}{how}")
+
+
+SEED_RANGE = Range(0, SEED_MAX)
+#: worker processes of one command (--workers of register, benchmark and qa; register_many's workers)
+WORKERS_RANGE = Range(1, 256)
+
+
+def image_pixels_limit() -> int:
+    """The largest image (width x height) vreg decodes: ``VREG_MAX_IMAGE_PIXELS`` or the default."""
+    text = os.environ.get(IMAGE_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        value = int(float(text))
+    except (ValueError, OverflowError):
+        raise VregError(f"{IMAGE_PIXELS_ENV}={text!r}: expected a number of pixels") from None
+    if value < 1:
+        raise VregError(f"{IMAGE_PIXELS_ENV}={text!r}: must be positive")
+    return value
+
+
+def check_image_size(path: str | os.PathLike, width: int, height: int) -> None:
+    """VregError when a ``width`` x ``height`` image is larger than :func:`image_pixels_limit`."""
+    limit = image_pixels_limit()
+    if width * height > limit:
+        raise VregError(
+            f"{path}: {width}x{height} px is larger than the {limit:,} pixel limit; set {IMAGE_PIXELS_ENV} "
+            "to read it (it needs about 10 bytes of memory per pixel)"
+        )
+
+
+def check_checkpoint_zip(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse a checkpoint zip whose directory declares too much data, before anything is decompressed.
+
+    Raises:
+        VregError: one line naming the file and the limit (pickle size, member size or compression ratio).
+    """
+    file_bytes = max(path.stat().st_size, 1)
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if info.filename.endswith("/data.pkl") or info.filename == "data.pkl":
+            if info.file_size > MAX_PICKLE_BYTES:
+                raise VregError(
+                    f"{path}: its pickle ({info.filename}) declares {info.file_size:,} bytes, over the "
+                    f"{MAX_PICKLE_BYTES:,} byte limit (vreg_cli.limits.MAX_PICKLE_BYTES); not a LoFTR checkpoint"
+                )
+        if info.file_size > MAX_CHECKPOINT_MEMBER_BYTES:
+            raise VregError(
+                f"{path}: member {info.filename} declares {info.file_size:,} bytes, over the "
+                f"{MAX_CHECKPOINT_MEMBER_BYTES:,} byte limit (vreg_cli.limits.MAX_CHECKPOINT_MEMBER_BYTES)"
+            )
+    if total > MAX_ZIP_RATIO * file_bytes + 2**20:
+        raise VregError(
+            f"{path}: its zip members declare {total:,} bytes from a {file_bytes:,} byte file (more than "
+            f"{MAX_ZIP_RATIO}x: a decompression bomb, torch writes checkpoints uncompressed); refused"
+        )
+
+
+def check_plain_data(value: Any, what: str) -> bool:
+    """True when ``value`` is str/int/float/bool/None or lists, tuples, str-keyed dicts of them.
+
+    The walk counts every value it visits (a shared reference once per visit) and raises VregError naming ``what``
+    past :data:`MAX_CONFIG_NODES` values or :data:`MAX_CONFIG_DEPTH` levels, so it ends quickly whatever the input.
+    """
+    budget = [MAX_CONFIG_NODES]
+
+    def walk(v: Any, depth: int) -> bool:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise VregError(f"{what}: more than {MAX_CONFIG_NODES:,} values (vreg_cli.limits.MAX_CONFIG_NODES)")
+        if v is None or isinstance(v, (str, int, float, bool)):
+            return True
+        if depth >= MAX_CONFIG_DEPTH:
+            raise VregError(f"{what}: nested deeper than {MAX_CONFIG_DEPTH} levels (vreg_cli.limits.MAX_CONFIG_DEPTH)")
+        if isinstance(v, (list, tuple)):
+            return all(walk(item, depth + 1) for item in v)
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and walk(item, depth + 1) for k, item in v.items())
+        return False
+
+    return walk(value, 0)

@@ -17,10 +17,11 @@ demo:
 docs:
     mkdocs build --strict -d site
 
-# Lint and format check
+# Lint, format check and the import contracts (the layers in pyproject.toml's [tool.importlinter])
 lint:
     ruff check vreg_cli tests scripts examples
     ruff format --check vreg_cli tests scripts examples
+    lint-imports
 
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:

@@ -25,9 +25,9 @@ from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import affine_matrix, decompose_affine, warp_image
 from vreg_cli.io import read_image, resize_long_side, to_gray, write_csv
 from vreg_cli.methods.classic import ClassicMethod
-from vreg_cli.methods.loftr import LoFTRMethod
-from vreg_cli.methods.loftr_matcher import LoFTRMatcher
-from vreg_cli.methods.prealign import ClassicPrealigner
+from vreg_cli.methods.loftr import LoFTRMethod, LoFTROptions
+from vreg_cli.methods.loftr.matcher import LoFTRMatcher
+from vreg_cli.methods.loftr.prealign import ClassicPrealigner
 from vreg_cli.methods.sift import SiftMethod
 from vreg_cli.model.config import MODULE_NAMES
 from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel, checkpoint_payload
@@ -160,12 +160,18 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         matcher = LoFTRMatcher(model, size=size, batch=args.batch)
         variants = {
-            "loftr classic pre-align (default path)": LoFTRMethod(matcher, prealign="classic", prealigner=prealigner),
-            "loftr direct (no rotation handling)": LoFTRMethod(matcher, prealign="none"),
+            "loftr classic pre-align (default path)": LoFTRMethod(
+                LoFTROptions(prealign="classic"), matcher=matcher, prealigner=prealigner
+            ),
+            "loftr direct (no rotation handling)": LoFTRMethod(LoFTROptions(prealign="none"), matcher=matcher),
         }
         if size == args.search_size:
-            variants["loftr rotation search 4x90, fixed features reused"] = LoFTRMethod(matcher, prealign="search")
-            variants["loftr rotation search 4x90, no reuse"] = LoFTRMethod(NoReuse(matcher), prealign="search")
+            variants["loftr rotation search 4x90, fixed features reused"] = LoFTRMethod(
+                LoFTROptions(prealign="search"), matcher=matcher
+            )
+            variants["loftr rotation search 4x90, no reuse"] = LoFTRMethod(
+                LoFTROptions(prealign="search"), matcher=NoReuse(matcher)
+            )
         for name, method in variants.items():
             timed(size, name, lambda m=method: register_pair(fixed, moving, m))
         if args.device != "cpu":

@@ -1,7 +1,7 @@
 r"""How ``loftr:rough_min_verified`` was chosen: every LoFTR start forced rough, every result kept and measured.
 
 LoFTR normally starts from classic's trusted registration; only where classic refuses does it start "rough" (classic's
-global estimate), and such a result must then pass ``RoughStartCheck.doubt`` (``methods/rough_start.py``):
+global estimate), and such a result must then pass ``RoughStartCheck.doubt`` (``methods/loftr/rough_start.py``):
 ``rough_min_inliers`` agreeing matches and a share of classic's vessel patches confirming its affine of at least
 ``rough_min_verified``. To see where
 that share separates right from wrong results, this harness makes EVERY start rough: it injects a pre-aligner that
@@ -50,9 +50,9 @@ from vreg_cli.geometry import point_errors
 from vreg_cli.io import resize_long_side, write_csv
 from vreg_cli.methods import parse_spec
 from vreg_cli.methods.loftr import LoFTRMethod
-from vreg_cli.methods.loftr_options import LoFTROptions
+from vreg_cli.methods.loftr.options import LoFTROptions
+from vreg_cli.methods.loftr.prealign import ClassicPrealigner, Prealignment
 from vreg_cli.methods.options import parse_options
-from vreg_cli.methods.prealign import ClassicPrealigner, Prealignment
 
 COLUMNS = [
     "case_id", "pair", "bin", "angle", "scale", "status", "error", "start_score", "start_mean_err", "strategy",
@@ -83,7 +83,7 @@ class RoughOnlyPrealigner:
 
 
 def build_rough_method(spec: str, context: RegistrationContext) -> tuple[LoFTRMethod, RoughOnlyPrealigner]:
-    """The LoFTR method of a ``loftr[:options]`` spec (the registry's parser and ``LoFTRMethod.from_options``), built
+    """The LoFTR method of a ``loftr[:options]`` spec (the registry's parser, then ``LoFTRMethod``), built
     with the forced-rough pre-aligner, ``prealign=classic`` and both rough limits off (see the module docstring).
     Returns (method, its pre-aligner)."""
     name, raw = parse_spec(spec)
@@ -93,7 +93,7 @@ def build_rough_method(spec: str, context: RegistrationContext) -> tuple[LoFTRMe
         parse_options(LoFTROptions, raw, name), prealign="classic", rough_min_inliers=0, rough_min_verified=0.0
     )
     prealigner = RoughOnlyPrealigner(context)
-    method = LoFTRMethod.from_options(options, context, prealigner=prealigner)
+    method = LoFTRMethod(options, context, prealigner=prealigner)
     method.label += ", every start rough, nothing refused"
     return method, prealigner
 

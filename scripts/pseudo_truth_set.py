@@ -35,16 +35,16 @@ from vreg_cli.errors import VregError
 from vreg_cli.geometry import warp_image, warp_points
 from vreg_cli.io import LANDMARK_COLUMNS, read_registrable, write_csv, write_image
 from vreg_cli.methods import build_method
-from vreg_cli.methods.classic import ClassicConfig
-from vreg_cli.methods.vessels import erode_mask, fov_mask, vessel_channel
+from vreg_cli.methods.classic import ClassicOptions
 from vreg_cli.registration import register_pair
+from vreg_cli.vessels import erode_mask, fov_mask, vessel_channel
 from vreg_cli.viz import checkerboard
 
 
 def vessel_landmarks(moving: np.ndarray, inside: np.ndarray, n: int, margin: int) -> np.ndarray:
     """(n, 2) points (x, y) of MOVING on its strongest vessels (top 3 % of the vessel map inside the mask INSIDE,
     at least MARGIN px from its border), spread out by farthest-point sampling."""
-    strength = ClassicConfig().at_side(max(moving.shape[:2])).vessel_map(moving).strength
+    strength = ClassicOptions().at_side(max(moving.shape[:2])).vessel_map(moving).strength
     keep = erode_mask(inside, margin)
     if keep.sum() < n:
         raise ValueError("the overlap of the two images is too small for landmarks")

@@ -15,7 +15,7 @@ from vreg_cli.matches import Matches
 from vreg_cli.methods import build_method, resolve_spec
 from vreg_cli.methods.auto import AutoMethod, AutoOptions
 from vreg_cli.methods.loftr import LoFTRMethod
-from vreg_cli.methods.prealign import Prealignment
+from vreg_cli.methods.loftr.prealign import Prealignment
 from vreg_cli.registration import register_images
 
 SIZE = 256
@@ -62,7 +62,7 @@ def test_a_pair_classic_trusts_never_loads_loftr(eye: dict, monkeypatch: pytest.
     def no_loftr(*args: Any, **kwargs: Any) -> LoFTRMethod:
         raise AssertionError("LoFTR was loaded for a pair classic registers")
 
-    monkeypatch.setattr(LoFTRMethod, "from_options", no_loftr)
+    monkeypatch.setattr("vreg_cli.methods.loftr.method._load_matcher", no_loftr)
     h, w = eye["fa"].shape[:2]
     moving = warp_image(eye["fa"], rotation_matrix(60, ((w - 1) / 2, (h - 1) / 2), 1.0), (h, w))
     reg = register_images(eye["cf"], moving, AutoMethod())

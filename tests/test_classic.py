@@ -21,8 +21,8 @@ from vreg_cli.geometry import (
     warp_points,
 )
 from vreg_cli.io import read_image
-from vreg_cli.methods.classic import ClassicConfig, ClassicMethod, Prepared, Refined
-from vreg_cli.methods.global_search import Candidate
+from vreg_cli.methods.classic import ClassicMethod, ClassicOptions, Prepared, Refined
+from vreg_cli.methods.classic.global_search import Candidate
 from vreg_cli.paths import SAMPLE_DIR
 from vreg_cli.registration import register_pair
 
@@ -88,8 +88,8 @@ def test_inverted_moving_image_registers(eye: dict[str, np.ndarray], method: Cla
 
 
 def test_vessel_map_is_polarity_free(eye: dict[str, np.ndarray]) -> None:
-    a = ClassicConfig().vessel_map(eye["fa"])
-    b = ClassicConfig().vessel_map(255 - eye["fa"])
+    a = ClassicOptions().vessel_map(eye["fa"])
+    b = ClassicOptions().vessel_map(255 - eye["fa"])
     both = a.valid & b.valid
     assert np.corrcoef(a.strength[both], b.strength[both])[0, 1] > 0.95
 
@@ -104,7 +104,7 @@ def test_matches_reproduce_the_estimate(eye: dict[str, np.ndarray], method: Clas
     """The returned points are genuine correspondences: each lands on its true partner."""
     moving, t = _transformed(eye["oct"], 135, 1.0)
     found = method.match(eye["cf"], moving)
-    assert len(found) >= ClassicConfig().min_inliers
+    assert len(found) >= ClassicOptions().min_inliers
     err = point_errors(np.linalg.inv(t), found.moving, found.fixed)
     assert np.median(err) < 1.0
     assert found.info["quality"] > 0.0
@@ -113,7 +113,7 @@ def test_matches_reproduce_the_estimate(eye: dict[str, np.ndarray], method: Clas
 def test_global_estimate_finds_rotation_and_scale(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:
     moving, t = _transformed(eye["fa"], -150, 1.2)
     m, score = method.global_estimate(eye["cf"], moving)
-    assert score > ClassicConfig().min_score
+    assert score > ClassicOptions().min_score
     # A similarity from the coarse search: within a few pixels, refinement does the rest.
     assert _grid_error(m, np.linalg.inv(t), eye["fov"]) <= 8.0
 
@@ -147,7 +147,7 @@ def test_more_candidates_are_refined_only_when_the_best_are_refused(
         return original(self, *args)
 
     monkeypatch.setattr(ClassicMethod, "_refine", counting)
-    method = ClassicMethod(ClassicConfig(refine_candidates=2, more_candidates=3))
+    method = ClassicMethod(ClassicOptions(refine_candidates=2, more_candidates=3))
     method.match(eye["cf"], _transformed(eye["fa"], 45, 1.0)[0])
     assert 1 <= len(calls) <= 2
     calls.clear()
@@ -169,8 +169,8 @@ def _refined(inliers: int, attempted: int, verified: int, matrix: np.ndarray) ->
 def test_weak_results_must_be_close_to_a_similarity() -> None:
     """Few inlier patches and a sheared estimate: refused, and the refusal names why; many patches: trusted. A
     rotated anisotropic scale is no more stretched than an upright one."""
-    method = ClassicMethod(ClassicConfig(weak_inliers=24, weak_max_stretch=1.15))
-    c = method.config
+    method = ClassicMethod(ClassicOptions(weak_inliers=24, weak_max_stretch=1.15))
+    c = method.options
     similar = rotation_matrix(30.0, (100.0, 100.0), 0.5)
     sheared = similar @ np.array([[1.0, 0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # stretch 1.22
     assert method._doubts(c, _refined(14, 30, 12, similar)) == []
@@ -189,9 +189,9 @@ def test_broad_support_lowers_the_shares_a_result_needs() -> None:
     shares (background texture fills patches that cannot agree); too few patches, a stretched estimate, or inlier
     patches that lose their peak when searched wider (a chance result) keep the 30 % shares."""
     method = ClassicMethod(
-        ClassicConfig(broad_inliers=20, broad_max_stretch=1.11, broad_min_kept=0.75, broad_min_ratio=0.2)
+        ClassicOptions(broad_inliers=20, broad_max_stretch=1.11, broad_min_kept=0.75, broad_min_ratio=0.2)
     )
-    c = method.config
+    c = method.options
     similar = rotation_matrix(30.0, (100.0, 100.0), 0.5)
     stretched = similar @ np.diag([1.15, 1.0, 1.0])
     assert method._doubts(c, _refined(22, 90, 22, similar)) == []  # 24 % of 90 patches
@@ -200,8 +200,8 @@ def test_broad_support_lowers_the_shares_a_result_needs() -> None:
     assert method._doubts(c, _refined(22, 120, 22, similar)) == ["inlier share under 20%", "under 6 or 20% verified"]
     assert method._doubts(c, _refined(22, 58, 13, similar)) == ["under 6 or 30% verified"]  # 0.59 verified per inlier
     assert method._doubts(c, _refined(22, 58, 17, similar)) == []  # 0.77
-    strict = ClassicMethod(ClassicConfig(broad_inliers=1000))
-    assert strict._doubts(strict.config, _refined(22, 90, 22, similar)) != []
+    strict = ClassicMethod(ClassicOptions(broad_inliers=1000))
+    assert strict._doubts(strict.options, _refined(22, 90, 22, similar)) != []
 
 
 def test_a_hypothesis_with_too_few_patches_is_refined_again_with_sparser_patches(
@@ -216,14 +216,14 @@ def test_a_hypothesis_with_too_few_patches_is_refined_again_with_sparser_patches
     def few_first(self, c, f, hyp):  # type: ignore[no-untyped-def]
         contents.append(c.min_content)
         r = original(self, c, f, hyp)
-        if truncate[0] and r is not None and c.min_content == self.config.min_content:  # first pass: 8 patches
+        if truncate[0] and r is not None and c.min_content == self.options.min_content:  # first pass: 8 patches
             r = replace(
                 r, fixed=r.fixed[:8], moving=r.moving[:8], ncc=r.ncc[:8], attempted=9, verified=8, verify_attempted=9
             )
         return r
 
     monkeypatch.setattr(ClassicMethod, "_refine", few_first)
-    method = ClassicMethod(ClassicConfig(refine_candidates=1, more_candidates=0, sparse_min_content=0.03))
+    method = ClassicMethod(ClassicOptions(refine_candidates=1, more_candidates=0, sparse_min_content=0.03))
     found = method.match(eye["cf"], _transformed(eye["fa"], 45, 1.0)[0])
     assert contents == [0.06, 0.03] and len(found) > 8
     contents.clear()
@@ -258,25 +258,25 @@ def test_a_weak_trusted_result_does_not_end_the_search(
         return r
 
     monkeypatch.setattr(ClassicMethod, "_refine", refine)
-    method = ClassicMethod(ClassicConfig(refine_candidates=2, more_candidates=0))
+    method = ClassicMethod(ClassicOptions(refine_candidates=2, more_candidates=0))
     moving = _transformed(eye["fa"], 45, 1.0)[0]
     found = method.match(eye["cf"], moving)
     assert len(calls) == 2 and len(found) > 12
     calls.clear()
     weak_first[0] = False
     found = method.match(eye["cf"], moving)
-    assert len(calls) == 1 and len(found) >= method.config.weak_inliers
+    assert len(calls) == 1 and len(found) >= method.options.weak_inliers
 
 
 def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye: dict[str, np.ndarray]) -> None:
-    from vreg_cli.methods.prealign import ClassicPrealigner
+    from vreg_cli.methods.loftr.prealign import ClassicPrealigner
 
     moving, t = _transformed(eye["fa"], -150, 1.2)
     prealigner = ClassicPrealigner()
     trusted = prealigner(eye["cf"], moving)
     assert trusted.refined and _grid_error(trusted.matrix, np.linalg.inv(t), eye["fov"]) <= 1.5
     # a result classic does not trust still gives its best global hypothesis, as a rough start
-    prealigner.classic.config = replace(ClassicConfig(), min_inliers=10_000)
+    prealigner.classic.options = replace(ClassicOptions(), min_inliers=10_000)
     rough = prealigner(eye["cf"], moving)
     assert not rough.refined and _grid_error(rough.matrix, np.linalg.inv(t), eye["fov"]) <= 8.0
     with pytest.raises(RegistrationFailed, match="too weak"):

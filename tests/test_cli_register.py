@@ -91,7 +91,7 @@ class MirrorDouble(Method):
 
 def test_untrusted_result_force_output_and_allow_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        methods, "build_method", lambda spec, context: methods.BuiltMethod(MirrorDouble(context), "test")
+        methods, "build_method", lambda spec, context: methods.BuiltMethod(MirrorDouble(context=context), "test")
     )
     img = tmp_path / "img.png"
     cv2.imwrite(str(img), np.random.default_rng(0).integers(0, 256, (200, 200), dtype=np.uint8))

@@ -120,3 +120,13 @@ def test_the_docstring_check_finds_an_undocumented_method(tmp_path: Path) -> Non
     page = tmp_path / "api.md"
     page.write_text("::: toypkg.documented\n\n::: toypkg.Thing\n\n::: toypkg.naked\n")
     assert _docs_hooks().missing_docstrings(page, tmp_path) == ["toypkg.Thing.bare", "toypkg.naked"]
+
+
+def test_the_method_table_lists_the_registry() -> None:
+    """docs/choosing-a-method.md's table has one row per registered method (the registry is the only list)."""
+    from vreg_cli.methods.registry import METHODS
+
+    page = (ROOT / "docs" / "choosing-a-method.md").read_text(encoding="utf-8")
+    table = page.split("| method | what it is |", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `([a-z_]+)`", table, flags=re.M)
+    assert sorted(rows) == sorted(METHODS), rows

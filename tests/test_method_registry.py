@@ -12,8 +12,8 @@ from vreg_cli.data.synth import make_triplet
 from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.geometry import affine_matrix, warp_image
 from vreg_cli.methods import METHODS, build_method
-from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
-from vreg_cli.methods.loftr import LoFTRMethod
+from vreg_cli.methods.classic import ClassicMethod, ClassicOptions
+from vreg_cli.methods.loftr import LoFTRMethod, LoFTROptions
 from vreg_cli.methods.options import declared_options
 from vreg_cli.registration import register_pair
 
@@ -21,11 +21,11 @@ from vreg_cli.registration import register_pair
 def test_classic_options_are_typed_and_reachable_from_a_spec() -> None:
     method, why = build_method("classic:angle_step=6,radii=20/8/4,sigmas=2/3,min_verified=8")
     assert isinstance(method, ClassicMethod) and why == "requested"
-    assert method.config.angle_step == 6.0 and method.config.radii == (20, 8, 4)
-    assert method.config.sigmas == (2.0, 3.0) and method.config.min_verified == 8
-    # every field of ClassicConfig is an option, with its default and a help line
+    assert method.options.angle_step == 6.0 and method.options.radii == (20, 8, 4)
+    assert method.options.sigmas == (2.0, 3.0) and method.options.min_verified == 8
+    # every field of ClassicOptions is an option, with its default and a help line
     names = {o.name for o in METHODS["classic"].options}
-    assert names == {o.name for o in declared_options(ClassicConfig)} and "patch" in names
+    assert names == {o.name for o in declared_options(ClassicOptions)} and "patch" in names
     assert all(o.help for o in METHODS["classic"].options)
     # help lines come from the docstring's Options: section (continuation lines joined), choices from Literal
     prealign = next(o for o in METHODS["loftr"].options if o.name == "prealign")
@@ -57,7 +57,7 @@ def test_the_context_reaches_every_method_and_loftrs_prealigner() -> None:
     ctx = RegistrationContext(working_size=320, max_rotation=25.0, scale_range=(0.8, 1.25))
     for spec in ("classic", "sift"):
         assert build_method(spec, ctx).method.context is ctx
-    loftr = LoFTRMethod(lambda f, m: None, context=ctx)  # type: ignore[arg-type,return-value]
+    loftr = LoFTRMethod(LoFTROptions(), ctx, matcher=lambda f, m: None)  # type: ignore[arg-type,return-value]
     assert loftr.prealigner.classic.context is ctx  # type: ignore[attr-defined]
     assert "rotation +-25 deg, scale 0.8-1.25" in build_method("classic", ctx).method.describe()
 
@@ -65,9 +65,9 @@ def test_the_context_reaches_every_method_and_loftrs_prealigner() -> None:
 def test_context_scales_pixel_settings_with_the_image_size() -> None:
     ctx = RegistrationContext(threshold_px=3.0)
     assert ctx.threshold_for(640) == 3.0 and ctx.threshold_for(320) == 1.5
-    half = ClassicConfig().at_side(320)
+    half = ClassicOptions().at_side(320)
     assert (half.patch, half.step, half.radii, half.verify_radius) == (24, 12, (12, 5, 2), 12)
-    assert half.sigmas == (1.0, 1.5, 2.25) and half.norm_sigma == 12.0 and ClassicConfig().at_side(640) is not half
+    assert half.sigmas == (1.0, 1.5, 2.25) and half.norm_sigma == 12.0 and ClassicOptions().at_side(640) is not half
     with pytest.raises(VregError, match="unknown model"):
         RegistrationContext.from_options(model="projective")
     with pytest.raises(VregError, match="scale_range"):
@@ -80,13 +80,13 @@ def test_classic_matches_at_the_size_it_is_given(monkeypatch: pytest.MonkeyPatch
     turn = affine_matrix(30, 1.0, center=(127.5, 127.5))
     moving = warp_image(eye["fa"], turn, (256, 256))
     seen: list[tuple[int, ...]] = []
-    original = ClassicConfig.vessel_map
+    original = ClassicOptions.vessel_map
 
-    def spy(self: ClassicConfig, image: np.ndarray):  # type: ignore[no-untyped-def]
+    def spy(self: ClassicOptions, image: np.ndarray):  # type: ignore[no-untyped-def]
         seen.append(image.shape[:2])
         return original(self, image)
 
-    monkeypatch.setattr(ClassicConfig, "vessel_map", spy)
+    monkeypatch.setattr(ClassicOptions, "vessel_map", spy)
     method = build_method("classic", RegistrationContext(working_size=200)).method
     reg = register_pair(eye["cf"], moving, method)
     assert max(max(s) for s in seen) == 200

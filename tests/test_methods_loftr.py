@@ -17,9 +17,9 @@ from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import affine_matrix, warp_image, warp_points
 from vreg_cli.methods import build_method
 from vreg_cli.methods.base import Matches
-from vreg_cli.methods.loftr import LoFTRMethod
-from vreg_cli.methods.loftr_matcher import LoFTRMatcher
-from vreg_cli.methods.prealign import Prealignment
+from vreg_cli.methods.loftr import LoFTRMethod, LoFTROptions
+from vreg_cli.methods.loftr.matcher import LoFTRMatcher
+from vreg_cli.methods.loftr.prealign import Prealignment
 from vreg_cli.registration import register_pair
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -69,12 +69,12 @@ CONFIG = RegistrationContext(working_size=SIZE)
 def test_the_double_fails_at_90_degrees(rotated_pair) -> None:
     fixed, moving, _ = rotated_pair
     with pytest.raises(RegistrationFailed):
-        register_pair(fixed, moving, LoFTRMethod(ncc_matcher, context=CONFIG, prealign="none"))
+        register_pair(fixed, moving, LoFTRMethod(LoFTROptions(prealign="none"), CONFIG, matcher=ncc_matcher))
 
 
 def test_rotation_search_recovers_a_90_degree_pair(rotated_pair) -> None:
     fixed, moving, truth = rotated_pair
-    method = LoFTRMethod(ncc_matcher, context=CONFIG, prealign="search")
+    method = LoFTRMethod(LoFTROptions(prealign="search"), CONFIG, matcher=ncc_matcher)
     reg = register_pair(fixed, moving, method)
     assert _error(reg.matrix, truth) < 2.0
     assert reg.info["strategy"].startswith("rotation search") and abs(abs(reg.parts.rotation_deg) - 90) < 1.5
@@ -84,7 +84,7 @@ def test_rotation_search_recovers_a_90_degree_pair(rotated_pair) -> None:
 def test_prealignment_is_composed_back_to_the_original_moving_pixels(rotated_pair) -> None:
     fixed, moving, truth = rotated_pair
     rough = affine_matrix(8, 1.05, (3, -2), center=CENTRE) @ truth  # a pre-alignment 8 deg / 5% / 4 px off
-    method = LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0))
+    method = LoFTRMethod(LoFTROptions(), CONFIG, matcher=ncc_matcher, prealigner=lambda f, m: Prealignment(rough, 1.0))
     reg = register_pair(fixed, moving, method)
     assert reg.info["strategy"] == "pre-aligned by the classic global estimate"
     assert _error(reg.matrix, truth) < 2.0
@@ -106,7 +106,9 @@ def test_a_second_pass_is_prealigned_with_the_first_passes_affine(rotated_pair) 
         return ncc_matcher(f, m)
 
     def method(passes: int) -> LoFTRMethod:
-        return LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0), passes=passes)
+        return LoFTRMethod(
+            LoFTROptions(passes=passes), CONFIG, matcher=recording, prealigner=lambda f, m: Prealignment(rough, 1.0)
+        )
 
     one = register_pair(fixed, moving, method(1))
     assert len(seen) == 1
@@ -132,7 +134,9 @@ def test_a_second_pass_with_less_agreement_is_dropped(rotated_pair) -> None:
         pts = rng.uniform(0, f.shape[0], (40, 2))
         return Matches(pts, rng.uniform(0, f.shape[0], (40, 2)), np.ones(40))
 
-    method = LoFTRMethod(worse_later, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0), passes=2)
+    method = LoFTRMethod(
+        LoFTROptions(passes=2), CONFIG, matcher=worse_later, prealigner=lambda f, m: Prealignment(rough, 1.0)
+    )
     reg = register_pair(fixed, moving, method)
     assert calls["n"] == 2 and _error(reg.matrix, truth) < 2.0
 
@@ -162,7 +166,9 @@ def test_later_passes_match_at_refine_factor_times_the_first_passes_size(rotated
     def run(refined: bool = False, passes: int = 3, **options: float) -> list[float | None]:
         matcher = _ScaledMatcher(size=48)
         start = Prealignment(rough, 1.0, refined=refined)
-        method = LoFTRMethod(matcher, context=CONFIG, prealigner=lambda f, m: start, passes=passes, **options)
+        method = LoFTRMethod(
+            LoFTROptions(passes=passes, **options), CONFIG, matcher=matcher, prealigner=lambda f, m: start
+        )
         reg = register_pair(fixed, moving, method)
         assert _error(reg.matrix, truth) < 2.0
         return matcher.scales
@@ -184,7 +190,7 @@ def test_a_rough_start_needs_more_agreeing_matches_than_classics_registration(ro
         raise RegistrationFailed("no vessels")
 
     def method(prealigner: Any, need: int) -> LoFTRMethod:
-        return LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=prealigner, rough_min_inliers=need)
+        return LoFTRMethod(LoFTROptions(rough_min_inliers=need), CONFIG, matcher=ncc_matcher, prealigner=prealigner)
 
     enough = register_pair(fixed, moving, method(refuses, 12))  # the rotation search, well supported
     assert _error(enough.matrix, truth) < 2.0
@@ -211,7 +217,11 @@ def test_a_rough_start_needs_classics_vessel_patches_to_confirm_the_result(rotat
 
     def method(prealigner: Any, share: float) -> LoFTRMethod:
         return LoFTRMethod(
-            ncc_matcher, context=CONFIG, prealigner=prealigner, rough_min_inliers=3, verifier=verifier(share)
+            LoFTROptions(rough_min_inliers=3),
+            CONFIG,
+            matcher=ncc_matcher,
+            prealigner=prealigner,
+            verifier=verifier(share),
         )
 
     def rough(f: np.ndarray, m: np.ndarray) -> Prealignment:  # a global estimate
@@ -237,7 +247,9 @@ def test_join_adds_classics_matches_only_to_a_start_classic_trusted(rotated_pair
 
     def method(refined: bool, join: bool) -> LoFTRMethod:
         start = Prealignment(near, 1.0, refined=refined, matches=own)
-        return LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=lambda f, m: start, join=join, rough_min_verified=0)
+        return LoFTRMethod(
+            LoFTROptions(join=join, rough_min_verified=0), CONFIG, matcher=ncc_matcher, prealigner=lambda f, m: start
+        )
 
     alone = method(True, False).match(fixed, moving)
     joined = method(True, True).match(fixed, moving)
@@ -260,7 +272,9 @@ def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> Non
 
     rough = affine_matrix(4, 1.0, (2, 1), center=CENTRE) @ truth
     reg = register_pair(
-        fixed, moving, LoFTRMethod(recording, context=CONFIG, prealigner=lambda f, m: Prealignment(rough, 1.0))
+        fixed,
+        moving,
+        LoFTRMethod(LoFTROptions(), CONFIG, matcher=recording, prealigner=lambda f, m: Prealignment(rough, 1.0)),
     )
     assert max(seen[0]) < 0.8 * SIZE  # about the central 48 px (+ margins), not the whole frame
     assert _error(reg.matrix, truth) < 2.0 and abs(reg.parts.scale - 0.5) < 0.02
@@ -274,16 +288,20 @@ def test_failed_or_wrong_prealignment_falls_back_to_the_search(rotated_pair) -> 
 
     wrong = affine_matrix(180, 1.0, center=CENTRE) @ truth
     for prealigner in (refuses, lambda f, m: Prealignment(wrong, 1.0)):
-        reg = register_pair(fixed, moving, LoFTRMethod(ncc_matcher, context=CONFIG, prealigner=prealigner))
+        reg = register_pair(
+            fixed, moving, LoFTRMethod(LoFTROptions(), CONFIG, matcher=ncc_matcher, prealigner=prealigner)
+        )
         assert reg.info["strategy"].startswith("rotation search") and "prealign_failed" in reg.info
         assert _error(reg.matrix, truth) < 2.0
 
 
 def test_max_rotation_narrows_the_search(rotated_pair) -> None:
     fixed, moving, _ = rotated_pair
-    narrow = LoFTRMethod(ncc_matcher, context=RegistrationContext(max_rotation=20, scale_range=(0.8, 1.2)))
+    narrow = LoFTRMethod(
+        LoFTROptions(), RegistrationContext(max_rotation=20, scale_range=(0.8, 1.2)), matcher=ncc_matcher
+    )
     assert narrow.match(fixed, moving).info["strategy"] == "direct"
-    limited = LoFTRMethod(ncc_matcher, prealign="search", context=RegistrationContext(max_rotation=100))
+    limited = LoFTRMethod(LoFTROptions(prealign="search"), RegistrationContext(max_rotation=100), matcher=ncc_matcher)
     assert {a for a, _ in limited._candidates((SIZE, SIZE), (SIZE, SIZE))} == {0.0, 90.0, -90.0}
 
 
@@ -409,7 +427,7 @@ def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, r
     auto, why = build_method(f"auto:weights={minima}")
     assert isinstance(auto, LoFTRMethod) and why == "auto: weights given"
     with pytest.raises(RegistrationFailed):  # random weights at the default threshold find nothing to trust
-        register_pair(fixed, moving, LoFTRMethod(auto.matcher, context=CONFIG, prealign="none"))
+        register_pair(fixed, moving, LoFTRMethod(LoFTROptions(prealign="none"), CONFIG, matcher=auto.matcher))
 
 
 def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -428,7 +446,7 @@ def test_auto_resolution_and_spec_errors(tmp_path: Path, monkeypatch: pytest.Mon
         with pytest.raises(VregError):
             build_method(bad)
     # plain "loftr" takes the bundled checkpoint; without it in the checkout the error says so
-    monkeypatch.setattr("vreg_cli.methods.loftr.BUNDLED_LOFTR", tmp_path / "absent.ckpt")
+    monkeypatch.setattr("vreg_cli.methods.loftr.method.BUNDLED_LOFTR", tmp_path / "absent.ckpt")
     with pytest.raises(VregError, match="loftr needs weights.*absent.ckpt is missing"):
         build_method("loftr")
 
@@ -473,7 +491,7 @@ def test_cli_with_a_test_made_checkpoint(tmp_path: Path, rotated_pair) -> None:
     assert result.exit_code == 0, result.output
     assert "loftr (checkpoint" in result.output and len(out.read_text().splitlines()) > 1
     wrong = runner.invoke(app, ["register", *args[:2], "--method", "sift", "--checkpoint", args[3]])
-    assert wrong.exit_code == 2 and "only apply to the loftr" in wrong.output
+    assert wrong.exit_code == 2 and "--checkpoint only applies to auto and loftr, not 'sift'" in wrong.output
 
 
 def test_cli_register_with_a_checkpoint_trusts_right_matches(

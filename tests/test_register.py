@@ -97,7 +97,7 @@ class ExactDouble(Method):
         self, truth: np.ndarray, fixed_hw: tuple[int, int], moving_hw: tuple[int, int],
         context: RegistrationContext | None = None,
     ) -> None:  # fmt: skip
-        super().__init__(context)
+        super().__init__(None, context)
         self.truth, self.fixed_hw, self.moving_hw = truth, fixed_hw, moving_hw
         self.seen: list[tuple[int, ...]] = []
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from vreg_cli.geometry import point_errors
 from vreg_cli.io import read_landmarks
-from vreg_cli.methods.loftr_options import LoFTROptions
+from vreg_cli.methods.loftr.options import LoFTROptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data_specs" / "sample"

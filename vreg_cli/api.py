@@ -125,10 +125,11 @@ def make_context(model: str | None = None, working_size: int | None = None, **li
 class Registrar:
     """A registration method and its model, loaded once, for many pairs.
 
-    ``method``: auto | classic | sift | loftr, or a spec with options (``"loftr:weights=my.ckpt,passes=2"``; ``vreg
-    methods`` lists them). ``model`` (affine | similarity | homography), ``working_size`` (long side in px both
-    images are matched at) and ``limits`` (see :func:`make_context`) set the registration context; ``context``
-    gives one whole instead. ``device``: where a LoFTR runs (auto = CUDA when present).
+    ``method``: a registered method's name (:func:`available_methods`; default ``auto``), or a spec with options
+    (``"loftr:weights=my.ckpt,passes=2"``; ``vreg methods`` lists them). ``model`` (affine | similarity |
+    homography), ``working_size`` (long side in px both images are matched at) and ``limits`` (see
+    :func:`make_context`) set the registration context; ``context`` gives one whole instead. ``device``: where a
+    LoFTR runs (auto = CUDA when present).
 
     Calls are safe from several threads: the method keeps no per-call state (a LoFTR's forward passes take turns).
     """

@@ -12,7 +12,7 @@ traceback. The limits here are checked *before* the work they protect:
 - images: at most ``VREG_MAX_IMAGE_PIXELS`` pixels (default :data:`DEFAULT_MAX_IMAGE_PIXELS`), read from the file
   header before decoding (:func:`image_pixels_limit`, ``vreg_cli.imageheader``);
 - numbers a user types: each option's range is declared on its type, ``Annotated[float, Range(1, 90)]``, in the
-  options dataclasses (``ClassicConfig``, ``SiftOptions``, ``LoFTROptions``, ``RegistrationContext``); the option
+  options dataclasses (``ClassicOptions``, ``SiftOptions``, ``LoFTROptions``, ``RegistrationContext``); the option
   parser (``methods/options.py``) and :func:`check_fields` (called by each dataclass' ``__post_init__``) refuse
   NaN, infinities and values outside it; seeds and the other command-line numbers use :func:`check_value`.
 """

@@ -52,7 +52,8 @@ def register_many(
             ``(fixed, moving)`` / ``(fixed, moving, name)`` path tuples or PairRecords (landmarks then give the
             ``lm_*`` columns). A pair's name (default: the moving file's stem) names its outputs, made safe as a file
             name: nothing is written outside ``out_dir``.
-        method: auto | classic | sift | loftr, or a spec with options (``vreg methods``).
+        method: a registered method's name (``vreg_cli.available_methods()``), or a spec with options
+            (``vreg methods``).
         out_dir: the output folder: ``<stem>.png`` (MOVING warped into the fixed frame), ``<stem>.json`` (the
             transform), the pictures, ``summary.csv`` (one row per pair) and ``batch.json`` (the settings).
         client: a ``dask.distributed.Client``: each chunk of pairs is a task on its cluster (the files must be

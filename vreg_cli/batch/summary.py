@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreg_cli.batch.settings import SUMMARY_COLUMNS
+from vreg_cli.csvlog import read_csv_log
 from vreg_cli.errors import VregError
 from vreg_cli.paths import atomic_output
 
@@ -15,23 +16,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The header of a summary.csv and its complete rows as {column: text} (a row torn by a crash, with fewer cells
-    than the header, is dropped); VregError (one line) when the file cannot be read."""
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None) or []
-            return header, [dict(zip(header, r, strict=True)) for r in reader if len(r) == len(header)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise VregError(f"{path}: cannot read the batch summary ({exc})") from None
-
-
 def read_summary(path: Path) -> list[dict[str, str]]:
-    """The complete rows of a batch summary.csv of this version (:func:`read_rows`); [] when there is none."""
+    """The complete rows of a batch summary.csv of this version; [] when there is none."""
     if not path.is_file():
         return []
-    header, rows = read_rows(path)
+    header, rows = read_csv_log(path, "batch summary")
     if header != SUMMARY_COLUMNS:
         raise VregError(f"{path}: not a batch summary.csv of this vreg version; use another --out-dir")
     return rows

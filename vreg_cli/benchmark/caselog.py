@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from vreg_cli.benchmark.evaluate import COLUMNS
+from vreg_cli.csvlog import read_csv_log
 from vreg_cli.errors import VregError
 from vreg_cli.paths import atomic_output
 
@@ -20,19 +21,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     """The complete rows of a cases.csv (a row with the wrong number of fields, e.g. torn by a crash, is dropped)."""
     if not path.is_file():
         return []
-    with path.open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header != COLUMNS:
-            raise VregError(
-                f"{path}: not a cases.csv of this vreg version (columns differ); use a new --out or --force"
-            )
-        return [dict(zip(COLUMNS, r, strict=True)) for r in reader if len(r) == len(COLUMNS)]
+    header, rows = read_csv_log(path, "benchmark cases")
+    if header != COLUMNS:
+        raise VregError(f"{path}: not a cases.csv of this vreg version (columns differ); use a new --out or --force")
+    return rows
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite the whole file atomically (header + rows)."""
-    with atomic_output(path) as tmp, tmp.open("w", newline="") as fh:
+    with atomic_output(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -43,7 +40,7 @@ class CaseLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh = path.open("a", newline="")
+        self._fh = path.open("a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._fh, fieldnames=COLUMNS, extrasaction="ignore")
 
     def append(self, rows: list[dict[str, Any]]) -> None:

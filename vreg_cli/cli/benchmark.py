@@ -21,6 +21,7 @@ from vreg_cli.cli.register import SizeOpt
 from vreg_cli.context import MODELS, RegistrationContext
 from vreg_cli.errors import VregError
 from vreg_cli.limits import SEED_RANGE, WORKERS_RANGE, Range, check_value
+from vreg_cli.methods.registry import METHODS
 
 # Every default below is its owner's: the cases' (CaseConfig), the success thresholds' (Thresholds), the source's
 # (SourceConfig), the run's (BenchmarkSettings), the report's (ReportConfig) or the registration's
@@ -50,7 +51,7 @@ def benchmark(
         typer.Option(
             "--method",
             "-m",
-            help="Method spec, repeatable: classic | sift | loftr:weights=A.ckpt | "
+            help=f"Method spec, repeatable: {' | '.join(METHODS)}, with options (loftr:weights=A.ckpt), or "
             "label=spec (e.g. mine=loftr:checkpoint=runs/x/best.ckpt).",
         ),
     ] = None,  # fmt: skip

@@ -12,12 +12,13 @@ from vreg_cli.context import MODELS, REFERENCE_SIDE, RegistrationContext
 from vreg_cli.data.config import DEFAULT_LAYOUT
 from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.limits import MIN_WORKING_SIZE, field_range
+from vreg_cli.methods.registry import METHODS, spec_with_option
 
 MethodOpt = Annotated[
     str,
     typer.Option(
         "--method",
-        help="auto | classic | sift | loftr, or a spec with options such as classic:angle_step=6 or "
+        help=f"{' | '.join(METHODS)}, or a spec with options such as classic:angle_step=6 or "
         "loftr:weights=A,prealign=none (`vreg methods` lists every option).",
     ),
 ]
@@ -60,17 +61,14 @@ _WORKING_SIZE = field_default(RegistrationContext, "working_size")
 
 
 def method_spec(method: str, weights: Path | None, checkpoint: Path | None) -> str:
-    """Combine --method with --weights / --checkpoint into a make_method spec."""
+    """Combine --method with --weights / --checkpoint into one method spec (the registry says which methods take
+    them)."""
     if weights and checkpoint:
         raise VregError("give --weights or --checkpoint, not both")
     if not (weights or checkpoint):
         return method
-    name = method.partition(":")[0].strip().lower()
-    if name not in ("auto", "loftr"):
-        raise VregError(f"--weights/--checkpoint only apply to the loftr method, not {name!r}")
     key, path = ("weights", weights) if weights else ("checkpoint", checkpoint)
-    options = method.partition(":")[2]
-    return f"loftr:{key}={path}" + (f",{options}" if options else "")
+    return spec_with_option(method, key, str(path), flag=f"--{key}")
 
 
 def _table(rows: dict[str, str]) -> None:

@@ -1,6 +1,6 @@
 """Registration methods. The registry (``METHODS``, ``build_method``, ...) lives in :mod:`vreg_cli.methods.registry`
-and is reached here on first use, so that importing one method module (or ``vreg_cli.methods.base``) does not load
-every method."""
+and the interface (``Method``, ``Matches``) in :mod:`vreg_cli.methods.base`; both are reached here on first use, so
+that importing one method module (or ``vreg_cli.methods.base``) does not load every method."""
 
 from __future__ import annotations
 
@@ -8,28 +8,46 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vreg_cli.methods.base import Matches, Method
     from vreg_cli.methods.registry import (
-        METHOD_NAMES,
         METHODS,
         BuiltMethod,
-        Matches,
-        Method,
         MethodInfo,
         build_method,
         configured_weights,
+        method_names,
         parse_spec,
         resolve_spec,
+        spec_with_option,
     )
 
+#: public name -> the module that defines it (loaded on first access, PEP 562)
+_EXPORTS = {
+    **dict.fromkeys(("Matches", "Method"), "vreg_cli.methods.base"),
+    **dict.fromkeys(
+        (
+            "METHODS",
+            "BuiltMethod",
+            "MethodInfo",
+            "build_method",
+            "configured_weights",
+            "method_names",
+            "parse_spec",
+            "resolve_spec",
+            "spec_with_option",
+        ),  # fmt: skip
+        "vreg_cli.methods.registry",
+    ),
+}
 __all__ = [
-    "METHODS", "METHOD_NAMES", "BuiltMethod", "Matches", "Method", "MethodInfo", "build_method",
-    "configured_weights", "parse_spec", "resolve_spec",
+    "METHODS", "BuiltMethod", "Matches", "Method", "MethodInfo", "build_method", "configured_weights", "method_names",
+    "parse_spec", "resolve_spec", "spec_with_option",
 ]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
-    if name not in __all__:
+    if name not in _EXPORTS:
         raise AttributeError(f"module 'vreg_cli.methods' has no attribute {name!r}")
-    value = getattr(importlib.import_module("vreg_cli.methods.registry"), name)
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value

@@ -26,8 +26,8 @@ from vreg_cli.matches import Matches
 from vreg_cli.methods.base import Method
 from vreg_cli.methods.classic import ClassicMethod
 from vreg_cli.methods.loftr import LoFTRMethod
-from vreg_cli.methods.loftr_options import Device, LoFTROptions
-from vreg_cli.methods.prealign import ClassicPrealigner, Prealignment
+from vreg_cli.methods.loftr.options import Device, LoFTROptions
+from vreg_cli.methods.loftr.prealign import ClassicPrealigner, Prealignment
 
 __all__ = ["AutoMethod", "AutoOptions"]
 
@@ -52,10 +52,11 @@ class AutoMethod(Method):
     """``classic``; where it refuses, the bundled LoFTR from ``classic``'s rough start (see the module docstring)."""
 
     name = "auto"
+    Options = AutoOptions
+    options: AutoOptions
 
     def __init__(self, options: AutoOptions | None = None, context: RegistrationContext | None = None) -> None:
-        super().__init__(context)
-        self.options = options or AutoOptions()
+        super().__init__(options, context)
         self.classic = ClassicMethod(context=self.context)
         self._starts = ClassicPrealigner(self.context)
         self._loftr: LoFTRMethod | None = None
@@ -70,7 +71,7 @@ class AutoMethod(Method):
         with self._lock:
             if self._loftr is None:
                 options = LoFTROptions(step=self.options.step, device=self.options.device)
-                self._loftr = LoFTRMethod.from_options(options, self.context)
+                self._loftr = LoFTRMethod(options, self.context)
             return self._loftr
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:

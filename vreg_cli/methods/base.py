@@ -9,18 +9,27 @@ and the one MAGSAC++ fit a method uses when it scores its own candidates.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from vreg_cli.context import RegistrationContext
 from vreg_cli.matches import Matches
 
-__all__ = ["Matches", "Method"]
+__all__ = ["Matches", "Method", "NoOptions"]
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a method that takes none."""
 
 
 class Method(ABC):
-    """A registration method. Subclasses set ``name`` and implement ``match``.
+    """A registration method. Subclasses set ``name`` and ``Options`` and implement ``match``.
+
+    Every method is built the same way, ``Method(options, context)``: ``options`` is an instance of the method's
+    ``Options`` dataclass (None: its defaults), the options a spec such as ``classic:angle_step=6`` sets.
 
     ``match`` receives the fixed image (CF: (H, W, 3) RGB or (H, W) grey uint8) and the moving image (FA / OCT:
     (H', W') or (H', W', 3) uint8) at the working size and returns correspondences in those images' pixel
@@ -29,8 +38,11 @@ class Method(ABC):
     """
 
     name: ClassVar[str]
+    #: the options dataclass: each field is a spec option, its help line in the docstring's ``Options:`` section
+    Options: ClassVar[type] = NoOptions
 
-    def __init__(self, context: RegistrationContext | None = None) -> None:
+    def __init__(self, options: Any = None, context: RegistrationContext | None = None) -> None:
+        self.options = options if options is not None else self.Options()
         self.context = context if context is not None else RegistrationContext()
 
     @abstractmethod

@@ -2,7 +2,7 @@
 
 Specs: ``auto`` | ``classic`` | ``sift`` | ``loftr`` with comma-separated ``key=value`` options after ``:``, e.g.
 ``classic:angle_step=6``, ``sift:ratio=0.75``, ``loftr:weights=A.ckpt,prealign=none``. Each method declares its
-options once, as a typed dataclass (``ClassicConfig``, ``SiftOptions``, ``LoFTROptions``); ``vreg methods`` lists
+options once, as a typed dataclass (``ClassicOptions``, ``SiftOptions``, ``LoFTROptions``); ``vreg methods`` lists
 them. ``auto`` is loftr when weights are given or configured (``VREG_WEIGHTS`` or ``weights = "..."`` in
 ``$VREG_CONFIG`` / ``~/.config/vreg/config.toml``), else classic with the bundled LoFTR where classic refuses
 (``methods/auto.py``). The command line, ``benchmark``, batch mode and
@@ -12,45 +12,65 @@ imported only when a LoFTR is built.
 
 from __future__ import annotations
 
+import importlib
 import os
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vreg_cli.errors import VregError
-from vreg_cli.methods.auto import AutoMethod, AutoOptions
-from vreg_cli.methods.base import Matches, Method
-from vreg_cli.methods.classic import ClassicConfig, ClassicMethod
-from vreg_cli.methods.loftr import LoFTRMethod
-from vreg_cli.methods.loftr_options import LoFTROptions
 from vreg_cli.methods.options import Option, declared_options, parse_options
-from vreg_cli.methods.sift import SiftMethod, SiftOptions
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
+    from vreg_cli.methods.base import Method
 
 __all__ = [
-    "METHODS", "METHOD_NAMES", "BuiltMethod", "Matches", "Method", "MethodInfo", "build_method",
-    "configured_weights", "parse_spec", "resolve_spec",
+    "METHODS", "BuiltMethod", "MethodInfo", "build_method", "configured_weights", "method_names", "parse_spec",
+    "resolve_spec", "spec_with_option",
 ]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """A registered method: its name, one summary line, its options dataclass and how to build it."""
+    """A registered method: its name, one summary line and its class.
+
+    ``method`` is the :class:`~vreg_cli.methods.base.Method` subclass, or its ``"module:Class"`` path, imported on
+    first use (so that reading the registry, e.g. for the command line's help, loads no method). Every method is
+    built the same way, ``method(options, context)``, and names its options dataclass in ``Options``.
+    """
 
     name: str
     summary: str
-    options_class: type
-    build: Callable[[Any, RegistrationContext], Method]  # (options, context) -> Method
+    method: str | type[Method]
+
+    @property
+    def method_class(self) -> type[Method]:
+        """The method's class (imported on first use)."""
+        if not isinstance(self.method, str):
+            return self.method
+        module, _, name = self.method.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def options_class(self) -> type:
+        """The method's options dataclass (``Method.Options``)."""
+        return self.method_class.Options
 
     @property
     def options(self) -> tuple[Option, ...]:
+        """Every option the method takes, with its type, default and help line."""
         return declared_options(self.options_class)
 
+    def build(self, options: Any, context: RegistrationContext) -> Method:
+        """The method with these options (an instance of :attr:`options_class`) for ``context``."""
+        return self.method_class(options, context)
 
+
+#: Every registration method, by name: the only list. The command line's help, ``vreg methods``, the docs' tables
+#: (checked by the tests) and :func:`build_method` read it. A new method is one module plus one entry here
+#: (``methods/TEMPLATE.py`` shows one).
 METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in (
@@ -58,27 +78,30 @@ METHODS: dict[str, MethodInfo] = {
             "auto",
             "the default: classic, and the bundled loftr from classic's rough start where classic refuses "
             "(loftr with these weights when weights are given or configured)",
-            AutoOptions,
-            AutoMethod,
+            "vreg_cli.methods.auto:AutoMethod",
         ),
         MethodInfo(
             "classic",
             "weight-free: vessel maps, global rotation x scale search, patch refinement (any rotation)",
-            ClassicConfig,
-            ClassicMethod,
+            "vreg_cli.methods.classic:ClassicMethod",
         ),
         MethodInfo(
-            "sift", "plain SIFT + ratio test on CLAHE grey images (the naive reference)", SiftOptions, SiftMethod
+            "sift",
+            "plain SIFT + ratio test on CLAHE grey images (the naive reference)",
+            "vreg_cli.methods.sift:SiftMethod",
         ),
         MethodInfo(
             "loftr",
             "LoFTR matches after classic's pre-alignment (bundled vessel-input model when no weights are given)",
-            LoFTROptions,
-            LoFTRMethod.from_options,
+            "vreg_cli.methods.loftr:LoFTRMethod",
         ),
     )
 }
-METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+
+
+def method_names() -> tuple[str, ...]:
+    """The registered method names, in the registry's order."""
+    return tuple(METHODS)
 
 
 class BuiltMethod(NamedTuple):
@@ -92,8 +115,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """``"loftr:weights=a.ckpt,size=512"`` -> ``("loftr", {"weights": "a.ckpt", "size": "512"})`` (values as text)."""
     name, _, rest = spec.strip().partition(":")
     name = name.strip().lower()
-    if name not in METHOD_NAMES:
-        raise VregError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)} (see `vreg methods`)")
+    if name not in METHODS:
+        raise VregError(f"unknown method {name!r}; choose one of {', '.join(METHODS)} (see `vreg methods`)")
     options: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, eq, value = item.partition("=")
@@ -136,6 +159,17 @@ def resolve_spec(spec: str) -> tuple[str, dict[str, str], str]:
     if found is not None:
         return "loftr", {**options, "weights": found[0]}, f"auto: weights from {found[1]}"
     return "auto", options, "auto: no LoFTR weights given or configured"
+
+
+def spec_with_option(spec: str, key: str, value: str, *, flag: str) -> str:
+    """``spec`` with one more ``key=value`` option (``--weights FILE`` -> ``loftr:weights=FILE``); a VregError naming
+    ``flag`` when the method the spec resolves to has no such option (``auto`` with weights resolves to loftr)."""
+    name, options = parse_spec(spec)
+    resolved = resolve_spec(f"{name}:{key}={value}")[0] if name == "auto" else name
+    takes = [m.name for m in METHODS.values() if any(o.name == key for o in m.options)]
+    if not any(o.name == key for o in METHODS[resolved].options):
+        raise VregError(f"{flag} only applies to {' and '.join(['auto', *takes])}, not {name!r}")
+    return f"{name}:" + ",".join(f"{k}={v}" for k, v in {**options, key: value}.items())
 
 
 def build_method(

@@ -14,7 +14,7 @@ from vreg_cli.limits import Range, check_fields
 from vreg_cli.methods.base import Matches, Method
 
 if TYPE_CHECKING:
-    from vreg_cli.context import RegistrationContext
+    pass
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,8 @@ class SiftMethod(Method):
     """OpenCV SIFT keypoints, brute-force L2 matching, ratio test; no rotation or modality handling beyond SIFT's."""
 
     name: ClassVar[str] = "sift"
-
-    def __init__(self, options: SiftOptions | None = None, context: RegistrationContext | None = None) -> None:
-        super().__init__(context)
-        self.options = options or SiftOptions()
+    Options = SiftOptions
+    options: SiftOptions
 
     def describe(self) -> str:
         return f"sift (ratio {self.options.ratio:g})"

@@ -1,25 +1,24 @@
 """What a LoFTR network sees: the grey image (MINIMA) or the polarity-free vessel map of ``classic``.
 
-The "vessels" input is ``classic``'s vessel map with ``classic``'s own default settings (``ClassicConfig``), scaled
-to the image: they are stated for a whole fundus at a 640 px long side and shrink in proportion on smaller images, so
-a 256 px training image and a 640 px working image get the same map up to resampling. Vessels are dark in CF and OCT
+The "vessels" input is ``classic``'s vessel map with the default vessel settings (``vessels.DEFAULT_VESSELS``, which
+are ``classic``'s defaults too), scaled to the image: they are stated for a whole fundus at a 640 px long side and
+shrink in proportion on smaller images, so a 256 px training image and a 640 px working image get the same map up to
+resampling. Vessels are dark in CF and OCT
 and bright in FA; the map is the same for both polarities, which narrows the gap between synthetic and real images.
 
-Training (``data/dataset.py``) and inference (``methods/loftr.py``) both call ``model_input``.
+Training (``data/dataset.py``) and inference (``methods/loftr/method.py``) both call ``model_input``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from vreg_cli.methods.classic import ClassicConfig
-
-_CLASSIC = ClassicConfig()
+from vreg_cli.vessels import DEFAULT_VESSELS
 
 
 def vessel_input(image: np.ndarray) -> np.ndarray:
     """(H, W) uint8 vessel strength x 255 of IMAGE ((H, W) or (H, W, 3), uint8 or float in 0..255)."""
-    settings = _CLASSIC.at_side(max(image.shape[:2]))
+    settings = DEFAULT_VESSELS.at_side(max(image.shape[:2]))
     vm = settings.vessel_map(np.asarray(image, dtype=np.float32))
     return np.round(vm.strength * 255.0).astype(np.uint8)
 

@@ -44,12 +44,12 @@ def read_summary_rows(out_dir: Path) -> list[dict[str, str]]:
     """Every complete row of OUT_DIR/summary.csv as {column: text}; VregError (one line) when it is missing or
     unreadable. Columns are taken from the file's header (a missing column reads as ''), so summaries of earlier
     or later vreg versions still show; a row torn by a crash (fewer cells than the header) is dropped."""
-    from vreg_cli.batch.summary import read_rows
+    from vreg_cli.csvlog import read_csv_log
 
     path = out_dir / SUMMARY
     if not path.is_file():
         raise VregError(f"{path}: not found; give the --out-dir of a `vreg register --pairs` batch")
-    header, rows = read_rows(path)
+    header, rows = read_csv_log(path, "batch summary")
     if "name" not in header or "status" not in header:
         raise VregError(f"{path}: not a batch summary (needs columns name and status)")
     return rows

@@ -1,6 +1,6 @@
 """Classic's acceptance rules: when a refined hypothesis is trusted, weak, or settles the search.
 
-The measurements behind each threshold are next to its field in :mod:`vreg_cli.methods.classic.config`.
+The measurements behind each threshold are next to its field in :mod:`vreg_cli.methods.classic.options`.
 """
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
-    from vreg_cli.methods.classic.config import ClassicConfig
+    from vreg_cli.methods.classic.options import ClassicOptions
     from vreg_cli.methods.classic.refine import Refined
 
 
-def few_patches(c: ClassicConfig) -> str:
+def few_patches(c: ClassicOptions) -> str:
     """The doubt of a result with too few inlier patches (see :func:`doubts`)."""
     return f"under {c.min_inliers} inlier patches"
 
 
-def doubts(context: RegistrationContext, c: ClassicConfig, r: Refined) -> list[str]:
+def doubts(context: RegistrationContext, c: ClassicOptions, r: Refined) -> list[str]:
     """Why R is not trusted (empty: trusted), one short phrase per failed test.
 
     Trusted: a real vessel correlation, a scale inside the context's range, enough support (inlier patches,
@@ -48,14 +48,14 @@ def doubts(context: RegistrationContext, c: ClassicConfig, r: Refined) -> list[s
     return found
 
 
-def broad(c: ClassicConfig, r: Refined) -> bool:
+def broad(c: ClassicOptions, r: Refined) -> bool:
     """R has broad support: at least ``broad_inliers`` inlier patches, close to a similarity, and most of its
     inlier patches verified again at ``verify_radius`` (chance inliers of the narrow last pass are not)."""
     n_in = len(r.ncc)
     return n_in >= c.broad_inliers and r.stretch <= c.broad_max_stretch and r.verified >= c.broad_min_kept * n_in
 
 
-def weak(c: ClassicConfig, r: Refined) -> bool:
+def weak(c: ClassicOptions, r: Refined) -> bool:
     """R has fewer than ``weak_inliers`` inlier patches (see :func:`doubts`; a weak trusted result does not settle
     the search, since a wrong hypothesis near the truth can refine into one)."""
     return len(r.ncc) < c.weak_inliers

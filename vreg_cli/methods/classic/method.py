@@ -11,30 +11,28 @@ from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import decompose_affine
 from vreg_cli.methods.base import Matches, Method
 from vreg_cli.methods.classic.acceptance import doubts, few_patches, weak
-from vreg_cli.methods.classic.config import ClassicConfig, scaled_copy
+from vreg_cli.methods.classic.options import ClassicOptions, scaled_copy
 from vreg_cli.methods.classic.refine import Refined, Verification, patch_step, refine, verified
 from vreg_cli.methods.classic.search import Hypothesis, Prepared, given_pixels, hypotheses, prepare, resized
 
 if TYPE_CHECKING:
-    from vreg_cli.context import RegistrationContext
+    pass
 
 
 class ClassicMethod(Method):
     """Vessel-map global search + patch refinement; see the package docstring."""
 
     name = "classic"
-
-    def __init__(self, config: ClassicConfig | None = None, context: RegistrationContext | None = None) -> None:
-        super().__init__(context)
-        self.config = config or ClassicConfig()
+    Options = ClassicOptions
+    options: ClassicOptions
 
     def describe(self) -> str:
         lo, hi = self.context.scale_range
         return f"classic (vessel maps, rotation +-{self.context.max_rotation:g} deg, scale {lo:g}-{hi:g})"
 
-    def _settings(self, fixed: np.ndarray) -> ClassicConfig:
+    def _settings(self, fixed: np.ndarray) -> ClassicOptions:
         """The settings for this pair: pixel sizes scaled to the fixed image's long side (the size given)."""
-        return self.config.at_side(max(fixed.shape[:2]))
+        return self.options.at_side(max(fixed.shape[:2]))
 
     def global_estimate(self, fixed: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
         """Best similarity from the global search alone: (3x3 moving->fixed in input pixels, correlation score)."""
@@ -43,18 +41,18 @@ class ClassicMethod(Method):
         best = hypotheses(self.context, c, f, moving)[0]
         return given_pixels(best.candidate.matrix, f, best.moving), best.candidate.score
 
-    def _refine(self, c: ClassicConfig, f: Prepared, hyp: Hypothesis) -> Refined | None:
+    def _refine(self, c: ClassicOptions, f: Prepared, hyp: Hypothesis) -> Refined | None:
         """HYP refined and verified (:func:`vreg_cli.methods.classic.refine.refine`); None when it cannot be fitted."""
         return refine(self.context, c, f, hyp)
 
-    def _doubts(self, c: ClassicConfig, r: Refined) -> list[str]:
+    def _doubts(self, c: ClassicOptions, r: Refined) -> list[str]:
         """Why R is not trusted (empty: trusted); :func:`vreg_cli.methods.classic.acceptance.doubts`."""
         return doubts(self.context, c, r)
 
-    def _trusted(self, c: ClassicConfig, r: Refined) -> bool:
+    def _trusted(self, c: ClassicOptions, r: Refined) -> bool:
         return not self._doubts(c, r)
 
-    def _settled(self, c: ClassicConfig, r: Refined) -> bool:
+    def _settled(self, c: ClassicOptions, r: Refined) -> bool:
         """R is trusted and not weak: no further hypothesis needs refining. A weak trusted result does not settle
         the search, since a wrong hypothesis near the truth can refine into one (see ``match``)."""
         return self._trusted(c, r) and not weak(c, r)

@@ -11,13 +11,13 @@ import numpy as np
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import decompose_affine, stretch, warp_points
 from vreg_cli.methods.base import Matches
+from vreg_cli.methods.classic.global_search import Candidate
+from vreg_cli.methods.classic.patch_match import PatchMatches, patch_matches
 from vreg_cli.methods.classic.search import Hypothesis, Prepared, given_pixels
-from vreg_cli.methods.global_search import Candidate
-from vreg_cli.methods.refine import PatchMatches, patch_matches
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
-    from vreg_cli.methods.classic.config import ClassicConfig
+    from vreg_cli.methods.classic.options import ClassicOptions
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def fit(context: RegistrationContext, pm: PatchMatches, side: int) -> tuple[np.n
         return None
 
 
-def refine(context: RegistrationContext, c: ClassicConfig, f: Prepared, hyp: Hypothesis) -> Refined | None:
+def refine(context: RegistrationContext, c: ClassicOptions, f: Prepared, hyp: Hypothesis) -> Refined | None:
     """HYP refined by one patch search and affine fit per radius of ``c.radii``, then verified; None when a pass
     cannot be fitted."""
     side = max(f.image.shape[:2])
@@ -84,7 +84,7 @@ def refine(context: RegistrationContext, c: ClassicConfig, f: Prepared, hyp: Hyp
     )  # fmt: skip
 
 
-def patch_search(c: ClassicConfig, f: Prepared, m: Prepared, mat: np.ndarray, step: int, radius: int) -> PatchMatches:
+def patch_search(c: ClassicOptions, f: Prepared, m: Prepared, mat: np.ndarray, step: int, radius: int) -> PatchMatches:
     """Vessel patches of M on a grid of STEP px, each searched within RADIUS px of where MAT puts it in F: the
     one patch search of the refinement passes and the verification pass (same grid, different radii)."""
     return patch_matches(
@@ -94,7 +94,7 @@ def patch_search(c: ClassicConfig, f: Prepared, m: Prepared, mat: np.ndarray, st
 
 
 def verified(
-    context: RegistrationContext, c: ClassicConfig, f: Prepared, m: Prepared, mat: np.ndarray, step: int
+    context: RegistrationContext, c: ClassicOptions, f: Prepared, m: Prepared, mat: np.ndarray, step: int
 ) -> tuple[int, int]:
     """The verification pass: (patches whose peak agrees with MAT, patches searched).
 
@@ -108,7 +108,7 @@ def verified(
     return int((residual <= context.threshold_for(max(f.image.shape[:2]))).sum()), vm.attempted
 
 
-def patch_step(c: ClassicConfig, f: Prepared, m: Prepared, mat: np.ndarray) -> int:
+def patch_step(c: ClassicOptions, f: Prepared, m: Prepared, mat: np.ndarray) -> int:
     """Patch grid step: ``step`` for a moving image covering at least ``full_footprint`` of the fixed field of
     view, denser (down to ``min_step``) for a smaller footprint, so that a small field of view still gives
     enough patches to fit and verify."""

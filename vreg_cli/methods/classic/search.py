@@ -1,5 +1,5 @@
 """Classic's global search: both images as vessel maps (the moving one at several levels) and the rotation x scale
-hypotheses of :func:`vreg_cli.methods.global_search.global_search` on each level, best score first."""
+hypotheses of :func:`vreg_cli.methods.classic.global_search.global_search` on each level, best score first."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vreg_cli.io import resize_long_side
-from vreg_cli.methods.global_search import Candidate, global_search
-from vreg_cli.methods.vessels import VesselMap
+from vreg_cli.methods.classic.global_search import Candidate, global_search
+from vreg_cli.vessels import VesselMap
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
-    from vreg_cli.methods.classic.config import ClassicConfig
+    from vreg_cli.methods.classic.options import ClassicOptions
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,14 @@ def resized(img: np.ndarray, side: int, level: float = 1.0) -> tuple[np.ndarray,
     return resize_long_side(img, max(32, round(side * level)))
 
 
-def prepare(c: ClassicConfig, img: np.ndarray, side: int, level: float = 1.0) -> Prepared:
+def prepare(c: ClassicOptions, img: np.ndarray, side: int, level: float = 1.0) -> Prepared:
     """IMAGE at long side ``side * level`` (a no-op for the fixed image) and its vessel map."""
     work, to_work = resized(img, side, level)
     return Prepared(work, to_work, c.vessel_map(work), level)
 
 
 def moving_levels(
-    context: RegistrationContext, c: ClassicConfig, f: Prepared, moving: np.ndarray
+    context: RegistrationContext, c: ClassicOptions, f: Prepared, moving: np.ndarray
 ) -> list[tuple[Prepared, tuple[float, float]]]:
     """The moving image at each level with the scale band (in that level's pixels) searched on it."""
     side = max(f.image.shape[:2])
@@ -73,7 +73,7 @@ def moving_levels(
     return out
 
 
-def hypotheses(context: RegistrationContext, c: ClassicConfig, f: Prepared, moving: np.ndarray) -> list[Hypothesis]:
+def hypotheses(context: RegistrationContext, c: ClassicOptions, f: Prepared, moving: np.ndarray) -> list[Hypothesis]:
     """Global search on every moving level; hypotheses of all levels, best score first."""
     hyps = []
     for m, band in moving_levels(context, c, f, moving):

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from vreg_cli.geometry import to_3x3, warp_points
-from vreg_cli.methods.vessels import VesselMap
+from vreg_cli.vessels import VesselMap
 
 
 @dataclass(frozen=True)

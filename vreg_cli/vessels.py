@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vreg_cli.context import REFERENCE_SIDE
+
 
 @dataclass(frozen=True)
 class VesselMap:
@@ -121,7 +123,7 @@ def vessel_map(
 ) -> VesselMap:
     """Polarity-free vessel map of a retinal image (any modality), at the image's own size.
 
-    img: (H, W) or (H, W, 3) uint8. Sigmas are in pixels of this image; ``ClassicConfig.vessel_map`` owns the
+    img: (H, W) or (H, W, 3) uint8. Sigmas are in pixels of this image; ``ClassicOptions.vessel_map`` owns the
     settings (stated at 640 px and scaled to the image).
     The response is divided by its local RMS (Gaussian window ``norm_sigma``) so that contrast differences between
     regions and modalities do not matter, then squashed to [0, 1].
@@ -139,3 +141,36 @@ def vessel_map(
     strength = np.tanh(0.5 * resp).astype(np.float32)
     strength[~valid] = 0.0
     return VesselMap(strength, valid)
+
+
+@dataclass(frozen=True)
+class VesselSettings:
+    """How a vessel map is made, stated for a whole fundus at a 640 px long side (``REFERENCE_SIDE``).
+
+    The one owner of these defaults: ``classic``'s options start from them, and a LoFTR with the "vessels" input
+    (``model/inputs.py``) uses them as they are.
+
+    sigmas: vessel-filter scales (px); fov_erode: share of the long side removed inside the field-of-view border;
+    norm_sigma: local-contrast window (px).
+    """
+
+    sigmas: tuple[float, ...] = (2.0, 3.0, 4.5)
+    fov_erode: float = 0.03
+    norm_sigma: float = 24.0
+
+    def at_side(self, long_side: int) -> VesselSettings:
+        """These settings with the pixel sizes scaled from 640 px to images with this long side."""
+        k = long_side / REFERENCE_SIDE
+        if k == 1.0:
+            return self
+        sigmas = tuple(max(0.5, s * k) for s in self.sigmas)
+        return VesselSettings(sigmas=sigmas, fov_erode=self.fov_erode, norm_sigma=max(2.0, self.norm_sigma * k))
+
+    def vessel_map(self, image: np.ndarray) -> VesselMap:
+        """The polarity-free vessel map of IMAGE ((H, W) or (H, W, 3)) with these (already scaled) settings."""
+        erode = max(2, round(self.fov_erode * max(image.shape[:2])))
+        return vessel_map(image, sigmas=self.sigmas, erode_px=erode, norm_sigma=self.norm_sigma)
+
+
+#: the default vessel settings (classic's defaults and the LoFTR "vessels" input)
+DEFAULT_VESSELS = VesselSettings()

@@ -55,7 +55,7 @@ class ClassicPrealigner:
     def rough_start(self, matrix: np.ndarray | None, score: float) -> Prealignment:
         """Classic's global estimate MATRIX (3x3, moving -> fixed) as a rough start, or RegistrationFailed when there is
         none or its correlation SCORE is under classic's ``min_score``."""
-        if matrix is None or score < self.classic.config.min_score:
+        if matrix is None or score < self.classic.options.min_score:
             raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})", global_score=score)
         return Prealignment(np.asarray(matrix, dtype=np.float64), score)
 

@@ -135,7 +135,7 @@ def global_search(
     """Search rotation x scale x translation. fixed/moving: (strength, valid) vessel maps at working size.
 
     Returns candidates (best first) with matrices in working pixels (moving -> fixed). The settings come from
-    ``ClassicConfig`` and the registration context (rotation, scale); this function has no defaults of its own.
+    ``ClassicOptions`` and the registration context (rotation, scale); this function has no defaults of its own.
     """
     long_f = max(fixed[0].shape)
     long_m = max(moving[0].shape)

@@ -20,9 +20,9 @@ vessel patches do not. The registration context's ``max_rotation`` / ``scale_ran
 (|rotation| <= 30 deg, scale 0.7-1.4) skips both. Candidates are scored with the context's MAGSAC++ fit. The matcher
 is injectable: any callable (fixed_gray, moving_gray) -> Matches; so is the verifier.
 
-Options: :mod:`~vreg_cli.methods.loftr_options`; the starts (classic's pre-alignment, the rotation search's
-candidates): :mod:`~vreg_cli.methods.prealign`; the trust rules of a rough start:
-:mod:`~vreg_cli.methods.rough_start`.
+Options: :mod:`~vreg_cli.methods.loftr.options`; the starts (classic's pre-alignment, the rotation search's
+candidates): :mod:`~vreg_cli.methods.loftr.prealign`; the trust rules of a rough start:
+:mod:`~vreg_cli.methods.loftr.rough_start`.
 """
 
 from __future__ import annotations
@@ -37,21 +37,23 @@ from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.geometry import decompose_affine, translation_matrix, warp_image
 from vreg_cli.io import to_gray
 from vreg_cli.methods.base import Matches, Method
-from vreg_cli.methods.loftr_options import PREALIGN_MODES, LoFTROptions
-from vreg_cli.methods.prealign import (
+from vreg_cli.methods.loftr.options import PREALIGN_MODES, LoFTROptions
+from vreg_cli.methods.loftr.prealign import (
     ClassicPrealigner,
     PrealignFn,
     Prealignment,
     overlap_box,
     rotation_candidates,
 )
-from vreg_cli.methods.rough_start import RoughStartCheck, VerifyFn
+from vreg_cli.methods.loftr.rough_start import RoughStartCheck, VerifyFn
 from vreg_cli.paths import BUNDLED_LOFTR
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
 MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
+#: a residual rotation (deg) beyond this after the rotation search gets one more pre-aligned pass
+REFINE_DEG = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,71 +69,54 @@ class _View:
     refine_scale: float | None
 
 
+def _load_matcher(options: LoFTROptions) -> tuple[MatchFn, str]:
+    """The network the options name (else the bundled model) as a matcher, and a label saying which file it is."""
+    from vreg_cli.methods.loftr.matcher import LoFTRMatcher
+    from vreg_cli.model.device import resolve_device
+
+    path = options.checkpoint or options.weights
+    if not path:
+        if not BUNDLED_LOFTR.is_file():
+            raise VregError(
+                f"loftr needs weights: --weights FILE, --checkpoint FILE or VREG_WEIGHTS ({BUNDLED_LOFTR} is "
+                "missing from this checkout)"
+            )
+        path = str(BUNDLED_LOFTR)
+    device = str(resolve_device(options.device, option="loftr:device"))
+    matcher = LoFTRMatcher.from_file(path, size=options.size, device=device)
+    kind = "checkpoint" if options.checkpoint else "weights" if options.weights else "bundled"
+    return matcher, f"loftr ({kind} {path})"
+
+
 class LoFTRMethod(Method):
     """LoFTR matches with rotation/scale handling (see the module docstring). Images arrive at the working size."""
 
     name: ClassVar[str] = "loftr"
+    Options = LoFTROptions
+    options: LoFTROptions
 
     def __init__(
         self,
-        matcher: MatchFn,
-        *,
+        options: LoFTROptions | None = None,
         context: RegistrationContext | None = None,
-        prealign: str = "auto",
+        *,
+        matcher: MatchFn | None = None,
         prealigner: PrealignFn | None = None,
-        rotation_step: float = 90.0,
-        refine_deg: float = 10.0,
-        passes: int = LoFTROptions.passes,
-        refine_factor: float = LoFTROptions.refine_factor,
-        rough_min_inliers: int = LoFTROptions.rough_min_inliers,
-        rough_min_verified: float = LoFTROptions.rough_min_verified,
         verifier: VerifyFn | None = None,
-        join: bool = LoFTROptions.join,
-        label: str = "loftr",
     ) -> None:
-        super().__init__(context)
-        if prealign not in PREALIGN_MODES:
-            raise VregError(f"loftr prealign={prealign!r}; choose one of {', '.join(PREALIGN_MODES)}")
+        """The method with these options for ``context``; the network is loaded from the weights the options name
+        (else the bundled model) unless a ``matcher`` is given: any callable (fixed_gray, moving_gray) -> Matches.
+        ``prealigner`` / ``verifier`` replace classic's pre-alignment and verification pass (tests, experiments)."""
+        super().__init__(options, context)
+        if self.options.prealign not in PREALIGN_MODES:
+            raise VregError(f"loftr prealign={self.options.prealign!r}; choose one of {', '.join(PREALIGN_MODES)}")
+        if matcher is None:
+            matcher, self.label = _load_matcher(self.options)
+        else:
+            self.label = "loftr"
         self.matcher = matcher
-        self.prealign = prealign
         self._prealigner = prealigner if prealigner is not None else ClassicPrealigner(self.context)
-        self.rotation_step = float(rotation_step)
-        self.refine_deg = refine_deg
-        self.passes = int(passes)
-        self.refine_factor = float(refine_factor)
-        self.rough_min_inliers = int(rough_min_inliers)
-        self.rough_min_verified = float(rough_min_verified)
         self._verifier = verifier if verifier is not None else self._classic_verifier()
-        self.join = bool(join)
-        self.label = label
-
-    @classmethod
-    def from_options(
-        cls, options: LoFTROptions, context: RegistrationContext | None = None, prealigner: PrealignFn | None = None
-    ) -> LoFTRMethod:
-        """Load the weights the options name (else the bundled model) and build the method for ``context`` (with
-        ``prealigner`` in place of classic's, when given)."""
-        from vreg_cli.methods.loftr_matcher import LoFTRMatcher
-
-        path = options.checkpoint or options.weights
-        if not path:
-            if not BUNDLED_LOFTR.is_file():
-                raise VregError(
-                    f"loftr needs weights: --weights FILE, --checkpoint FILE or VREG_WEIGHTS ({BUNDLED_LOFTR} is "
-                    "missing from this checkout)"
-                )
-            path = str(BUNDLED_LOFTR)
-        from vreg_cli.model.device import resolve_device
-
-        device = str(resolve_device(options.device, option="loftr:device"))
-        matcher = LoFTRMatcher.from_file(path, size=options.size, device=device)
-        kind = "checkpoint" if options.checkpoint else "weights" if options.weights else "bundled"
-        return cls(
-            matcher, context=context, prealign=options.prealign, rotation_step=options.step, passes=options.passes,
-            refine_factor=options.refine_factor, rough_min_inliers=options.rough_min_inliers,
-            rough_min_verified=options.rough_min_verified, join=options.join, prealigner=prealigner,
-            label=f"loftr ({kind} {path})",
-        )  # fmt: skip
 
     def describe(self) -> str:
         return self.label
@@ -169,9 +154,9 @@ class LoFTRMethod(Method):
             fixed=to_input(fg) if to_input is not None else fg,
             moving=to_input(mg) if to_input is not None else mg,
             scale=scale,
-            refine_scale=None if scale is None else min(1.0, scale * self.refine_factor),
+            refine_scale=None if scale is None else min(1.0, scale * self.options.refine_factor),
         )
-        mode = "none" if self.prealign == "auto" and self.context.narrow else self.prealign
+        mode = "none" if self.options.prealign == "auto" and self.context.narrow else self.options.prealign
         if mode == "none":
             return self._tag(self.matcher(inputs.fixed, inputs.moving), strategy="direct")
         notes: dict[str, Any] = {}
@@ -216,11 +201,13 @@ class LoFTRMethod(Method):
         return self._rough_check().supported(found, fixed, moving)
 
     def _rough_check(self) -> RoughStartCheck:
-        return RoughStartCheck(self.context, self.rough_min_inliers, self.rough_min_verified, self.verifier)
+        return RoughStartCheck(
+            self.context, self.options.rough_min_inliers, self.options.rough_min_verified, self.verifier
+        )
 
     def _joined(self, found: Matches, pre: Prealignment) -> Matches:
         """FOUND with the pre-aligner's own matches added (``join``), else FOUND."""
-        if not self.join or pre.matches is None or not len(pre.matches):
+        if not self.options.join or pre.matches is None or not len(pre.matches):
             return found
         return self._tag(found.joined(pre.matches), joined_matches=len(pre.matches))
 
@@ -231,7 +218,7 @@ class LoFTRMethod(Method):
     def _check_limits(self, pre: np.ndarray, moving_hw: tuple[int, int]) -> None:
         parts = decompose_affine(pre)
         lo, hi = self.context.scale_range
-        if abs(parts.rotation_deg) > self.context.max_rotation + 0.5 * self.rotation_step or not (
+        if abs(parts.rotation_deg) > self.context.max_rotation + 0.5 * self.options.step or not (
             lo / 1.25 <= parts.scale <= hi * 1.25
         ):
             raise RegistrationFailed(
@@ -280,7 +267,7 @@ class LoFTRMethod(Method):
         the later passes' size."""
         found = self._match_prealigned(fg, mg, pre, inputs, refining=refined)
         side = max(fg.shape[:2])
-        for _ in range((max(1, self.passes - 1) if refined else self.passes) - 1):
+        for _ in range((max(1, self.options.passes - 1) if refined else self.options.passes) - 1):
             try:
                 m, inliers = self.context.fit(found, side, model="affine")
             except RegistrationFailed:
@@ -293,7 +280,7 @@ class LoFTRMethod(Method):
 
     def _candidates(self, fixed_hw: tuple[int, int], moving_hw: tuple[int, int]) -> list[tuple[float, np.ndarray]]:
         """(angle, moving -> fixed-frame similarity) for every k * step within the allowed rotation."""
-        return rotation_candidates(self.context, self.rotation_step, fixed_hw, moving_hw)
+        return rotation_candidates(self.context, self.options.step, fixed_hw, moving_hw)
 
     def _rotation_search(self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any], inputs: _View) -> Matches:
         candidates = self._candidates(fg.shape[:2], mg.shape[:2])
@@ -317,7 +304,7 @@ class LoFTRMethod(Method):
         except RegistrationFailed:
             return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)
         residual = decompose_affine(m @ np.linalg.inv(pre))
-        if abs(residual.rotation_deg) > self.refine_deg or not 0.8 <= residual.scale <= 1.25:
+        if abs(residual.rotation_deg) > REFINE_DEG or not 0.8 <= residual.scale <= 1.25:
             refined = self._match_refined(fg, mg, m, inputs)
             if self._inliers(refined, fg.shape) >= scores[best]:
                 return self._tag(refined, strategy=f"rotation search {angle:g} deg + refine", **notes)

@@ -1,6 +1,6 @@
-"""The ``classic`` method's options (``ClassicConfig``), with the measurements behind the tuned defaults.
+"""The ``classic`` method's options (``ClassicOptions``), with the measurements behind the tuned defaults.
 
-Pixel sizes are stated for a 640 px long side and scaled to the working size (``ClassicConfig.at_side``).
+Pixel sizes are stated for a 640 px long side and scaled to the working size (``ClassicOptions.at_side``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import numpy as np
 
 from vreg_cli.context import REFERENCE_SIDE
 from vreg_cli.limits import Range, check_fields
-from vreg_cli.methods.vessels import VesselMap, vessel_map
+from vreg_cli.vessels import DEFAULT_VESSELS, VesselMap, VesselSettings
 
 
 @dataclass(frozen=True)
-class ClassicConfig:
+class ClassicOptions:
     """The classic method's options (``classic:angle_step=6,radii=24/10/5``; ``vreg methods`` lists them).
 
     Pixel sizes are stated for a 640 px long side (``vreg_cli.context.REFERENCE_SIDE``) and scale with the long side
@@ -64,9 +64,9 @@ class ClassicConfig:
     """
 
     # vessel map
-    sigmas: Annotated[tuple[float, ...], Range(0.5, 16, max_items=6)] = (2.0, 3.0, 4.5)
-    fov_erode: Annotated[float, Range(0, 0.3)] = 0.03
-    norm_sigma: Annotated[float, Range(2, 96)] = 24.0
+    sigmas: Annotated[tuple[float, ...], Range(0.5, 16, max_items=6)] = DEFAULT_VESSELS.sigmas
+    fov_erode: Annotated[float, Range(0, 0.3)] = DEFAULT_VESSELS.fov_erode
+    norm_sigma: Annotated[float, Range(2, 96)] = DEFAULT_VESSELS.norm_sigma
     # global search
     coarse_size: Annotated[int, Range(16, 96)] = 48
     fine_size: Annotated[int, Range(32, 256)] = 128
@@ -139,7 +139,7 @@ class ClassicConfig:
     def __post_init__(self) -> None:
         check_fields(self)  # the Range of each field (vreg_cli.limits)
 
-    def at_side(self, long_side: int) -> ClassicConfig:
+    def at_side(self, long_side: int) -> ClassicOptions:
         """These settings with every pixel size scaled from 640 px to images with this long side."""
         k = long_side / REFERENCE_SIDE
         if k == 1.0:
@@ -148,10 +148,11 @@ class ClassicConfig:
         def px(v: float, least: int = 2) -> int:
             return max(least, round(v * k))
 
+        vessels = self.vessels.at_side(long_side)
         return scaled_copy(
             self,
-            sigmas=tuple(max(0.5, s * k) for s in self.sigmas),
-            norm_sigma=max(2.0, self.norm_sigma * k),
+            sigmas=vessels.sigmas,
+            norm_sigma=vessels.norm_sigma,
             fine_size=max(self.coarse_size, px(self.fine_size)),
             patch=px(self.patch, 8),
             step=px(self.step, 4),
@@ -160,13 +161,17 @@ class ClassicConfig:
             verify_radius=px(self.verify_radius),
         )
 
+    @property
+    def vessels(self) -> VesselSettings:
+        """The vessel-map part of these settings."""
+        return VesselSettings(sigmas=self.sigmas, fov_erode=self.fov_erode, norm_sigma=self.norm_sigma)
+
     def vessel_map(self, image: np.ndarray) -> VesselMap:
         """The polarity-free vessel map of IMAGE ((H, W) or (H, W, 3)) with these (already scaled) settings."""
-        erode = max(2, round(self.fov_erode * max(image.shape[:2])))
-        return vessel_map(image, sigmas=self.sigmas, erode_px=erode, norm_sigma=self.norm_sigma)
+        return self.vessels.vessel_map(image)
 
 
-def scaled_copy(config: ClassicConfig, **changes: object) -> ClassicConfig:
+def scaled_copy(config: ClassicOptions, **changes: object) -> ClassicOptions:
     """``replace(config, **changes)`` without the range check: the ranges hold a user's values (stated at 640 px),
     not the pixel sizes scaled to another working size."""
     scaled = copy.copy(config)

@@ -3,7 +3,7 @@
 Matches from a wrong start agree among themselves by chance far more easily than independent vessel patches
 searched in a wide window do: such a result needs ``loftr:rough_min_inliers`` agreeing matches and a share
 ``loftr:rough_min_verified`` of classic's vessel patches confirming its affine (the measurements behind both are
-next to the fields in :mod:`vreg_cli.methods.loftr_options`).
+next to the fields in :mod:`vreg_cli.methods.loftr.options`).
 """
 
 from __future__ import annotations

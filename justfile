@@ -19,13 +19,13 @@ docs:
 
 # Lint, format check and the import contracts (the layers in pyproject.toml's [tool.importlinter])
 lint:
-    ruff check vreg_cli tests scripts examples
-    ruff format --check vreg_cli tests scripts examples
+    ruff check vreg_cli tests benchmarks experiments examples docs/hooks.py
+    ruff format --check vreg_cli tests benchmarks experiments examples docs/hooks.py
     lint-imports
 
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:
-    python3 scripts/bench_data.py "$@"
+    python3 benchmarks/bench_data.py "$@"
 
 # Benchmark classic against SIFT on the real dev pairs (8 CF-FA pairs x 8 rotation bins) into bench/classic (extra args: --resume, --force)
 bench-classic *args:
@@ -35,48 +35,52 @@ bench-classic *args:
 bench-smallfov *args:
     vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --protocol smallfov --method classic --method sift --out bench/smallfov "$@"
 
-# Real stress sets from the unannotated MIFNet samples (pseudo truth: scripts/pseudo_truth_set.py): CF-FA smallfov windows into bench/real_fa_windows, the CF-OCT sample rotated into bench/real_oct (extra args: --force)
+# Real stress sets from the unannotated MIFNet samples (pseudo truth: experiments/pseudo_truth_set.py): CF-FA smallfov windows into bench/real_fa_windows, the CF-OCT sample rotated into bench/real_oct (extra args: --force)
 bench-real-windows *args:
-    python3 scripts/pseudo_truth_set.py ../shared/data/samples/cf_fa_fixed.png ../shared/data/samples/cf_fa_moving.png out/tune_mf_fa --name cf_fa --copies 20
-    python3 scripts/pseudo_truth_set.py ../shared/data/samples/cf_oct_fixed.png ../shared/data/samples/cf_oct_moving.png out/tune_mf_oct --name cf_oct --copies 12
+    python3 experiments/pseudo_truth_set.py ../shared/data/samples/cf_fa_fixed.png ../shared/data/samples/cf_fa_moving.png out/tune_mf_fa --name cf_fa --copies 20
+    python3 experiments/pseudo_truth_set.py ../shared/data/samples/cf_oct_fixed.png ../shared/data/samples/cf_oct_moving.png out/tune_mf_oct --name cf_oct --copies 12
     vreg benchmark --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --method classic --out bench/real_fa_windows "$@"
     vreg benchmark --pairs-dir out/tune_mf_oct --bins 0,45,90,135,180 --method classic --out bench/real_oct "$@"
 
 # Negative cases that must be refused (other eye, other-eye windows, other modality, noise, blank) into bench/negatives
 bench-negatives *args:
-    python3 scripts/bench_negatives.py --out bench/negatives "$@"
+    python3 benchmarks/bench_negatives.py --out bench/negatives "$@"
 
 # classic at working size 640 vs 320, interleaved on the same dev cases (seconds per pair and their ratio)
 bench-working-size *args:
-    python3 scripts/bench_working_size.py "$@"
+    python3 benchmarks/bench_working_size.py "$@"
 
 # Training-step cost, default frozen policy vs --freeze none (512 px, batch 1; CPU and CUDA when present)
 bench-train *args:
-    python3 scripts/bench_train.py "$@"
+    python3 benchmarks/bench_train.py "$@"
 
 # QA page of a synthetic 2,000-pair batch: build time (cold and cached) and time to first rendered rows in headless Chromium (extra args: --rows N, --workers N, --repeat N; writes bench/qa_page.json)
 bench-qa *args:
-    python3 scripts/bench_qa_page.py "$@"
+    python3 benchmarks/bench_qa_page.py "$@"
+
+# Hostile inputs (docs/hostile_inputs.md): every kind of bomb and bad value, exit code, traceback, time and peak memory per case (extra args: --timeout 120)
+bench-hostile *args:
+    python3 benchmarks/bench_hostile.py "$@"
 
 # Seconds per pair of `vreg register` (classic, sift, loftr with random-init weights) on the bundled pair + LoFTR profile
 bench-register *args:
-    python3 scripts/bench_register.py "$@"
+    python3 benchmarks/bench_register.py "$@"
 
 # Python API against the command line: Registrar("classic") seconds per pair vs `vreg register` per call (8 rotated copies of the bundled pair), import time, `vreg register --method classic` wall time (extra args: --before DIR, an export of an earlier version; --repeat N)
 bench-api *args:
-    python3 scripts/bench_api.py "$@"
+    python3 benchmarks/bench_api.py "$@"
 
 # Train the small vessel-input LoFTR from scratch on 2 CPU cores (400 steps, about 1.5 h; running it again resumes). Env: RUN, STEPS, SIZE, N, THREADS, DRIVE
 train-small *args:
-    bash scripts/train_small.sh "$@"
+    bash experiments/train_small.sh "$@"
 
 # Stage 2 of the bundled LoFTR: fine-tune FROM (default: the bundled file) on fresh triplets with shifts up to 30 % (~1.5 h; again = resume). Env: FROM, RUN, STEPS, SIZE, N, THREADS, DRIVE
 finetune-small *args:
-    FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt} bash scripts/train_small.sh "$@"
+    FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt} bash experiments/train_small.sh "$@"
 
 # The CUDA run (<= 10 min, unattended; docs/gpu.md): correctness checks, training-step table, inference, a fine-tune. OUT=folder just train-gpu
 train-gpu *args:
-    bash scripts/gpu_train.sh "$@"
+    bash experiments/gpu_train.sh "$@"
 
 # The bundled LoFTR on the real dev pairs: classic vs loftr (pre-aligned) on 8 bins, then loftr:prealign=none at 0/15/30 deg (bench/learned*)
 bench-learned *args:
@@ -85,16 +89,16 @@ bench-learned *args:
 
 # How loftr:rough_min_verified was chosen: every LoFTR start forced rough on the late-FA windows (out/tune_mf_fa, `just bench-real-windows` builds it), verified share vs error per case into bench/rough_starts (extra args: --limit 3, --thresholds 0.05,0.1)
 bench-rough-starts *args:
-    python3 scripts/bench_rough_starts.py --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --out bench/rough_starts "$@"
+    python3 benchmarks/bench_rough_starts.py --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --out bench/rough_starts "$@"
 
 # Training ablations of the small LoFTR at one step budget over seeds: recipe vs --vessel-eps 0.1 vs --input gray vs --max-rotation 180, held-out top-1 mean and spread (into runs/ablate). Env: OUT, STEPS, SEEDS, N, HOLDOUT_N
 ablations:
-    bash scripts/ablations.sh
+    bash experiments/ablations.sh
 
 # The forgetting check of the frozen policy: fine-tune the bundled LoFTR on CF-OCT only with --freeze default vs none, then CF-FA again (held-out synthetic + dev pairs). Env: DATA, HOLDOUT, STEPS, LR, OUT
 forgetting:
-    bash scripts/forgetting.sh
+    bash experiments/forgetting.sh
 
 # Cohort engine: a 2-worker local Dask cluster vs `--workers 2` (pairs/s, same rows) on the 64 dev cases, then a worker SIGKILLed mid-run (every pair once in summary.csv, outputs complete) into bench/cohort (extra args: --limit 8, --skip-throughput, --skip-kill)
 bench-cohort *args:
-    python3 scripts/bench_cohort.py --pairs-dir ../shared/data/mmim_retina_dev --out bench/cohort "$@"
+    python3 benchmarks/bench_cohort.py --pairs-dir ../shared/data/mmim_retina_dev --out bench/cohort "$@"

@@ -1,4 +1,4 @@
-"""Headless Chromium for the tests of HTML pages (and scripts/bench_qa_page.py): find it, dump a page's DOM after
+"""Headless Chromium for the tests of HTML pages (and benchmarks/bench_qa_page.py): find it, dump a page's DOM after
 its scripts ran, take a screenshot. Tests that need it skip when :func:`find_chromium` returns None."""
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def test_no_page_points_at_the_development_data() -> None:
 def _docs_hooks() -> Any:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

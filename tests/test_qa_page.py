@@ -247,13 +247,13 @@ def test_pictures_rendered_in_worker_processes(batch: Path) -> None:
 
 
 def test_bench_script_runs(tmp_path: Path) -> None:
-    """scripts/bench_qa_page.py on 12 rows: every row gets its own 4 pictures; Chromium shows all 12 when present."""
+    """benchmarks/bench_qa_page.py on 12 rows: every row gets its own 4 pictures; Chromium shows all 12 when present."""
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "bench.json"
-    cmd = [sys.executable, str(root / "scripts" / "bench_qa_page.py"), "--rows", "12", "--repeat", "1"]
+    cmd = [sys.executable, str(root / "benchmarks" / "bench_qa_page.py"), "--rows", "12", "--repeat", "1"]
     proc = subprocess.run([*cmd, "--work", str(tmp_path / "w"), "--json", str(out)], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]

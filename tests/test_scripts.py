@@ -1,4 +1,4 @@
-"""The development scripts that build tuning sets (``scripts/``) work from a clean checkout."""
+"""The benchmark harnesses (``benchmarks/``) and experiment recipes (``experiments/``) work from a clean checkout."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from vreg_cli.geometry import point_errors
 from vreg_cli.io import read_landmarks
@@ -19,7 +20,7 @@ SAMPLE = ROOT / "data_specs" / "sample"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(ROOT / "scripts" / "pseudo_truth_set.py"), *args]
+    cmd = [sys.executable, str(ROOT / "experiments" / "pseudo_truth_set.py"), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
@@ -66,7 +67,7 @@ def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
         table = pd.DataFrame({"x_fixed": pts[:, 0], "y_fixed": pts[:, 1], "x_moving": pts[:, 0], "y_moving": pts[:, 1]})
         table.to_csv(folder / "landmarks.csv", index=False)
     out = tmp_path / "out"
-    cmd = [sys.executable, str(ROOT / "scripts" / "bench_rough_starts.py"), "--pairs-dir", str(pairs), "--bins", "0",
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_rough_starts.py"), "--pairs-dir", str(pairs), "--bins", "0",
            "--working-size", "160", "--thresholds", "0.1,0.2,0.3", "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
@@ -106,7 +107,7 @@ def _train_calls(script: str, env: dict[str, str], tmp_path: Path) -> list[dict[
     fake.chmod(0o755)
     full_env = {**os.environ, **env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     # ablations.sh goes on to score the (not written) checkpoints and fails there; only its calls matter here
-    subprocess.run(["bash", f"scripts/{script}"], cwd=ROOT, env=full_env, capture_output=True, timeout=120)
+    subprocess.run(["bash", f"experiments/{script}"], cwd=ROOT, env=full_env, capture_output=True, timeout=120)
     calls = [line.split("\x1f") for line in log.read_text().splitlines()]
     return [_options(c[1:]) for c in calls if c and c[0] == "train"]
 
@@ -135,3 +136,16 @@ def test_training_scripts_share_the_small_recipe(tmp_path: Path) -> None:
             assert by_variant[run].get(key) == change.get(key, stage1.get(key)), (run, key)
         for key, value in change.items():
             assert by_variant[run][key] == value
+
+
+HARNESSES = sorted((ROOT / "benchmarks").glob("*.py"))
+
+
+@pytest.mark.parametrize("harness", HARNESSES, ids=[h.stem for h in HARNESSES])
+def test_every_benchmark_harness_has_a_recipe_and_a_help(harness: Path) -> None:
+    """Each harness behind a figure of the docs is run by a `just bench-*` recipe and explains itself (--help)."""
+    justfile = (ROOT / "justfile").read_text(encoding="utf-8")
+    assert f"benchmarks/{harness.name}" in justfile, f"no just recipe runs {harness.name}"
+    done = subprocess.run([sys.executable, str(harness), "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout.lower()

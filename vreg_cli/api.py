@@ -193,8 +193,8 @@ def register(
     moving: ImageLike,
     method: str = "auto",
     *,
-    model: str = "affine",
-    working_size: int = 640,
+    model: str | None = None,
+    working_size: int | None = None,
     device: str = "auto",
     **limits: Any,
 ) -> Registration:
@@ -203,7 +203,8 @@ def register(
     Images: a path, a numpy array (H, W) / (H, W, 3) of uint8, uint16 or float in [0, 1], or a torch tensor (H, W)
     / (1, H, W) / (3, H, W) on any device. Returns a :class:`Registration`: ``matrix`` (3, 3) float64 maps MOVING
     pixels (x, y, 1) to FIXED pixels; ``ok`` says whether it is trusted, ``reason`` why not. For many pairs build
-    a :class:`Registrar` once instead (the method and its model load once).
+    a :class:`Registrar` once instead (the method and its model load once). ``model``, ``working_size`` and
+    ``limits`` set the registration context (None: :class:`~vreg_cli.context.RegistrationContext`'s defaults).
     """
     registrar = Registrar(method, model=model, working_size=working_size, device=device, **limits)
     return registrar.register(fixed, moving)
@@ -214,7 +215,7 @@ def match(
     moving: ImageLike,
     method: str = "auto",
     *,
-    working_size: int = 640,
+    working_size: int | None = None,
     device: str = "auto",
     **limits: Any,
 ) -> Matches:

@@ -142,6 +142,8 @@ def check_value(option: str, value: float | None, rng: Range, how: str = "") -> 
 SEED_RANGE = Range(0, SEED_MAX)
 #: worker processes of one command (--workers of register, benchmark and qa; register_many's workers)
 WORKERS_RANGE = Range(1, 256)
+#: pairs per task of a batch (register_many, `vreg register --chunk-size`)
+CHUNK_SIZE_RANGE = Range(1, 10_000)
 
 
 def image_pixels_limit() -> int:

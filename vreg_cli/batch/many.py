@@ -18,7 +18,7 @@ from vreg_cli.batch.run import run_batch
 from vreg_cli.batch.settings import BatchSettings
 from vreg_cli.context import RegistrationContext
 from vreg_cli.errors import InputError, VregError
-from vreg_cli.limits import WORKERS_RANGE
+from vreg_cli.limits import CHUNK_SIZE_RANGE, WORKERS_RANGE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,12 +34,14 @@ def register_many(
     *,
     out_dir: str | os.PathLike[str],
     client: Client | None = None,
+    scheduler: str | None = None,
     workers: int | None = None,
     resume: bool = False,
     chunk_size: int | None = None,
     pictures: Sequence[str] = (),
     force_output: bool = False,
     qa_page: bool = True,
+    skipped: Sequence[tuple[str, str]] = (),
     context: RegistrationContext | None = None,
     model: str | None = None,
     working_size: int | None = None,
@@ -58,14 +60,19 @@ def register_many(
             transform), the pictures, ``summary.csv`` (one row per pair) and ``batch.json`` (the settings).
         client: a ``dask.distributed.Client``: each chunk of pairs is a task on its cluster (the files must be
             readable and ``out_dir`` writable from every worker). None: on this machine.
+        scheduler: instead of a client, the address of a running Dask scheduler (``tcp://HOST:8786``): connected to
+            for this batch and closed after it.
         workers: without a client, the number of worker processes (None or 1: in this process).
         resume: keep the ``ok`` / ``failed`` rows of ``out_dir``'s summary.csv and register only the other pairs;
             the settings must equal those in its batch.json.
-        chunk_size: pairs per task (None: about four tasks per worker thread, 1 to 8 pairs each).
+        chunk_size: pairs per task, 1 to 10,000 (None: about four tasks per worker thread, 1 to 8 pairs each).
         pictures: any of "checkerboard", "overlay", "matches", written as ``<stem>_<picture>.png``.
         force_output: write the outputs of untrusted (``failed``) results too.
         qa_page: draw each pair's QA pictures as it is registered and write ``out_dir/index.html``, the QA page
             (one row per pair, worst first, with a swipe/flicker view; :func:`vreg_cli.qa.write_qa_page`).
+        skipped: pairs found but not registrable, as ``(where, reason)`` (``data.pairs.BadEntry``, which also has
+            the pair's ``.name``): each is an ``error`` row of the summary (``vreg register --pairs-dir`` passes the
+            pairs its layout could not read).
         context: the registration context (working size, model, threshold, limits); None: built from ``model``,
             ``working_size`` and ``limits``, as for :class:`vreg_cli.Registrar`.
         model: the transform model (affine, similarity, homography); None: the context's default.
@@ -85,13 +92,15 @@ def register_many(
     from vreg_cli.api import make_context
     from vreg_cli.paths import check_output_path
 
-    if client is not None and workers not in (None, 1):
+    if client is not None and scheduler is not None:
+        raise InputError("give a Dask client or a scheduler address, not both")
+    if (client is not None or scheduler is not None) and workers not in (None, 1):
         raise InputError("give a Dask client or workers, not both (the cluster's workers do the work)")
     workers = 1 if workers is None else workers
     if not isinstance(workers, int) or WORKERS_RANGE.problem(workers):
         raise InputError(f"workers must be an int in {WORKERS_RANGE.describe()}, got {workers!r}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or CHUNK_SIZE_RANGE.problem(chunk_size)):
+        raise InputError(f"chunk_size must be None or an int in {CHUNK_SIZE_RANGE.describe()}, got {chunk_size!r}")
     unknown = [p for p in pictures if p not in PICTURES]
     if isinstance(pictures, str) or unknown:
         raise InputError(f"pictures: choose from {', '.join(PICTURES)} (got {pictures!r})")
@@ -105,9 +114,17 @@ def register_many(
     except VregError as exc:
         raise InputError(str(exc)) from None
     records = as_records(pairs)
-    if not records:
+    if not records and not skipped:
         raise InputError("pairs: no pairs given")
     settings = BatchSettings(method, context, out, tuple(pictures), force_output, qa_page=qa_page)
-    return run_batch(
-        records, settings, out / "summary.csv", workers=workers, resume=resume, client=client, chunk_size=chunk_size
-    )
+    bad = list(skipped)
+    if scheduler is None:
+        return run_batch(records, settings, out / "summary.csv", bad, workers, resume, client, chunk_size)
+    from vreg_cli.batch.dask_engine import connect
+    from vreg_cli.ui import stdout
+
+    with connect(scheduler) as remote:
+        stdout.print(f"Dask scheduler {scheduler}: {len(remote.nthreads())} workers")
+        return run_batch(
+            records, settings, out / "summary.csv", bad, resume=resume, client=remote, chunk_size=chunk_size
+        )

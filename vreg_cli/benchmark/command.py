@@ -51,7 +51,7 @@ def run_from_cli(
     window: dict[str, tuple[float, ...]] | None = None,
     thresholds: dict[str, float],
     model: str,
-    working_size: int = 640,
+    working_size: int | None = None,
     workers: int,
     resume: bool,
     force: bool,
@@ -90,8 +90,8 @@ def run_from_cli(
         **settings.cases.describe(),
         "error_scale": error_scale,
         "methods": [(e.label, e.spec) for e in entries],
-        "model": model,
-        "working_size": working_size,
+        "model": registration.model,
+        "working_size": registration.working_size,
         "workers": workers,
     }
     written = write_reports(summary, Path(out), meta, settings.thresholds)

@@ -1,4 +1,5 @@
-"""CLI glue for `vreg register --pairs/--pairs-dir` (batch mode; imported lazily by cli/register)."""
+"""`vreg register --pairs/--pairs-dir` (batch mode; imported lazily by cli/register): the flags, then
+:func:`vreg_cli.register_many`, then the summary lines and the exit status."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vreg_cli.errors import VregError
-from vreg_cli.limits import WORKERS_RANGE, Range, check_value
+from vreg_cli.limits import CHUNK_SIZE_RANGE, WORKERS_RANGE, check_value
 
 
 def batch_register(
@@ -20,39 +21,33 @@ def batch_register(
     pairs each) instead of ``workers`` local processes.
     Exit status (batch_exit_code): 0 all ok, 3 some pair refused as untrusted, 2 some pair errored (bad input).
     """
-    from vreg_cli.batch import BatchSettings, batch_exit_code, read_pairs_csv, run_batch
-    from vreg_cli.paths import check_output_path
+    from vreg_cli.batch import batch_exit_code
+    from vreg_cli.batch.many import register_many
     from vreg_cli.ui import console, stdout
 
     if pairs is not None and pairs_dir is not None:
         raise VregError("give --pairs or --pairs-dir, not both")
     if out_dir is None:
         raise VregError("batch mode needs --out-dir DIR")
+    # the flags' ranges, checked here to name the flag; their owners are in limits (register_many checks them too)
     check_value("--workers", workers, WORKERS_RANGE)
     if scheduler is not None and workers != 1:
         raise VregError("give --workers or --scheduler, not both (the cluster's workers do the work)")
     if chunk_size is not None:
-        check_value("--chunk-size", chunk_size, Range(1, 10_000))
-    check_output_path(out_dir / "summary.csv")
-    bad: list[tuple[str, str]] = []
+        check_value("--chunk-size", chunk_size, CHUNK_SIZE_RANGE)
+    bad: list[Any] = []
     if pairs is not None:
-        records = read_pairs_csv(pairs)
+        source: Any = pairs
     else:
         from vreg_cli.data.pairs import find_pairs
 
-        records, bad = find_pairs(pairs_dir, layout, skip_bad=True)
-    if not records and not bad:
-        raise VregError(f"{pairs}: no pairs listed")
-    settings = BatchSettings(spec, context, out_dir, pictures, force_output, qa_page=qa_page)
+        source, bad = find_pairs(pairs_dir, layout, skip_bad=True)
+    frame = register_many(
+        source, spec, out_dir=out_dir, scheduler=scheduler, workers=workers if scheduler is None else None,
+        resume=resume, chunk_size=chunk_size, pictures=pictures, force_output=force_output, qa_page=qa_page,
+        skipped=bad, context=context,
+    )  # fmt: skip
     summary = out_dir / "summary.csv"
-    if scheduler is None:
-        frame = run_batch(records, settings, summary, bad, workers, resume, chunk_size=chunk_size)
-    else:
-        from vreg_cli.batch.dask_engine import connect
-
-        with connect(scheduler) as client:
-            stdout.print(f"Dask scheduler {scheduler}: {len(client.nthreads())} workers")
-            frame = run_batch(records, settings, summary, bad, resume=resume, client=client, chunk_size=chunk_size)
     counts = frame["status"].value_counts().to_dict()
     stdout.print(
         f"{len(frame)} pairs: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} untrusted, "

@@ -230,7 +230,7 @@ class LoFTRModel(nn.Module):
     def use_channels_last(self) -> LoFTRModel:
         """Store the backbone's convolutions channels-last (in place; returns self): an inference speed-up.
 
-        oneDNN runs the CNN 25-35% faster this way on CPU (scripts/bench_register.py); matches equal the default
+        oneDNN runs the CNN 25-35% faster this way on CPU (benchmarks/bench_register.py); matches equal the default
         layout's to float rounding. ``LoFTRMatcher.from_file`` applies it; values in the state dict are unchanged.
         """
         self.backbone.to(memory_format=torch.channels_last)

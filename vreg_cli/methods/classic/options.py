@@ -101,9 +101,9 @@ class ClassicOptions:
     sparse_min_content: Annotated[float, Range(0, 1)] = 0.03
     # acceptance
     # The verification pass does most of the discrimination (chance agreement ~1 %; mostly 34-90 % on correct results
-    # of the tuning cases, scripts/smallfov_tuning_set.py; of their 188 negatives all but three stay at or below 27 %,
-    # and those three, at 35-44 %, are refused by the context's scale range, see docs/experiments.md); a small field of
-    # view gets a denser patch grid so that the counts below stay reachable.
+    # of the tuning cases, experiments/smallfov_tuning_set.py; of their 188 negatives all but three stay at or below
+    # 27 %, and those three, at 35-44 %, are refused by the context's scale range, see docs/experiments.md); a small
+    # field of view gets a denser patch grid so that the counts below stay reachable.
     min_inliers: Annotated[int, Range(3, 100_000)] = 12
     min_inlier_ratio: Annotated[float, Range(0, 1)] = 0.3
     verify_radius: Annotated[int, Range(2, 48)] = 24
@@ -112,7 +112,7 @@ class ClassicOptions:
     # Broad support: textured background that the vessel filter keeps (laser scars and choroidal texture of a
     # late-phase FA) also fills patches that cannot agree, so a true result of a small window can have many agreeing
     # patches but low shares. Measured with every hypothesis refined, on the real late-phase CF-FA sample's smallfov
-    # windows (scripts/pseudo_truth_set.py, 100 cases): nine cases had a result within 5 px refused only for its
+    # windows (experiments/pseudo_truth_set.py, 100 cases): nine cases had a result within 5 px refused only for its
     # shares (20-28 inlier patches, 20-34 % inlier share, 20-29 % verified, stretch <= 1.10). The third condition
     # tells them from chance: a true estimate's inlier patches keep their peak when searched again at
     # verify_radius (verified / inlier patches: median 0.97, 1 % quantile 0.74 over 513 correct results with >= 20
@@ -125,12 +125,12 @@ class ClassicOptions:
     broad_min_kept: Annotated[float, Range(0, 1)] = 0.75
     broad_min_ratio: Annotated[float, Range(0, 1)] = 0.2
     # A result with few inlier patches must be close to a similarity. Measured on 600 hard other-eye windows of the
-    # tuning set (`scripts/bench_negatives.py --pairs-dir out/tune --window-bins 0,45,90,135,180 --zoom 1.6,2.6
+    # tuning set (`benchmarks/bench_negatives.py --pairs-dir out/tune --window-bins 0,45,90,135,180 --zoom 1.6,2.6
     # --blur 1,3 --noise 8,20 --gamma 0.5,2`, seeds 0 and 1): the two accepted (13 and 23 inlier patches) were
     # stretched 1.23x and 1.43x, correct tuning results at most 1.04x, and the real CF-OCT sample is 1.09x (the
     # scan's aspect). No correct result of 400 stress tuning cases was lost.
     # A weak trusted result also does not end the search (``ClassicMethod._settled``): on the real CF-OCT sample
-    # rotated by 90 deg (scripts/pseudo_truth_set.py) the best-scoring hypothesis, 30 px off, refined into a trusted
+    # rotated by 90 deg (experiments/pseudo_truth_set.py) the best-scoring hypothesis, 30 px off, refined into a trusted
     # 12-patch result 18 px off that stopped the search; the third hypothesis refines to 24 patches and 1.3 px.
     weak_inliers: Annotated[int, Range(0, 100_000)] = 24
     weak_max_stretch: Annotated[float, Range(1, 100)] = 1.15

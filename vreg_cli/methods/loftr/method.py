@@ -1,6 +1,6 @@
 """LoFTR at any in-plane rotation and over a field-of-view scale range.
 
-LoFTR is not rotation invariant (it fails past about 45 deg). Strategy, measured in scripts/bench_register.py:
+LoFTR is not rotation invariant (it fails past about 45 deg). Strategy, measured in benchmarks/bench_register.py:
 
 1. pre-align: the weight-free ``classic`` registration maps MOVING onto FIXED (its trusted result, else only its
    global estimate); MOVING is warped into the fixed frame, LoFTR matches the pre-aligned pair (near 0 deg, near

@@ -47,11 +47,11 @@ class LoFTROptions:
     # Chosen on the same tuning cases: later passes at 1.5x (384 px for the bundled 256 px model) gave a median mean
     # error of 0.94 against 1.13 px (1.25x: 0.99, 1.75x: 0.93) for about 35 % more time per case.
     refine_factor: Annotated[float, Range(1, 4)] = 1.5
-    # Chosen on the real late-FA windows (scripts/pseudo_truth_set.py, smallfov): every result accepted from a rough
+    # Chosen on the real late-FA windows (experiments/pseudo_truth_set.py, smallfov): every result accepted from a rough
     # start there was wrong by 70-440 px with 12-14 inlier matches; the successes (from classic's registration) had 21+.
     rough_min_inliers: Annotated[int, Range(0, 100_000)] = 24
     # Chosen on the same windows and the DRIVE-based tuning pairs with every start forced rough
-    # (scripts/bench_rough_starts.py): with the stage-2 model the correct results' shares were 12-100 %, those wrong
+    # (benchmarks/bench_rough_starts.py): with the stage-2 model the correct results' shares were 12-100 %, those wrong
     # by 50+ px 0-9.5 %, the real negatives' at most 5.6 % (0.1). Re-chosen for the stage-3 model (`just
     # bench-rough-starts`, 100 late-FA windows): correct 10.3-45.3 %, wrong by more than 15 px up to 16.3 %; at 0.2 it
     # keeps 25 of 31 correct results and accepts none wrong by more than 15 px (0.1: 30 of 31, and one 23 px miss).

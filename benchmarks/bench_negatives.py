@@ -15,9 +15,9 @@ per eye gives no false negatives. Writes OUT/negatives.csv (one row per case: ac
 global vessel correlation, verified share, scale, seconds) and prints the summary; exit code 1 if any case was
 accepted.
 
-    python3 scripts/bench_negatives.py --out bench/negatives
-    python3 scripts/bench_negatives.py --pairs-dir out/tune --other ../shared/data/samples/cf_oct_moving.png --out x
-    python3 scripts/bench_negatives.py --pairs-dir out/tune --eye-regex '^(\d+)_' --window-bins 0,45,90,135,180 \
+    python3 benchmarks/bench_negatives.py --out bench/negatives
+    python3 benchmarks/bench_negatives.py --pairs-dir out/tune --other ../shared/data/samples/cf_oct_moving.png --out x
+    python3 benchmarks/bench_negatives.py --pairs-dir out/tune --eye-regex '^(\d+)_' --window-bins 0,45,90,135,180 \
         --zoom 1.6,2.6 --blur 1,3 --noise 8,20 --gamma 0.5,2 --out bench/neg_windows   # small-window stress
 """
 

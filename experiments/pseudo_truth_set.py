@@ -1,6 +1,6 @@
 """Build a stress set from one real, unannotated pair: classic's full-view registration as pseudo ground truth.
 
-A real angiogram or OCT en-face image differs from the renderings of ``scripts/smallfov_tuning_set.py`` (late-phase
+A real angiogram or OCT en-face image differs from the renderings of ``experiments/smallfov_tuning_set.py`` (late-phase
 FA texture, laser scars, faint vessels). This script turns a real pair that has no landmarks, such as the MIFNet
 samples in ``../shared/data/samples`` (not the dev pairs), into ``landmarks-csv`` pair folders for
 ``vreg benchmark --protocol smallfov``:
@@ -16,7 +16,7 @@ samples in ``../shared/data/samples`` (not the dev pairs), into ``landmarks-csv`
 Errors are relative to a global affine, so a correct local registration of a small window can differ from it by a
 few pixels on a curved retina. Usage:
 
-    python3 scripts/pseudo_truth_set.py ../shared/data/samples/cf_fa_fixed.png \\
+    python3 experiments/pseudo_truth_set.py ../shared/data/samples/cf_fa_fixed.png \\
         ../shared/data/samples/cf_fa_moving.png out/tune_mf_fa --name cf_fa --copies 20
     vreg benchmark --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --method classic
 """

@@ -1,6 +1,6 @@
 """Held-out synthetic validation of LoFTR checkpoints on the same cases (for ablations at an equal step budget).
 
-    python3 scripts/eval_checkpoints.py DATA.h5 cf-fa,cf-oct runs/a/last.ckpt runs/b/last.ckpt [--shift 0.3] \
+    python3 experiments/eval_checkpoints.py DATA.h5 cf-fa,cf-oct runs/a/last.ckpt runs/b/last.ckpt [--shift 0.3] \
         [--csv OUT.csv]
 
 Every checkpoint sees the same validation pairs (the file's "val" split, rotation +-20 deg, scale 0.8-1.25, shift

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One training HDF5 of synthetic triplets on two kinds of vessel tree, for train_small.sh and gpu_train.sh:
-#   bash scripts/synth_training_set.sh OUT.h5 N SIZE DRIVE SEED [SPLIT]
+#   bash experiments/synth_training_set.sh OUT.h5 N SIZE DRIVE SEED [SPLIT]
 # N samples with procedural trees (seed SEED) and N on DRIVE's manual masks (seed SEED+1; DRIVE is a folder in
 # DRIVE's layout, or "drive" for the 6 bundled masks), in one flat tree with ids prefixed by their source, split
 # 0.95 / 0.05 / 0 (train / val / test).

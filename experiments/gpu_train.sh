@@ -12,9 +12,9 @@
 #      `torchrun --nproc_per_node 1` (NCCL on CUDA); `vreg register --method loftr:device=cuda` on the sample pair
 #      with the bundled model and with the minima-size model
 #   2. the training-step table: 512 / 640 px x frozen / not x bf16 / fp32, batches until out of memory
-#      (scripts/bench_train.py --sweep -> $OUT/sweep.jsonl)
+#      (benchmarks/bench_train.py --sweep -> $OUT/sweep.jsonl)
 #   3. LoFTR inference per pair at INFER_SIZE px, with and without classic's pre-alignment, on DEVICE and on the CPU
-#      (scripts/bench_register.py)
+#      (benchmarks/bench_register.py)
 #   4. the rest of the budget: fine-tune FROM (the bundled small vessel-input model) with the recipe's stage 2 at
 #      TRAIN_SIZE px, batch TRAIN_BATCH; the best checkpoint stripped to weights -> $OUT/loftr_gpu.ckpt
 # Everything else (run logs, metrics, inference CSVs) comes back in $OUT/runs.tar.gz.
@@ -51,13 +51,13 @@ python3 -c "import torch, kornia, cv2; print('torch', torch.__version__, 'cuda',
 'kornia', kornia.__version__, 'opencv', cv2.__version__, 'cpus', torch.get_num_threads())"
 
 # data for step 4, in the background while the GPU runs steps 1-3
-JOBS=$JOBS timeout "$BUDGET" bash scripts/synth_training_set.sh "$W/train.h5" "$N" "$TRAIN_SIZE" drive 41 \
+JOBS=$JOBS timeout "$BUDGET" bash experiments/synth_training_set.sh "$W/train.h5" "$N" "$TRAIN_SIZE" drive 41 \
     > "$W/data.log" 2>&1 &
 data_pid=$!
 data_t0=$SECONDS
 
 # 1. correctness on DEVICE
-step check_data 60 bash scripts/synth_training_set.sh "$W/check.h5" 16 "$CHECK_SIZE" drive 51
+step check_data 60 bash experiments/synth_training_set.sh "$W/check.h5" 16 "$CHECK_SIZE" drive 51
 check=(--data "$W/check.h5" --image-size "$CHECK_SIZE" --batch-size "$CHECK_BATCH" --max-steps "$CHECK_STEPS"
        --val-every "$CHECK_STEPS" --val-items 8 --workers 2 --device "$DEVICE" --seed 0)
 step train_minima_random_init 150 vreg train "${check[@]}" --out "$W/minima_init" --arch minima --freeze none
@@ -85,7 +85,7 @@ step register_minima 90 vreg register "$sample/fixed.png" "$sample/moving.png" \
     -o "$W/registered_minima.png" --transform-out "$W/register_minima.json"
 
 # 2. the training-step table
-step sweep "$SWEEP_LIMIT" python3 scripts/bench_train.py --sweep --device "$DEVICE" --sizes "$SWEEP_SIZES" \
+step sweep "$SWEEP_LIMIT" python3 benchmarks/bench_train.py --sweep --device "$DEVICE" --sizes "$SWEEP_SIZES" \
     --batches "$SWEEP_BATCHES" --steps 3 --out "$OUT/sweep.jsonl"
 
 # the training data must be done before the CPU is timed in step 3
@@ -93,21 +93,21 @@ wait "$data_pid"
 printf '%s\t%s\t%s\n' data "$?" "$(( SECONDS - data_t0 ))" | tee -a "$OUT/status.tsv"
 
 # 3. inference (the MINIMA architecture, random init, at INFER_SIZE) on DEVICE and on this machine's CPU
-step infer_device 90 python3 scripts/bench_register.py --device "$DEVICE" --sizes "$INFER_SIZE" --skip-accuracy \
+step infer_device 90 python3 benchmarks/bench_register.py --device "$DEVICE" --sizes "$INFER_SIZE" --skip-accuracy \
     --skip-others --repeats 5 --out "$W/infer_$DEVICE.csv"
-step infer_cpu 90 python3 scripts/bench_register.py --device cpu --sizes "$INFER_SIZE" --skip-accuracy \
+step infer_cpu 90 python3 benchmarks/bench_register.py --device cpu --sizes "$INFER_SIZE" --skip-accuracy \
     --skip-others --repeats 2 --out "$W/infer_cpu.csv"
 
 # 4. the better model: the rest of the budget (40 s kept for bundling and packing)
-# shellcheck source=scripts/small_recipe.sh
-source scripts/small_recipe.sh
+# shellcheck source=experiments/small_recipe.sh
+source experiments/small_recipe.sh
 step train_final "$(( BUDGET - SECONDS - 40 ))" vreg train --data "$W/train.h5" --out "$W/final" --weights "$FROM" \
     --freeze none "${SMALL_MODEL[@]}" "${SMALL_AUGMENT[@]}" "${SMALL_STAGE2[@]}" --image-size "$TRAIN_SIZE" \
     --batch-size "$TRAIN_BATCH" --lr "$TRAIN_LR" --warmup-steps 50 --max-steps "$TRAIN_STEPS" --val-every 250 \
     --ckpt-every 100 --val-items 64 --workers "$WORKERS" --device "$DEVICE" --seed 3
 ckpt="$W/final/best.ckpt"
 [ -f "$ckpt" ] || ckpt="$W/final/last.ckpt"
-step bundle 30 python3 scripts/bundle_checkpoint.py "$ckpt" "$OUT/loftr_gpu.ckpt"
+step bundle 30 python3 experiments/bundle_checkpoint.py "$ckpt" "$OUT/loftr_gpu.ckpt"
 
 tar czf "$OUT/runs.tar.gz" -C "$W" --exclude='*.ckpt' --exclude='*.h5' --exclude='*.png' . 2>/dev/null
 echo "total: $SECONDS s"

@@ -1,6 +1,6 @@
 """Data throughput: synth, pack (`vreg prepare`) and random-access reads of the HDF5 file, in samples/s.
 
-Usage: python scripts/bench_data.py [--n 200] [--size 512] [--reads 400] [--compression gzip1 gzip4 lzf none]
+Usage: python benchmarks/bench_data.py [--n 200] [--size 512] [--reads 400] [--compression gzip1 gzip4 lzf none]
 Writes into a temporary folder (or --workdir) and prints a markdown table. Reads run right after packing,
 so the file is in the OS page cache: they measure HDF5 chunk lookup + decompression, not the disk.
 """

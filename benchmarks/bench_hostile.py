@@ -1,7 +1,7 @@
 """Hostile inputs (issue 37): run `vreg` on each kind of bomb and bad value, report exit code, traceback, time and peak
 memory per case, and whether a batch silently overwrote one pair's outputs with another's.
 
-    python3 scripts/bench_hostile.py [--work DIR] [--timeout 120]
+    python3 benchmarks/bench_hostile.py [--work DIR] [--timeout 120]
 
 Every hostile file is built in the work folder (a temporary one by default) from the bundled sample pair; nothing is
 downloaded. Each case runs as its own `python -m vreg_cli` process; its peak resident memory comes from

@@ -6,8 +6,8 @@ The pairs are pixel-aligned, so the control points are a regular grid inside the
 and moving coordinates. Output: ``OUT/<id>_<modality>/{fixed.png, moving.png, landmarks.csv}`` (the ``landmarks-csv``
 pair layout), ready for ``vreg benchmark --pairs-dir OUT --protocol smallfov``.
 
-    python3 scripts/smallfov_tuning_set.py ../shared/data/drive out/tune --ids 21-40
-    python3 scripts/smallfov_tuning_set.py ../shared/data/drive out/tune_realinv --ids 21-40 --kinds realinv
+    python3 experiments/smallfov_tuning_set.py ../shared/data/drive out/tune --ids 21-40
+    python3 experiments/smallfov_tuning_set.py ../shared/data/drive out/tune_realinv --ids 21-40 --kinds realinv
 
 The second is the stress tuning set of ``classic`` (with harder windows: ``vreg benchmark --pairs-dir
 out/tune_realinv --protocol smallfov --zoom 1.6,2.4 --blur 1,3 --noise 8,20 --gamma 0.5,2``).

@@ -3,7 +3,7 @@
 # `--freeze default` (backbone, positional encoding and fine preprocessing frozen, in eval()) and once with
 # `--freeze none`, then measure CF-FA again: held-out synthetic CF-FA top-1 / precision (HOLDOUT, never trained on)
 # and the real dev pairs with `loftr:prealign=none` at 0/15/30 deg (`vreg benchmark`).
-#   DATA=runs/ftdata/train256.h5 HOLDOUT=runs/holdout/h256.h5 STEPS=200 LR=5e-4 OUT=runs/forget bash scripts/forgetting.sh
+#   DATA=runs/ftdata/train256.h5 HOLDOUT=runs/holdout/h256.h5 STEPS=200 LR=5e-4 OUT=runs/forget bash experiments/forgetting.sh
 # Both fine-tunes run side by side with one torch thread each (2 cores); a rerun resumes them.
 set -euo pipefail
 DATA=${DATA:-runs/ftdata/train256.h5}
@@ -15,9 +15,9 @@ FROM=${FROM:-data_specs/weights/loftr_small_vessels.ckpt}
 PAIRS_DIR=${PAIRS_DIR:-../shared/data/mmim_retina_dev}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-# shellcheck source=scripts/small_recipe.sh
-source scripts/small_recipe.sh
-finetune() {  # finetune POLICY: stage 2 of scripts/small_recipe.sh on CF-OCT only
+# shellcheck source=experiments/small_recipe.sh
+source experiments/small_recipe.sh
+finetune() {  # finetune POLICY: stage 2 of experiments/small_recipe.sh on CF-OCT only
     local run="$OUT/$1"
     if [ -f "$run/last.ckpt" ]; then
         vreg train --resume "$run" --max-steps "$STEPS"
@@ -35,7 +35,7 @@ wait "$frozen"
 
 echo "== held-out synthetic pairs ($HOLDOUT), bundled vs frozen vs unfrozen"
 for pairs in cf-fa cf-oct; do
-    python3 scripts/eval_checkpoints.py "$HOLDOUT" "$pairs" "$FROM" "$OUT/default/last.ckpt" "$OUT/none/last.ckpt"
+    python3 experiments/eval_checkpoints.py "$HOLDOUT" "$pairs" "$FROM" "$OUT/default/last.ckpt" "$OUT/none/last.ckpt"
 done
 echo "== real dev pairs, CF-FA, LoFTR alone"
 export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2

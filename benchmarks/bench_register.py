@@ -1,6 +1,6 @@
 """Seconds per pair of `vreg register` methods on the bundled pair, LoFTR's profile, and the rotation-handling choice.
 
-Run: `just bench-register` (or `python scripts/bench_register.py --sizes 640,512,480 --repeats 2`).
+Run: `just bench-register` (or `python benchmarks/bench_register.py --sizes 640,512,480 --repeats 2`).
 LoFTR uses random-init weights in the MINIMA architecture (no weights ship with the repo): the network costs the same,
 and with ``--thr 0`` the coarse threshold lets about as many matches through to the fine level as trained weights do.
 Figures from a shared machine are pessimistic. Results also go to bench/register.csv.

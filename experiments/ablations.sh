@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The training ablations of the small vessel-input LoFTR, each at the same step budget and over several seeds:
-#   recipe  stage 1 of `just train-small` (scripts/small_recipe.sh; `vreg train`'s default --vessel-eps 1e-4)
+#   recipe  stage 1 of `just train-small` (experiments/small_recipe.sh; `vreg train`'s default --vessel-eps 1e-4)
 #   eps01   the same with --vessel-eps 0.1 (background cells weigh almost as much as vessel cells)
 #   gray    the same with --input gray (the grey image instead of classic's vessel map)
 #   rot180  the same with --max-rotation 180 (full rotation instead of what LoFTR sees after pre-alignment)
 # Every run trains from scratch on one training file and is scored on one held-out file no run trains on (its own
-# synthetic triplets, other seeds), on the same validation pairs at +-20 deg (scripts/eval_checkpoints.py). Prints
+# synthetic triplets, other seeds), on the same validation pairs at +-20 deg (experiments/eval_checkpoints.py). Prints
 # mean, spread and every seed of the held-out top-1 and coarse precision on vessel cells, and writes them to
 # $OUT/ablations.csv (per run) and $OUT/summary.csv (per variant).
 #   OUT=runs/ablate STEPS=60 SEEDS="0 1 2" N=160 HOLDOUT_N=20 SIZE=256 DRIVE=../shared/data/drive \
-#       bash scripts/ablations.sh                                                          # `just ablations`
+#       bash experiments/ablations.sh                                                          # `just ablations`
 # N and HOLDOUT_N are triplets per vessel source (procedural and DRIVE trees). Two runs train side by side with one
 # torch thread each (2 cores). A rerun resumes unfinished runs and skips finished ones.
 set -euo pipefail
@@ -24,12 +24,12 @@ DRIVE=${DRIVE:-../shared/data/drive}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 DATA="$OUT/data/train${SIZE}.h5"
 HOLDOUT="$OUT/data/holdout${SIZE}.h5"
-[ -f "$DATA" ] || bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" 11
-[ -f "$HOLDOUT" ] || bash scripts/synth_training_set.sh "$HOLDOUT" "$HOLDOUT_N" "$SIZE" "$DRIVE" 101 0,1,0
+[ -f "$DATA" ] || bash experiments/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" 11
+[ -f "$HOLDOUT" ] || bash experiments/synth_training_set.sh "$HOLDOUT" "$HOLDOUT_N" "$SIZE" "$DRIVE" 101 0,1,0
 
-# shellcheck source=scripts/small_recipe.sh
-source scripts/small_recipe.sh
-variant_args() {  # variant_args NAME: what the variant changes from the recipe (stage 1 of scripts/small_recipe.sh)
+# shellcheck source=experiments/small_recipe.sh
+source experiments/small_recipe.sh
+variant_args() {  # variant_args NAME: what the variant changes from the recipe (stage 1 of experiments/small_recipe.sh)
     case $1 in
         recipe) echo "" ;;
         eps01) echo "--vessel-eps 0.1" ;;
@@ -70,7 +70,7 @@ done
 ckpts=()
 for r in "${runs[@]}"; do read -r v s <<< "$r"; ckpts+=("$OUT/${v}_s${s}/last.ckpt"); done
 export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
-python3 scripts/eval_checkpoints.py "$HOLDOUT" cf-fa,cf-oct "${ckpts[@]}" --csv "$OUT/ablations.csv"
+python3 experiments/eval_checkpoints.py "$HOLDOUT" cf-fa,cf-oct "${ckpts[@]}" --csv "$OUT/ablations.csv"
 python3 - "$OUT" <<'PY'
 import sys
 from pathlib import Path

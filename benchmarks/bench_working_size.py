@@ -1,6 +1,6 @@
 """Seconds per pair of `classic` at two working sizes, interleaved on the same cases (so load hits both alike).
 
-Run: `just bench-working-size` (or `python3 scripts/bench_working_size.py --sizes 640,320 --bins 0,45,90,180`).
+Run: `just bench-working-size` (or `python3 benchmarks/bench_working_size.py --sizes 640,320 --bins 0,45,90,180`).
 The cases are the benchmark's own (seed 0, the dev pairs by default); each case is registered once per size, sizes
 alternating, and the script prints the median seconds per size and the median per-case ratio to the first size.
 """

@@ -1,6 +1,6 @@
 """Strip a `vreg train` checkpoint to what inference needs, for bundling in the repository.
 
-    python3 scripts/bundle_checkpoint.py runs/small/best.ckpt data_specs/weights/loftr_small_vessels.ckpt
+    python3 experiments/bundle_checkpoint.py runs/small/best.ckpt data_specs/weights/loftr_small_vessels.ckpt
 
 Keeps the vreg format (``format``, ``version``, ``model_config``, ``model``) and, as provenance, the step, the
 training config and the validation metrics; drops the optimiser, scheduler and RNG state (two thirds of the file).

@@ -24,11 +24,11 @@ fi
 
 if [ ! -f "$DATA" ]; then
     [ -d "$DRIVE/vessels" ] || DRIVE=drive
-    bash scripts/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" "$SEED"
+    bash experiments/synth_training_set.sh "$DATA" "$N" "$SIZE" "$DRIVE" "$SEED"
 fi
 
-# shellcheck source=scripts/small_recipe.sh
-source scripts/small_recipe.sh
+# shellcheck source=experiments/small_recipe.sh
+source experiments/small_recipe.sh
 common=(--data "$DATA" --out "$RUN" "${SMALL_MODEL[@]}" "${SMALL_AUGMENT[@]}" --max-steps "$STEPS"
         --val-every 50 --ckpt-every 25 --val-items 32 --workers 1)
 if [ -z "$FROM" ]; then

@@ -19,10 +19,10 @@ same cases). Writes OUT/rough_starts.csv (one row per case) and prints: results,
 the verified shares of the correct, wrong and catastrophic (mean error > ``--catastrophic`` px) results, and for each
 candidate threshold with the inlier floor ``--min-inliers``: correct results kept, wrong ones accepted.
 
-    python3 scripts/bench_rough_starts.py --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 \
+    python3 benchmarks/bench_rough_starts.py --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 \
         --out bench/rough_starts                                          # `just bench-rough-starts`
-    python3 scripts/bench_rough_starts.py --pairs-dir out/tune --protocol smallfov --bins 45,90,180 --out x
-    python3 scripts/bench_rough_starts.py --pairs-dir out/tune_realinv --protocol smallfov --zoom 1.6,2.4 \
+    python3 benchmarks/bench_rough_starts.py --pairs-dir out/tune --protocol smallfov --bins 45,90,180 --out x
+    python3 benchmarks/bench_rough_starts.py --pairs-dir out/tune_realinv --protocol smallfov --zoom 1.6,2.4 \
         --blur 1,3 --noise 8,20 --gamma 0.5,2 --seed 2 --out x          # the inverted-contrast stress set
 """
 

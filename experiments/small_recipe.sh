@@ -1,5 +1,5 @@
-# The small vessel-input LoFTR's training recipe: the one definition that scripts/train_small.sh (stages 1 and 2),
-# scripts/ablations.sh, scripts/forgetting.sh and scripts/gpu_train.sh pass to `vreg train` (source this file).
+# The small vessel-input LoFTR's training recipe: the one definition that experiments/train_small.sh (stages 1 and 2),
+# experiments/ablations.sh, experiments/forgetting.sh and experiments/gpu_train.sh pass to `vreg train` (source this file).
 # A later option on the command line overrides an earlier one, so a script states only what it changes.
 # shellcheck disable=SC2034
 SMALL_MODEL=(--arch small --input vessels)

@@ -4,12 +4,12 @@ Each (device, policy) runs in its own child process so peak memory is its own: p
 Python / torch baseline, reported separately), torch.cuda.max_memory_allocated on CUDA. One step = supervision,
 LoFTR training forward, vessel-weighted loss, backward, AdamW step, on a synthetic CF-FA pair.
 
-    python scripts/bench_train.py [--size 512] [--steps 3] [--device cpu|cuda|all] [--out bench/bench_train.json]
+    python benchmarks/bench_train.py [--size 512] [--steps 3] [--device cpu|cuda|all] [--out bench/bench_train.json]
 
 The GPU table (``--sweep``): for each size, frozen policy and precision, batches in ``--batches`` order until one
 does not fit; steps/s, samples/s and peak GPU memory of each that fits, one JSON line per row in ``--out``:
 
-    python scripts/bench_train.py --sweep --device cuda --sizes 512,640 --batches 8,16,32,64,128 --out rows.jsonl
+    python benchmarks/bench_train.py --sweep --device cuda --sizes 512,640 --batches 8,16,32,64,128 --out rows.jsonl
 """
 
 from __future__ import annotations

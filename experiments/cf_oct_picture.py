@@ -1,7 +1,7 @@
 """docs/experiments.md's CF-OCT picture: register the CF-OCT en-face sample with classic and draw the checkerboard in
 the OCT image's frame (the CF warped onto it), where its small field of view fills the picture.
 
-    python3 scripts/cf_oct_picture.py ../shared/data/samples docs/classic_cf_oct_checkerboard.png
+    python3 experiments/cf_oct_picture.py ../shared/data/samples docs/classic_cf_oct_checkerboard.png
 """
 
 from __future__ import annotations

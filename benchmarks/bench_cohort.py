@@ -1,6 +1,6 @@
 """Cohort engine benchmark: a local Dask cluster against the process pool, and a worker killed mid-run.
 
-Run: `just bench-cohort` (or `python3 scripts/bench_cohort.py --pairs-dir ../shared/data/mmim_retina_dev --limit 8`).
+Run: `just bench-cohort` (or `python3 benchmarks/bench_cohort.py --pairs-dir ../shared/data/mmim_retina_dev --limit 8`).
 
 The pairs are the benchmark's own cases (``vreg benchmark``'s standard protocol, seed 0: every dev pair's moving
 image turned into each rotation bin, 8 pairs x 8 bins = 64 cases), written to OUT/cases with a pairs CSV; their

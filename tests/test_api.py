@@ -72,6 +72,7 @@ def _kinds(pair: dict) -> dict[str, tuple[object, object]]:
     }
 
 
+@pytest.mark.slow
 def test_every_input_kind_gives_the_same_matrix(pair: dict, registrar: vreg_cli.Registrar) -> None:
     reference = registrar.register(pair["fixed"], pair["moving"])
     for kind, (fixed, moving) in _kinds(pair).items():
@@ -145,6 +146,7 @@ def _rotated(pair: dict, angle: float) -> np.ndarray:
     return cv2.warpAffine(pair["moving"], m, (w, h))
 
 
+@pytest.mark.slow
 def test_a_registrar_gives_the_same_results_from_four_threads(pair: dict, registrar: vreg_cli.Registrar) -> None:
     movings = [_rotated(pair, a) for a in (0, 20, 90, 180, -45, 135)]
     sequential = [registrar.register(pair["fixed"], m) for m in movings]
@@ -156,6 +158,7 @@ def test_a_registrar_gives_the_same_results_from_four_threads(pair: dict, regist
     assert sum(r.ok for r in sequential) >= 4
 
 
+@pytest.mark.slow
 def test_one_loftr_method_gives_the_same_matches_from_four_threads(pair: dict) -> None:
     """Frames of two sizes (288 px: matched at the model's 256 px; 128 px: at its own size) on one shared method: a
     per-call resize factor kept on the method would leak from one thread's frame into another's."""

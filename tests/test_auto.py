@@ -106,6 +106,7 @@ def test_when_both_refuse_the_reason_names_both(eye: dict) -> None:
     assert fake.starts == []  # classic's global score (0.01) was too weak to hand LoFTR as a rough start
 
 
+@pytest.mark.slow
 def test_vreg_match_and_register_record_the_decision(tmp_path: Path) -> None:
     """Every entry point says which method produced the result: the matches JSON and the transform JSON."""
     import json

@@ -268,6 +268,7 @@ def test_a_weak_trusted_result_does_not_end_the_search(
     assert len(calls) == 1 and len(found) >= method.options.weak_inliers
 
 
+@pytest.mark.slow
 def test_loftrs_prealigner_is_classics_registration_else_its_global_estimate(eye: dict[str, np.ndarray]) -> None:
     from vreg_cli.methods.loftr.prealign import ClassicPrealigner
 

@@ -49,6 +49,7 @@ def _invoke(*args: str):
     return result, result.output.replace("\n", "")  # rich wraps long lines at 80 columns
 
 
+@pytest.mark.slow
 def test_hdf5_mode_with_classic_and_sift(tiny_h5: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     args = ["--data", str(tiny_h5), "--split", "test", "--pairs", "cf-fa,cf-oct", "--bins", "0,90"]
@@ -83,6 +84,7 @@ def test_working_size_and_method_options_reach_the_run(tiny_h5: Path, tmp_path: 
     assert set(pd.read_csv(out / "cases.csv")["method_spec"]) == {"classic:angle_step=12"}
 
 
+@pytest.mark.slow
 def test_numbered_pairs_resize_512_resume_and_workers(numbered_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     args = ["--pairs-dir", str(numbered_dir), "--pairs-layout", "numbered-pairs", "--error-scale", "resize-512"]

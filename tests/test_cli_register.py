@@ -57,6 +57,7 @@ def test_bundled_pair_json_convention_and_pictures(tmp_path: Path) -> None:
     assert read_image(pics["checkerboard"]).shape[:2] == fixed.shape[:2]
 
 
+@pytest.mark.slow
 def test_pure_noise_exits_3_without_output(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for name in ("a.png", "b.png"):

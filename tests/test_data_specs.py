@@ -11,6 +11,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from vreg_cli.paths import BUNDLED_LOFTR, DATA_SPECS, SAMPLE_DIR
 from vreg_cli.specs import available_specs
 
@@ -54,6 +56,7 @@ def test_package_data_declares_every_bundled_file() -> None:
     assert bundled and bundled <= declared, sorted(str(p) for p in bundled - declared)
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_data_specs_inside_the_package(tmp_path: Path) -> None:
     """`pip wheel .` puts data_specs/ at vreg_cli/data_specs/ and nothing at the top level but vreg_cli.
 

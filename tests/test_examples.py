@@ -9,12 +9,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from vreg_cli.paths import SAMPLE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_register_folder_prints_a_table_and_plots(tmp_path: Path) -> None:
     """Two pairs: the bundled one registers within the landmark noise; noise as the moving image is refused."""
     shutil.copytree(SAMPLE_DIR, tmp_path / "pairs" / "sample")

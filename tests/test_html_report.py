@@ -40,6 +40,7 @@ def _without_created(text: str) -> str:
     return re.sub(rf'<span id="{CREATED_ID}">[^<]*</span>', "", text)
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_with_table_and_pictures(bench: Path) -> None:
     text = (bench / "report.html").read_text()
     links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)

@@ -270,6 +270,7 @@ def test_a_device_that_is_not_there_is_one_line_and_auto_picks_what_exists(tmp_p
 # --- batch names -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_batch_outputs_are_one_per_pair_and_never_clobber_vregs_own_files(tmp_path: Path) -> None:
     names = ["a/b", "a_b", "A_B", "batch", "summary", ".x.vreg-999999999-abc.tmp", "p", "p_checkerboard"]
     csv = tmp_path / "pairs.csv"

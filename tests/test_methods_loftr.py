@@ -406,6 +406,7 @@ def test_match_many_gives_each_candidate_its_own_matches() -> None:
         np.testing.assert_allclose(found.moving, warp_points(t, dots), atol=0.1)
 
 
+@pytest.mark.slow
 def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, rotated_pair) -> None:
     from vreg_cli.model.loftr import checkpoint_payload
 

@@ -68,6 +68,7 @@ def test_minima_file_loads_every_tensor(minima_file: Path) -> None:
         assert torch.equal(value, saved[f"matcher.{key}"]), key
 
 
+@pytest.mark.slow
 def test_match_equals_kornia_loftr(minima_file: Path) -> None:
     # thr 0: random weights never pass 0.2, and every mutual nearest neighbour then has to agree
     config = dataclasses.replace(LoFTRConfig(), thr=0.0)
@@ -85,6 +86,7 @@ def test_match_equals_kornia_loftr(minima_file: Path) -> None:
         assert torch.equal(ours[key], theirs[key]), key
 
 
+@pytest.mark.slow
 def test_precomputed_fixed_features_give_the_same_matches(minima_file: Path) -> None:
     model = load_model(minima_file, config=dataclasses.replace(LoFTRConfig(), thr=0.0))
     image0, image1 = _smooth_pair(1)
@@ -198,6 +200,7 @@ def _train_steps(model: LoFTRModel, steps: int = 3) -> None:
         optimiser.step()
 
 
+@pytest.mark.slow
 def test_default_freeze_keeps_backbone_bit_identical() -> None:
     torch.manual_seed(0)
     model = LoFTRModel()
@@ -301,6 +304,7 @@ def test_padding_equals_kornia_training_branch() -> None:
         assert torch.equal(results[0][key], results[1][key]), key
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_with_float32_outputs() -> None:
     torch.manual_seed(0)
     model = LoFTRModel().train()

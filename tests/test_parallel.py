@@ -37,6 +37,7 @@ def test_share_cores_divides_the_cores_between_workers(monkeypatch: pytest.Monke
         torch.set_num_threads(before[1])
 
 
+@pytest.mark.slow
 def test_each_worker_process_gets_its_share_of_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     workers = 2
     expected = max(1, (os.cpu_count() or 1) // workers)

@@ -194,6 +194,7 @@ def _shown(dom: str) -> list[tuple[str, str]]:
     return [(html.unescape(n), html.unescape(s)) for n, s in rows]
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_page_renders_in_chromium(batch: Path) -> None:
     write_qa_page(batch, progress=False, config=QaConfig(rows_per_page=2))
@@ -213,6 +214,7 @@ def test_page_renders_in_chromium(batch: Path) -> None:
     assert dom.count('src="qa/') == 4  # the two thumbnails of each ok row, as linked files
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_pair_view_in_chromium(batch: Path) -> None:
     write_qa_page(batch, progress=False)
@@ -239,6 +241,7 @@ def test_relative_paths_found_from_another_folder(batch: Path, tmp_path: Path, m
     assert sorted(rows["ok_50"]["p"]) == sorted("cofw") and sorted(rows["refused_5"]["p"]) == sorted("FfMm")
 
 
+@pytest.mark.slow
 def test_pictures_rendered_in_worker_processes(batch: Path) -> None:
     write_qa_page(batch, progress=False, config=QaConfig(workers=2))
     rows = {r["n"]: r for r in _page_rows(batch)}

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -19,6 +21,7 @@ def python_example() -> str:
     return found.group(1)
 
 
+@pytest.mark.slow
 def test_the_python_example_is_short_and_runs(tmp_path: Path) -> None:
     """It registers the bundled pair (trusted), prints the matrix and builds the pictures, from outside the checkout."""
     code = python_example()

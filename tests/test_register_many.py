@@ -82,6 +82,7 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=VARYING).assign(**{f"{c}_file": v for c, v in files.items()})
 
 
+@pytest.mark.slow
 def test_dask_and_a_process_pool_give_the_serial_rows(pairs: list, client: object, tmp_path: Path) -> None:
     serial = vreg_cli.register_many(pairs, "classic", out_dir=tmp_path / "serial")
     assert dict(zip(serial["name"], serial["status"], strict=True)) == {
@@ -111,6 +112,7 @@ def _files_outside(root: Path, out_dir: Path) -> set[Path]:
     return {p for p in root.rglob("*") if out_dir not in p.parents and p != out_dir}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["local", "dask"])
 def test_hostile_names_never_write_outside_the_output_folder(
     engine: str, pairs: list, tmp_path: Path, request: pytest.FixtureRequest
@@ -215,6 +217,7 @@ assert list(frame["status"]) == ["ok"], frame
 """
 
 
+@pytest.mark.slow
 def test_without_dask_a_batch_still_runs_here(pairs: list, tmp_path: Path) -> None:
     fixed, moving, _ = pairs[0]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -240,6 +243,7 @@ class _KillsItsWorker(PairRecord):
         return unpack, (self.name, self.fixed, self.moving)
 
 
+@pytest.mark.slow
 def test_a_task_whose_workers_all_die_is_recorded_as_errors(pairs: list, client: Any, tmp_path: Path) -> None:
     """Dask gives up on a task after its allowed worker deaths (KilledWorker): its pairs become error rows, the other
     pairs finish, and summary.csv still has every pair once. (Runs last: its killed worker is replaced meanwhile.)"""
@@ -258,6 +262,7 @@ def test_a_task_whose_workers_all_die_is_recorded_as_errors(pairs: list, client:
     client.wait_for_workers(2, timeout=60)
 
 
+@pytest.mark.slow
 def test_the_workers_draw_the_qa_pictures_and_the_batch_ends_with_its_page(
     pairs: list, client: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -423,6 +423,7 @@ def test_prepare_killed_leaves_no_stale_temporary_after_the_next_run(tmp_path: P
 # --- batch register: append, interrupt, resume, exit code -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_batch_register_sigint_then_resume(tmp_path: Path) -> None:
     names = [f"p{k}" for k in range(8)]
     pairs = tmp_path / "pairs.csv"
@@ -503,6 +504,7 @@ def _fuzzed_files(folder: Path, seed: int) -> list[Path]:
     return files
 
 
+@pytest.mark.slow
 def test_fuzz_register_and_prepare_exit_2_or_3(tmp_path: Path) -> None:
     start = time.monotonic()
     files = _fuzzed_files(tmp_path / "fuzz", seed=0)

@@ -24,6 +24,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_pseudo_truth_set_agrees_with_the_hand_marked_landmarks(tmp_path: Path) -> None:
     out = tmp_path / "set"
     proc = _run(str(SAMPLE / "fixed.png"), str(SAMPLE / "moving.png"), str(out), "--name", "s", "--copies", "2")
@@ -48,6 +49,7 @@ def test_pseudo_truth_set_user_errors_end_with_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_bench_rough_starts_logs_one_row_per_case(tmp_path: Path) -> None:
     """The rough-start harness end to end on two tiny synthetic CF-FA pairs (identity truth), one bin."""
     import pandas as pd
@@ -112,6 +114,7 @@ def _train_calls(script: str, env: dict[str, str], tmp_path: Path) -> list[dict[
     return [_options(c[1:]) for c in calls if c and c[0] == "train"]
 
 
+@pytest.mark.slow
 def test_training_scripts_share_the_small_recipe(tmp_path: Path) -> None:
     """train_small.sh stage 1 and the ablations' `recipe` run pass one recipe; each other variant changes one thing."""
     for name in ("small/data/train256.h5", "abl/data/train256.h5", "abl/data/holdout256.h5"):
@@ -141,6 +144,7 @@ def test_training_scripts_share_the_small_recipe(tmp_path: Path) -> None:
 HARNESSES = sorted((ROOT / "benchmarks").glob("*.py"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("harness", HARNESSES, ids=[h.stem for h in HARNESSES])
 def test_every_benchmark_harness_has_a_recipe_and_a_help(harness: Path) -> None:
     """Each harness behind a figure of the docs is run by a `just bench-*` recipe and explains itself (--help)."""

@@ -93,6 +93,7 @@ def test_fine_tuning_a_vreg_checkpoint_keeps_its_architecture_and_input(tmp_path
     assert gray.config.input == "gray"
 
 
+@pytest.mark.slow
 def test_from_scratch_run_saves_what_inference_needs(tmp_path):
     # (Whether the small preset learns from scratch is tested in test_small_loftr_learns.py.)
     data = write_synth_h5(tmp_path / "d.h5", n=3, size=64, n_val=1)
@@ -106,6 +107,7 @@ def test_from_scratch_run_saves_what_inference_needs(tmp_path):
     assert saved.config.freeze == ()
 
 
+@pytest.mark.slow
 def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright():
     from vreg_cli.geometry import point_errors
     from vreg_cli.io import read_image, read_landmarks

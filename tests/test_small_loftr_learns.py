@@ -16,6 +16,7 @@ from vreg_cli.training.validation import validate
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.mark.slow
 def test_small_preset_learns_held_out_eyes_from_scratch(tmp_path):
     """120 steps (batch 2, lr 2e-3) from random init on 24 synthetic eyes; validation on 6 other eyes.
 

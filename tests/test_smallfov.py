@@ -121,6 +121,7 @@ def _negatives(eye: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, np.nda
     ]
 
 
+@pytest.mark.slow
 def test_negatives_are_refused(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:
     accepted = []
     for name, fixed, moving in _negatives(eye):

@@ -62,6 +62,7 @@ def _fail_on_call(n: int, exc_or_value):
     return fake
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted_run_and_frozen_modules_stay(files, tmp_path, monkeypatch):
     full = train(_cfg(files, tmp_path / "full"))
     monkeypatch.setattr(loop, "loftr_loss", _fail_on_call(3, KeyboardInterrupt()))
@@ -91,6 +92,7 @@ def test_resume_equals_uninterrupted_run_and_frozen_modules_stay(files, tmp_path
     assert {"optimizer", "scheduler", "step", "rng", "train_config", "metrics"} <= set(saved)
 
 
+@pytest.mark.slow
 def test_step_reads_the_dict_the_forward_returns(files, tmp_path, monkeypatch):
     # DDP with device_ids (CUDA) hands the model's forward a copy of the batch dict, moved to the device: the step
     # must continue with the dict the forward returns (simulated here by a forward that fills a copy)
@@ -99,6 +101,7 @@ def test_step_reads_the_dict_the_forward_returns(files, tmp_path, monkeypatch):
     assert train(_cfg(files, tmp_path / "copy", max_steps=1)).step == 1
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "loftr_loss", _fail_on_call(3, float("nan")))
     with pytest.raises(VregError, match=r"non-finite loss at step 3 .*last\.ckpt \(step 2\) is kept"):
@@ -108,6 +111,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path, monkeypa
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_cli_train_resume_and_refusals(files, tmp_path):
     data, weights = files
     out = tmp_path / "cli"
@@ -141,6 +145,7 @@ def test_cli_train_resume_and_refusals(files, tmp_path):
     assert bad.exit_code == 2 and "weights do not fit this LoFTR model; 1 missing: loftr_fine.layers.0.q_proj" in text
 
 
+@pytest.mark.slow
 def test_random_init_trains_every_module(files, tmp_path):
     data, _ = files
     result = CliRunner().invoke(
@@ -188,6 +193,7 @@ app(sys.argv[1:], prog_name="vreg")
 """
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(files, tmp_path):
     data, weights = files
     out = tmp_path / "ddp"
@@ -214,6 +220,7 @@ def test_ddp_two_processes_gloo(files, tmp_path):
     assert not torch.equal(rank0["loftr_coarse.layers.0.q_proj.weight"], start["loftr_coarse.layers.0.q_proj.weight"])
 
 
+@pytest.mark.slow
 def test_torchrun_with_one_process_joins_a_process_group(files, tmp_path):
     """`torchrun --nproc_per_node 1` (one GPU) still trains through the process group and DDP (NCCL on CUDA, gloo
     here): the backend the users' launcher asks for is exercised even on one device."""
@@ -227,6 +234,7 @@ def test_torchrun_with_one_process_joins_a_process_group(files, tmp_path):
     assert read_checkpoint(tmp_path / "one" / "last.ckpt")["step"] == 1
 
 
+@pytest.mark.slow
 def test_end_to_end_training_beats_untrained_model(tmp_path):
     """80 steps on one synthetic eye (128 px, small affines): validation on new affines of that eye.
 

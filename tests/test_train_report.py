@@ -38,6 +38,7 @@ def run_dir(tmp_path_factory) -> Path:
     return root / "run"
 
 
+@pytest.mark.slow
 def test_two_step_run_writes_curves(run_dir: Path) -> None:
     path = run_dir / CURVES
     assert path.read_bytes()[:4] == b"\x89PNG"
@@ -45,6 +46,7 @@ def test_two_step_run_writes_curves(run_dir: Path) -> None:
     assert (metrics["kind"] == "val").sum() == 1  # the validation that redrew it
 
 
+@pytest.mark.slow
 def test_report_command_writes_a_self_contained_page(run_dir: Path) -> None:
     result = runner.invoke(app, ["report", str(run_dir), "--pairs", "1"])
     assert result.exit_code == 0, result.output

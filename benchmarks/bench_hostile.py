@@ -92,6 +92,23 @@ def _vreg_checkpoint(path: Path, **config: object) -> Path:
     return path
 
 
+def _deep_key(path: Path, depth: int = 300_000) -> Path:
+    """A torch zip checkpoint whose pickle is {((...((),)...),): None}, the key nested ``depth`` deep (written opcode
+    by opcode): torch's weights-only reader crashed the interpreter on it (SIGSEGV) before vreg's walk refused it."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {}}, buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    deep = b"\x80\x02}" + b")" + b"\x85" * depth + b"Ns."
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as out:
+        for info in source.infolist():
+            out.writestr(info.filename, deep if info.filename.endswith("data.pkl") else source.read(info))
+    return path
+
+
 def _laughs(depth: int, width: int) -> list:
     node: list = ["lol"]
     for _ in range(depth):
@@ -123,6 +140,7 @@ def build_cases(work: Path) -> list[tuple[str, list[str], int]]:
          str(_zip_bomb(work / "bomb.ckpt", "archive/data.pkl", 300 << 20))], 2),
         ("checkpoint: billion-laughs model_config (50^6)", [*reg, "--checkpoint", str(work / "laughs.ckpt")], 2),
         ("checkpoint: model_config initial_dim=1e9", [*reg, "--checkpoint", str(work / "dims.ckpt")], 2),
+        ("checkpoint: state-dict key nested 300,000 deep", [*reg, "--weights", str(work / "deep.ckpt")], 2),
         ("image: PNG header claims 100000x100000", ["register", str(FIXED),
          str(_png(work / "huge.png", 100_000, 100_000)), "-o", out], 2),
         ("image: 2.6 MB PNG of 30000x30000 RGB", ["register", str(FIXED),
@@ -177,6 +195,7 @@ def main() -> None:
         sys.path.insert(0, str(REPO))
         _vreg_checkpoint(args.write_checkpoints / "laughs.ckpt", coarse_layer_names=_laughs(6, 50))
         _vreg_checkpoint(args.write_checkpoints / "dims.ckpt", initial_dim=10**9)
+        _deep_key(args.write_checkpoints / "deep.ckpt")
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)

@@ -32,6 +32,9 @@ from vreg_cli.errors import VregError
 
 #: largest ``data.pkl`` of a checkpoint (the bundled LoFTR's is 21 889 bytes)
 MAX_PICKLE_BYTES = 64 * 2**20
+#: deepest nesting of the objects in a checkpoint's pickle, checked before torch reads it (the bundled LoFTR's and a
+#: training checkpoint's: 6); a pickle nested 300,000 deep crashed the interpreter while it was unpickled
+MAX_PICKLE_DEPTH = 64
 #: largest single member of a checkpoint zip (one tensor record; the bundled LoFTR's largest is 589 824 bytes)
 MAX_CHECKPOINT_MEMBER_BYTES = 2 * 2**30
 #: largest (sum of the members' sizes) / (file size) of a checkpoint zip; torch writes records uncompressed (the

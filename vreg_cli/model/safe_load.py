@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from vreg_cli.errors import VregError
-from vreg_cli.limits import MAX_PICKLE_BYTES, check_checkpoint_zip
+from vreg_cli.limits import MAX_PICKLE_BYTES, MAX_PICKLE_DEPTH, check_checkpoint_zip
+from vreg_cli.model.pickle_depth import PickleTooDeep, pickle_depth
 from vreg_cli.ui import warn
 
 #: modules whose globals in a checkpoint can only be a code-execution payload: the file is refused
@@ -71,8 +72,12 @@ def read_checkpoint(path: str | Path) -> Any:
         try:
             with zipfile.ZipFile(path) as archive:
                 check_checkpoint_zip(path, archive)
+                pickles = [archive.read(n) for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise VregError(f"{path}: corrupt checkpoint ({_short(exc)})") from None
+        _check_nesting(path, pickles)
+    else:
+        _check_legacy_nesting(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -98,6 +103,39 @@ def read_checkpoint(path: str | Path) -> Any:
             "does not unpickle) or is corrupt; re-save its state_dict with a current torch in an environment you trust"
         )
     raise VregError(f"{path}: not a PyTorch checkpoint (unrecognised content)")
+
+
+def _check_nesting(path: Path, pickles: list[bytes]) -> None:
+    """Refuse a checkpoint whose pickle nests objects deeper than MAX_PICKLE_DEPTH, before torch unpickles it (a
+    deeply nested key crashes the interpreter there: C recursion, SIGSEGV)."""
+    for data in pickles:
+        try:
+            pickle_depth(data, MAX_PICKLE_DEPTH)
+        except PickleTooDeep:
+            raise _too_deep(path) from None
+        except ValueError as exc:
+            raise VregError(f"{path}: corrupt checkpoint (its pickle: {_short(exc)})") from None
+
+
+def _too_deep(path: Path) -> VregError:
+    return VregError(
+        f"{path}: its pickle nests objects more than {MAX_PICKLE_DEPTH} deep (vreg_cli.limits.MAX_PICKLE_DEPTH; a "
+        "checkpoint nests 6); refused before reading it"
+    )
+
+
+def _check_legacy_nesting(path: Path) -> None:
+    """The nesting check for an old (pre-1.6, non-zip) torch file: a row of pickles (magic number, protocol, system
+    info, the object, its storage keys) followed by raw storage bytes. Each pickle is walked up to its STOP; the walk
+    ends at the first thing that is not a pickle (the raw bytes, or a file that is no torch file: diagnosed later)."""
+    with path.open("rb") as f:
+        for _ in range(5):
+            try:
+                pickle_depth(f, MAX_PICKLE_DEPTH)
+            except PickleTooDeep:
+                raise _too_deep(path) from None
+            except (ValueError, OSError):
+                return
 
 
 class _Placeholder:

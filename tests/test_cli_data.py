@@ -104,3 +104,34 @@ def test_help_lists_data_commands() -> None:
     assert r.exit_code == 0
     for name in ("synth", "prepare", "info"):
         assert name in r.output
+
+
+def test_sample_copies_the_bundled_pair_as_a_one_pair_folder(tmp_path: Path) -> None:
+    from vreg_cli.paths import SAMPLE_DIR
+
+    target = tmp_path / "pairs" / "sample"
+    done = runner.invoke(app, ["sample", str(target)])
+    assert done.exit_code == 0, done.output
+    for name in ("fixed.png", "moving.png", "landmarks.csv"):
+        assert (target / name).read_bytes() == (SAMPLE_DIR / name).read_bytes()
+    again = runner.invoke(app, ["sample", str(target)])
+    assert again.exit_code == 2 and "use --force" in again.output
+    assert runner.invoke(app, ["sample", str(target), "--force"]).exit_code == 0
+    # the folder is a --pairs-dir in the default layout, as docs/benchmarking.md runs it
+    from vreg_cli.data.pairs import find_pairs
+
+    records, bad = find_pairs(target.parent)
+    assert [r.name for r in records] == ["sample"] and not bad
+
+
+def test_synth_file_names_state_the_size_they_have(tmp_path: Path) -> None:
+    """The fives-generated layout's first CF name says 512 px: other sizes take its plain candidate."""
+    from vreg_cli.data.layouts import load_layout
+
+    spec = load_layout("fives-generated")
+    assert spec.output_paths("1_A", 512)["cf"] == "1_A/1_A_cf_512.png"
+    assert spec.output_paths("1_A", 128)["cf"] == "1_A/1_A_cf.png"
+    assert spec.output_paths("1_A", 128)["fa"] == "1_A/1_A_fa_gen.png"
+    done = runner.invoke(app, ["synth", str(tmp_path / "s"), "--n", "1", "--size", "64"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "s" / "1_A" / "1_A_cf.png").is_file() and not list((tmp_path / "s").rglob("*_512.png"))

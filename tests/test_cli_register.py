@@ -99,6 +99,7 @@ def test_untrusted_result_force_output_and_allow_mirror(tmp_path: Path, monkeypa
     out = tmp_path / "out.png"
     result = invoke("register", img, img, "-o", out, "--working-size", 200)
     assert result.exit_code == 3 and "mirror" in result.output and not out.exists()
+    assert result.output.splitlines()[-1].startswith("refused: untrusted result") and "error:" not in result.output
     result = invoke("register", img, img, "-o", out, "--working-size", 200, "--force-output")
     assert result.exit_code == 3 and out.exists()
     out.unlink()
@@ -148,6 +149,7 @@ def test_batch_with_one_bad_pair(tmp_path: Path) -> None:
         "register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--overlay", "x", "--resume"
     )
     assert same.exit_code == 2 and "1 of 2 pairs errored" in same.output  # only the bad pair ran again
+    assert "resume: kept 1 finished pair(s)" in same.output and "registering 1" in same.output.replace("\n", " ")
 
 
 def test_batch_pairs_dir_with_landmarks(tmp_path: Path) -> None:

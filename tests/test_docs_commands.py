@@ -130,3 +130,14 @@ def test_the_method_table_lists_the_registry() -> None:
     table = page.split("| method | what it is |", 1)[1].split("\n\n", 1)[0]
     rows = re.findall(r"^\| `([a-z_]+)`", table, flags=re.M)
     assert sorted(rows) == sorted(METHODS), rows
+
+
+@pytest.mark.parametrize("command", ["register", "match", "benchmark", "train", "synth", "prepare", "qa", "sample"])
+def test_help_is_readable_at_80_columns(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Help wraps at 80 columns: no option text or default is cut with an ellipsis."""
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output, [line for line in result.output.splitlines() if "…" in line]

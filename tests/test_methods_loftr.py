@@ -542,6 +542,6 @@ def test_cli_register_with_a_checkpoint_refuses_matches_that_agree_on_nothing(
     monkeypatch.setattr(LoFTRModel, "match", random_matches)
     result = CliRunner().invoke(app, ["register", *args, "-o", str(tmp_path / "o.png")])
     assert result.exit_code == 3, result.output
-    assert "error:" in result.output  # one line saying why, not a traceback
+    assert "refused:" in result.output and "error:" not in result.output  # a refusal, in one line, no traceback
     assert not (tmp_path / "o.png").exists()
     assert result.exception is None or isinstance(result.exception, SystemExit)

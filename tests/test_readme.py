@@ -33,7 +33,8 @@ def test_the_python_example_is_short_and_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     first = proc.stdout.split()
-    assert first[0] == "True", proc.stdout  # reg.ok of the bundled pair
+    assert first[0] == "True" and "trusted" in proc.stdout, proc.stdout  # reg.ok of the bundled pair
+    assert "  " not in proc.stdout.splitlines()[0], proc.stdout  # no empty field printed as a double space
     assert "deg" in proc.stdout and "[[" in proc.stdout  # the rotation and the (3, 3) matrix were printed
 
 

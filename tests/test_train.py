@@ -122,6 +122,7 @@ def test_cli_train_resume_and_refusals(files, tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "trainable" in result.output and (out / "config.json").is_file() and (out / "best.ckpt").is_file()
+    assert f"next: vreg report {out}" in " ".join(result.output.split())  # the run says where to look next
     assert read_checkpoint(out / "last.ckpt")["train_config"]["loss"]["vessel_eps"] == 0.1
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "--resume" in again.output

@@ -86,6 +86,14 @@ def run_batch(
     kept = list(first.values())
     done = {r["name"] for r in kept}
     todo = [r for r in records if r.name not in done]
+    if resume:
+        from vreg_cli.ui import stdout
+
+        stdout.print(
+            f"resume: kept {len(kept)} finished pair(s) of {summary}, registering {len(todo)} "
+            "(errored pairs are tried again)",
+            soft_wrap=True,
+        )
     rows: list[dict[str, Any]] = list(kept)
     log = SummaryLog(summary, kept)
     try:

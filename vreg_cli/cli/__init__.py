@@ -28,7 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_errors(fn: F) -> F:
-    """Turn a VregError into one red line and its exit code instead of a traceback."""
+    """Turn a VregError into one line and its exit code instead of a traceback: ``error:`` (red) for bad input,
+    ``refused:`` (yellow) for a result vreg does not trust (exit 3: a refusal is an answer, not a failure)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,7 +38,8 @@ def user_errors(fn: F) -> F:
         except VregError as exc:
             # soft_wrap: never break the one-line message (file paths stay copyable and greppable); escaped: a
             # message's brackets ('vreg-cli[dask]', a path 'scan[1].png') are text, not rich markup
-            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            label = "[bold yellow]refused:[/]" if exc.exit_code == 3 else "[bold red]error:[/]"
+            console.print(f"{label} {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]")
@@ -60,9 +62,11 @@ def field_default(owner: type, name: str) -> Any:
 
 
 def show_default(value: Any) -> str:
-    """A default as the option is typed: sequences comma-separated ('0.8,1.25'), floats without a trailing '.0'."""
+    """A default as the option is typed: sequences comma-separated ('0.8,1.25'; a long one with a space after each
+    comma, so that `--help` wraps it at 80 columns instead of cutting it), floats without a trailing '.0'."""
     if isinstance(value, (tuple, list)):
-        return ",".join(show_default(v) for v in value)
+        text = ",".join(show_default(v) for v in value)
+        return text.replace(",", ", ") if len(text) > 18 else text
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -51,8 +51,8 @@ def benchmark(
         typer.Option(
             "--method",
             "-m",
-            help=f"Method spec, repeatable: {' | '.join(METHODS)}, with options (loftr:weights=A.ckpt), or "
-            "label=spec (e.g. mine=loftr:checkpoint=runs/x/best.ckpt).",
+            help=f"Method spec, repeatable: {' | '.join(METHODS)}, with options after a colon "
+            "(loftr:weights=A), or labelled: mine=SPEC (the label names it in the reports).",
         ),
     ] = None,  # fmt: skip
     data: Annotated[Path | None, typer.Option(help="Prepared HDF5 file (synthetic ground truth).")] = None,
@@ -82,7 +82,7 @@ def benchmark(
     protocol: Annotated[
         str,
         typer.Option(
-            help=f"Cases: {PROTOCOLS[0]} (whole moving image, --scale-jitter/--shift-jitter) | {PROTOCOLS[1]} "
+            help=f"Cases: {PROTOCOLS[0]} (whole moving image, --scale-jitter and --shift-jitter) | {PROTOCOLS[1]} "
             f"(zoomed-in window {_ZOOM}x, degraded: the CF-OCT en-face regime)."
         ),
     ] = field_default(CaseConfig, "protocol"),

@@ -119,3 +119,26 @@ def info(path: Annotated[Path, typer.Argument(help="A vreg HDF5 file.")]) -> Non
         if key not in ("size", "modalities"):
             table.add_row(f"attr {key}", str(d["attrs"][key]))
     stdout.print(table)
+
+
+@app.command()
+@user_errors
+def sample(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to copy the pair into (created if needed).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the files if they are there.")] = False,
+) -> None:
+    """Copy the bundled real CF-FA pair (fixed.png, moving.png, landmarks.csv with 20 hand-marked points) into a folder.
+
+    The folder is then a one-pair `--pairs-dir` for `vreg benchmark` and `vreg register`, in the default layout.
+    """
+    from vreg_cli.paths import SAMPLE_DIR, atomic_output, output_group
+
+    names = ("fixed.png", "moving.png", "landmarks.csv")
+    with output_group():
+        for name in names:
+            with atomic_output(out_dir / name, force=force) as tmp:
+                tmp.write_bytes((SAMPLE_DIR / name).read_bytes())
+    stdout.print(f"copied the bundled CF-FA pair to {out_dir}: {', '.join(names)}", soft_wrap=True)
+    stdout.print(
+        f"next: vreg register {out_dir / 'fixed.png'} {out_dir / 'moving.png'} -o registered.png", soft_wrap=True
+    )

@@ -19,7 +19,7 @@ MethodOpt = Annotated[
     typer.Option(
         "--method",
         help=f"{' | '.join(METHODS)}, or a spec with options such as classic:angle_step=6 or "
-        "loftr:weights=A,prealign=none (`vreg methods` lists every option).",
+        "loftr:prealign=none (`vreg methods` lists every option).",
     ),
 ]
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="LoFTR weights (MINIMA/LoFTR release file).")]
@@ -77,6 +77,8 @@ def _table(rows: dict[str, str]) -> None:
     from vreg_cli.ui import stdout
 
     table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # long paths (weights, outputs) wrap at 80 columns instead of being cut
     for key, value in rows.items():
         table.add_row(f"[bold]{key}[/]", value)
     stdout.print(table)
@@ -121,7 +123,12 @@ def register(
     checkerboard: Annotated[Path | None, typer.Option("--checkerboard", help="Fixed/warped tiles PNG.")] = None,
     overlay: Annotated[Path | None, typer.Option("--overlay", help="Fixed magenta, warped green PNG.")] = None,
     matches: Annotated[Path | None, typer.Option("--matches", help="Inlier (green) / outlier (red) matches.")] = None,
-    landmarks: Annotated[Path | None, typer.Option("--landmarks", help="CSV x_fixed,y_fixed,x_moving,y_moving")] = None,
+    landmarks: Annotated[
+        Path | None,
+        typer.Option(
+            "--landmarks", help="CSV of landmarks, columns x_fixed, y_fixed, x_moving, y_moving: prints the errors."
+        ),
+    ] = None,
     force_output: Annotated[bool, typer.Option("--force-output", help="Write outputs even when untrusted.")] = False,
     max_rotation: RotOpt = None,
     scale_range: ScaleOpt = None,

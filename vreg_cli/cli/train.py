@@ -321,4 +321,11 @@ def train(
     summary = f"done: step {result.step}, checkpoints in {result.run_dir}"
     if val:
         summary += f" (val precision {val['val_precision']:.3f}, success {val['val_success']:.3f})"
-    console.print(summary)
+    console.print(summary, soft_wrap=True)
+    best = Path(result.run_dir) / "best.ckpt"
+    use = best if best.is_file() else Path(result.run_dir) / "last.ckpt"
+    console.print(
+        f"next: vreg report {result.run_dir}  (curves, freeze table, validation matches in report.html); "
+        f"vreg register CF MOVING -o OUT --checkpoint {use}",
+        soft_wrap=True,
+    )

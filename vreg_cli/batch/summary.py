@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreg_cli.batch.settings import SUMMARY_COLUMNS
-from vreg_cli.csvlog import read_csv_log
-from vreg_cli.errors import VregError
-from vreg_cli.paths import atomic_output
+from vreg_cli.csvlog import CsvLog, read_log, write_log
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,12 +14,7 @@ if TYPE_CHECKING:
 
 def read_summary(path: Path) -> list[dict[str, str]]:
     """The complete rows of a batch summary.csv of this version; [] when there is none."""
-    if not path.is_file():
-        return []
-    header, rows = read_csv_log(path, "batch summary")
-    if header != SUMMARY_COLUMNS:
-        raise VregError(f"{path}: not a batch summary.csv of this vreg version; use another --out-dir")
-    return rows
+    return read_log(path, SUMMARY_COLUMNS, "batch summary.csv", "use another --out-dir")
 
 
 class SummaryLog:
@@ -36,27 +27,21 @@ class SummaryLog:
     def __init__(self, path: Path, rows: list[dict[str, Any]]) -> None:
         """Start the file with ``rows`` (atomically: header + the rows kept from an earlier run), then append."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+        write_log(path, SUMMARY_COLUMNS, rows)
         self.names: set[str] = {str(r["name"]) for r in rows}
-        self._fh = path.open("a", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+        self._log = CsvLog(path, SUMMARY_COLUMNS)
 
     def append(self, row: dict[str, Any]) -> bool:
         """Write ``row`` now unless a row of its pair (same name) is already there; True when it was written."""
         name = str(row["name"])
         if name in self.names:
             return False
-        self._writer.writerow(row)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        self._log.write([row])
         self.names.add(name)
         return True
 
     def close(self) -> None:
-        self._fh.close()
+        self._log.close()
 
 
 def summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -4,58 +4,28 @@ nothing done; ``--resume`` reads it back (tolerating a torn last line) and skips
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from vreg_cli.benchmark.evaluate import COLUMNS
-from vreg_cli.csvlog import read_csv_log
-from vreg_cli.errors import VregError
-from vreg_cli.paths import atomic_output
+from vreg_cli.csvlog import CsvLog, read_log, write_log
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     """The complete rows of a cases.csv (a row with the wrong number of fields, e.g. torn by a crash, is dropped)."""
-    if not path.is_file():
-        return []
-    header, rows = read_csv_log(path, "benchmark cases")
-    if header != COLUMNS:
-        raise VregError(f"{path}: not a cases.csv of this vreg version (columns differ); use a new --out or --force")
-    return rows
+    return read_log(path, COLUMNS, "cases.csv", "use a new --out or --force")
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite the whole file atomically (header + rows)."""
-    with atomic_output(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_log(path, COLUMNS, rows)
 
 
-class CaseLog:
-    """Append rows to cases.csv, flushed to disk one by one."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh = path.open("a", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._fh, fieldnames=COLUMNS, extrasaction="ignore")
-
-    def append(self, rows: list[dict[str, Any]]) -> None:
-        self._writer.writerows(rows)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def __enter__(self) -> CaseLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def case_log(path: Path) -> CsvLog:
+    """cases.csv opened for appending rows, each flushed to disk at once."""
+    return CsvLog(path, COLUMNS)
 
 
 def load_frame(rows: list[dict[str, str]]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from vreg_cli.benchmark.caselog import CaseLog, load_frame, read_rows, write_rows
+from vreg_cli.benchmark.caselog import case_log, load_frame, read_rows, write_rows
 from vreg_cli.benchmark.cases import CaseSpec
 from vreg_cli.benchmark.config import BenchmarkSettings
 from vreg_cli.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
@@ -143,11 +143,11 @@ def run_benchmark(
     tasks = [(s, [e.label for e in entries if (e.label, s.case_id) not in done]) for s in specs]
     tasks = [(s, labels) for s, labels in tasks if labels]
     total = sum(len(labels) for _, labels in tasks)
-    with CaseLog(out_dir / "cases.csv") as log, progress() as bar:
+    with case_log(out_dir / "cases.csv") as log, progress() as bar:
         task_id = bar.add_task("benchmark", total=total)
         if settings.workers <= 1:
             for spec, labels in tasks:
-                log.append(evaluate_case(ctx, spec, labels))
+                log.write(evaluate_case(ctx, spec, labels))
                 bar.advance(task_id, len(labels))
         else:
             with process_pool(settings.workers) as pool:
@@ -157,7 +157,7 @@ def run_benchmark(
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for fut in finished:
                             rows = fut.result()
-                            log.append(rows)
+                            log.write(rows)
                             bar.advance(task_id, len(rows))
                 except BaseException:
                     # Rows already appended stay; queued cases are dropped so --resume redoes only those.

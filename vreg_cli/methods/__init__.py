@@ -4,8 +4,9 @@ that importing one method module (or ``vreg_cli.methods.base``) does not load ev
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vreg_cli.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from vreg_cli.methods.base import Matches, Method
@@ -45,9 +46,4 @@ __all__ = [
 ]  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'vreg_cli.methods' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

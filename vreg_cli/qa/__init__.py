@@ -6,14 +6,8 @@ Exported lazily: ``vreg_cli.qa.config`` (read by the command line for its defaul
 
 from __future__ import annotations
 
-from typing import Any
+from vreg_cli.lazy import lazy_exports
 
 __all__ = ["write_qa_page"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "write_qa_page":
-        from vreg_cli.qa.page import write_qa_page
-
-        return write_qa_page
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"write_qa_page": "vreg_cli.qa.page"}, globals())

@@ -28,16 +28,19 @@ from pathlib import Path
 
 
 def _data_specs_dir() -> Path:
-    """The bundled ``data_specs`` folder as a real directory.
+    """The bundled ``data_specs`` folder of the ``vreg_cli`` that is running, as a real directory.
 
-    Installed (wheel or editable) it is the subpackage ``vreg_cli.data_specs``; a checkout put on ``sys.path`` by hand,
-    without an install, reads the top-level ``data_specs/`` beside the package. From a zip import
-    :func:`importlib.resources.as_file` extracts it once into a temporary folder that lives until the interpreter exits.
+    A wheel installs it inside the package (``vreg_cli/data_specs/``); a checkout (an editable install, or the
+    repository on ``sys.path``) has it beside the package. Both are looked for next to this file first, so that two
+    installs on one machine never mix; otherwise (a zip import) :mod:`importlib.resources` finds the subpackage
+    ``vreg_cli.data_specs`` and :func:`importlib.resources.as_file` extracts it once into a temporary folder that
+    lives until the interpreter exits.
     """
-    try:
-        traversable = files("vreg_cli.data_specs")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "data_specs"
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "data_specs", package.parent / "data_specs"):
+        if (candidate / "__init__.py").is_file():
+            return candidate
+    traversable = files("vreg_cli.data_specs")
     if isinstance(traversable, Path):
         return traversable
     stack = contextlib.ExitStack()

@@ -81,7 +81,7 @@ def write_synth_dataset(
 
     def one(k: int) -> None:
         triplet = make_triplet(np.random.default_rng([seed, k]), size=size, vessels=vessels)
-        for name, rel in spec.output_paths(ids[k], size).items():
+        for name, rel in spec.output_paths(ids[k]).items():
             img = triplet[name]
             write_image(out / rel, img.astype(np.uint8) * 255 if img.dtype == bool else img)
             written.append(out / rel)

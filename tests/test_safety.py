@@ -50,8 +50,8 @@ def invoke(*args: object, env: dict[str, str] | None = None):
 
 
 def one_error_line(result) -> str:
-    """The single 'error:' line of a failed command (asserting there is exactly one)."""
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    """The single 'error:' line of a failed command, or 'refused:' line of a refusal (exit 3); exactly one."""
+    lines = [line for line in result.output.splitlines() if line.startswith(("error:", "refused:"))]
     assert len(lines) == 1, result.output
     return lines[0]
 

@@ -2,8 +2,7 @@
 
 The bundled files (layout specs, the HDF5 schema, DRIVE masks, the sample pair, the bundled LoFTR) sit in the
 repository's top-level ``data_specs/`` folder, which installs as the subpackage ``vreg_cli.data_specs``: a wheel
-carries it inside the package, an editable install maps it to the checkout's folder. It is found with
-:mod:`importlib.resources`.
+carries it inside the package, a checkout has it beside the package (:func:`_data_specs_dir` says which is used).
 
 Temporary files are named ``.<target name>.vreg-<pid>@<host>-<random>.tmp<suffix>`` beside their target (``<host>``:
 a tag of this machine's name). A process killed before it could remove its own (SIGKILL, power loss) leaves one

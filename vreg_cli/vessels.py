@@ -123,8 +123,8 @@ def vessel_map(
 ) -> VesselMap:
     """Polarity-free vessel map of a retinal image (any modality), at the image's own size.
 
-    img: (H, W) or (H, W, 3) uint8. Sigmas are in pixels of this image; ``ClassicOptions.vessel_map`` owns the
-    settings (stated at 640 px and scaled to the image).
+    img: (H, W) or (H, W, 3) uint8. Sigmas are in pixels of this image; :class:`VesselSettings` owns the
+    settings (stated at 640 px and scaled to the image with ``at_side``).
     The response is divided by its local RMS (Gaussian window ``norm_sigma``) so that contrast differences between
     regions and modalities do not matter, then squashed to [0, 1].
     """

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,14 +118,19 @@ def register_many(
     if not records and not skipped:
         raise InputError("pairs: no pairs given")
     settings = BatchSettings(method, context, out, tuple(pictures), force_output, qa_page=qa_page)
-    bad = list(skipped)
+    with _connected(scheduler, client) as cluster:
+        return run_batch(records, settings, out / "summary.csv", list(skipped), workers, resume, cluster, chunk_size)
+
+
+@contextlib.contextmanager
+def _connected(scheduler: str | None, client: Client | None) -> Iterator[Client | None]:
+    """The client to run on: one connected to ``scheduler`` for the batch (closed after it), else ``client``."""
     if scheduler is None:
-        return run_batch(records, settings, out / "summary.csv", bad, workers, resume, client, chunk_size)
+        yield client
+        return
     from vreg_cli.batch.dask_engine import connect
     from vreg_cli.ui import stdout
 
     with connect(scheduler) as remote:
         stdout.print(f"Dask scheduler {scheduler}: {len(remote.nthreads())} workers")
-        return run_batch(
-            records, settings, out / "summary.csv", bad, resume=resume, client=remote, chunk_size=chunk_size
-        )
+        yield remote

@@ -43,7 +43,7 @@ def batch_register(
 
         source, bad = find_pairs(pairs_dir, layout, skip_bad=True)
     frame = register_many(
-        source, spec, out_dir=out_dir, scheduler=scheduler, workers=workers if scheduler is None else None,
+        source, spec, out_dir=out_dir, scheduler=scheduler, workers=workers,
         resume=resume, chunk_size=chunk_size, pictures=pictures, force_output=force_output, qa_page=qa_page,
         skipped=bad, context=context,
     )  # fmt: skip

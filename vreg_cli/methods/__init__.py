@@ -16,7 +16,6 @@ if TYPE_CHECKING:
         MethodInfo,
         build_method,
         configured_weights,
-        method_names,
         parse_spec,
         resolve_spec,
         spec_with_option,
@@ -32,7 +31,6 @@ _EXPORTS = {
             "MethodInfo",
             "build_method",
             "configured_weights",
-            "method_names",
             "parse_spec",
             "resolve_spec",
             "spec_with_option",
@@ -41,7 +39,7 @@ _EXPORTS = {
     ),
 }
 __all__ = [
-    "METHODS", "BuiltMethod", "Matches", "Method", "MethodInfo", "build_method", "configured_weights", "method_names",
+    "METHODS", "BuiltMethod", "Matches", "Method", "MethodInfo", "build_method", "configured_weights",
     "parse_spec", "resolve_spec", "spec_with_option",
 ]  # fmt: skip
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from vreg_cli.methods.base import Method
 
 __all__ = [
-    "METHODS", "BuiltMethod", "MethodInfo", "build_method", "configured_weights", "method_names", "parse_spec",
+    "METHODS", "BuiltMethod", "MethodInfo", "build_method", "configured_weights", "parse_spec",
     "resolve_spec", "spec_with_option",
 ]  # fmt: skip
 
@@ -99,11 +99,6 @@ METHODS: dict[str, MethodInfo] = {
 }
 
 
-def method_names() -> tuple[str, ...]:
-    """The registered method names, in the registry's order."""
-    return tuple(METHODS)
-
-
 class BuiltMethod(NamedTuple):
     """What :func:`build_method` returns: the method and a one-line reason it was chosen (e.g. for ``auto``)."""
 
@@ -166,8 +161,8 @@ def spec_with_option(spec: str, key: str, value: str, *, flag: str) -> str:
     ``flag`` when the method the spec resolves to has no such option (``auto`` with weights resolves to loftr)."""
     name, options = parse_spec(spec)
     resolved = resolve_spec(f"{name}:{key}={value}")[0] if name == "auto" else name
-    takes = [m.name for m in METHODS.values() if any(o.name == key for o in m.options)]
     if not any(o.name == key for o in METHODS[resolved].options):
+        takes = [m.name for m in METHODS.values() if any(o.name == key for o in m.options)]
         raise VregError(f"{flag} only applies to {' and '.join(['auto', *takes])}, not {name!r}")
     return f"{name}:" + ",".join(f"{k}={v}" for k, v in {**options, key: value}.items())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,9 +13,6 @@ from vreg_cli.methods.classic.acceptance import doubts, few_patches, weak
 from vreg_cli.methods.classic.options import ClassicOptions, scaled_copy
 from vreg_cli.methods.classic.refine import Refined, Verification, patch_step, refine, verified
 from vreg_cli.methods.classic.search import Hypothesis, Prepared, given_pixels, hypotheses, prepare, resized
-
-if TYPE_CHECKING:
-    pass
 
 
 class ClassicMethod(Method):

@@ -54,6 +54,10 @@ bench-negatives *args:
 bench-working-size *args:
     python3 benchmarks/bench_working_size.py "$@"
 
+# classic's seconds per pair in process, 1 thread, on the dev cases, and its split (extra args: --before DIR to interleave an earlier export, --split, --protocol smallfov, --out FILE)
+bench-classic-speed *args:
+    python3 benchmarks/bench_classic_speed.py "$@"
+
 # Training-step cost, default frozen policy vs --freeze none (512 px, batch 1; CPU and CUDA when present)
 bench-train *args:
     python3 benchmarks/bench_train.py "$@"

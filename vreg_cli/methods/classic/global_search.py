@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vreg_cli.geometry import resize_image, rotation_matrix, translation_matrix
+from vreg_cli.geometry import resize_image
 
 
 @dataclass(frozen=True)
@@ -77,41 +77,69 @@ class _Correlator:
         canvas[self.off[1] : self.off[1] + hf, self.off[0] : self.off[0] + wf] = f_map
         # Real DFTs in OpenCV's packed (CCS) layout: half the work of complex ones, and mulSpectrums accepts them.
         self.f_hat = cv2.dft(canvas)
-        self.f2 = canvas * canvas
+        f2 = canvas * canvas
+        self.f2_tiled = np.tile(f2, (2, 2))  # a circular shift of the squared canvas is a slice of this
         self.f_energy = float((f_map**2).sum())
         self.c_m = ((wm - 1) / 2.0, (hm - 1) / 2.0)
 
-    def best(self, angle: float, scale: float) -> tuple[np.ndarray, float]:
-        """Best translation for one rotation/scale. Returns (3x3 moving->fixed at this level, normalised score)."""
-        c, p = (self.p - 1) / 2.0, self.p
-        to_canvas = translation_matrix(c - self.c_m[0], c - self.c_m[1]) @ rotation_matrix(angle, self.c_m, scale)
-        warped = cv2.warpAffine(self.moving, to_canvas[:2], (p, p), flags=cv2.INTER_LINEAR)
-        score = _xcorr(self.f_hat, cv2.dft(warped))
-        _, peak, _, (tx, ty) = cv2.minMaxLoc(score)
-        # Fixed energy under the footprint at the peak's shift only: a dot product instead of two more FFTs, over
-        # the footprint's bounding box (the warped valid mask is zero elsewhere).
+    def to_canvas(self, angles: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """(N, 3, 3) matrices that rotate by ANGLES (deg, counter-clockwise as OpenCV's) and scale by SCALES the
+        moving map about its centre onto the canvas centre: ``getRotationMatrix2D`` for N hypotheses at once."""
+        rad = np.deg2rad(np.asarray(angles, np.float64))
+        scales = np.asarray(scales, np.float64)
+        a, b = scales * np.cos(rad), scales * np.sin(rad)
+        (cx, cy), c = self.c_m, (self.p - 1) / 2.0
+        out = np.zeros((len(rad), 3, 3))
+        out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = a, b, (1 - a) * cx - b * cy + (c - cx)
+        out[:, 1, 0], out[:, 1, 1], out[:, 1, 2] = -b, a, b * cx + (1 - a) * cy + (c - cy)
+        out[:, 2, 2] = 1.0
+        return out
+
+    def best(self, angles: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best translation for each of N rotation/scale pairs (ANGLES in degrees, SCALES).
+
+        Returns ((N, 3, 3) moving -> fixed at this level, (N,) normalised scores).
+        """
+        p, (ox, oy) = self.p, self.off
+        mats = self.to_canvas(angles, scales)
         hm, wm = self.m_valid.shape
-        corners = to_canvas[:2] @ np.array([[0, wm - 1, 0, wm - 1], [0, 0, hm - 1, hm - 1], [1, 1, 1, 1]], float)
-        x0, y0 = (max(0, int(math.floor(v)) - 1) for v in corners.min(axis=1))
-        x1, y1 = (min(p, int(math.ceil(v)) + 2) for v in corners.max(axis=1))
-        box = translation_matrix(-x0, -y0) @ to_canvas
-        foot = cv2.warpAffine(self.m_valid, box[:2], (max(1, x1 - x0), max(1, y1 - y0)), flags=cv2.INTER_LINEAR)
-        under = self.f2.take(np.arange(y0 + ty, y0 + ty + foot.shape[0]) % p, axis=0)
-        under = under.take(np.arange(x0 + tx, x0 + tx + foot.shape[1]) % p, axis=1)
-        f_under = max(float((under * foot).sum()), 1e-3 * self.f_energy)
-        m_energy = max(float((warped**2).sum()), 1e-12)
-        # a blank fixed vessel map has no energy: score 0 instead of dividing by zero
-        norm = max(math.sqrt(math.sqrt(f_under * self.f_energy) * m_energy), 1e-12)
-        # Sub-pixel peak by a parabola through the neighbours (circular indices); the norm is a constant here.
-        left, right = score[ty, (tx - 1) % p], score[ty, (tx + 1) % p]
-        u, d = score[(ty - 1) % p, tx], score[(ty + 1) % p, tx]
-        dx = 0.5 * (left - right) / (left - 2 * peak + right) if (left - 2 * peak + right) < 0 else 0.0
-        dy = 0.5 * (u - d) / (u - 2 * peak + d) if (u - 2 * peak + d) < 0 else 0.0
-        sx = (tx + dx + p / 2) % p - p / 2
-        sy = (ty + dy + p / 2) % p - p / 2
-        # canvas(fixed) = canvas(moving warped) + shift, fixed = canvas - off
-        mat = translation_matrix(sx - self.off[0], sy - self.off[1]) @ to_canvas
-        return mat, float(peak / norm)
+        corners = mats[:, :2] @ np.array([[0, wm - 1, 0, wm - 1], [0, 0, hm - 1, hm - 1], [1, 1, 1, 1]], float)
+        lo = np.maximum(0, np.floor(corners.min(axis=2)).astype(int) - 1)  # (N, 2) footprint box, x then y
+        hi = np.minimum(p, np.ceil(corners.max(axis=2)).astype(int) + 2)
+        scores, shifts = np.empty(len(mats)), np.empty((len(mats), 2))
+        for k, to_canvas in enumerate(mats):
+            # The warped map and its valid mask are zero outside the footprint's bounding box: warp that box only.
+            (x0, y0), (x1, y1) = lo[k], hi[k]
+            box = to_canvas[:2].copy()
+            box[:, 2] -= (x0, y0)
+            box_wh = (max(1, x1 - x0), max(1, y1 - y0))
+            warped = np.zeros((p, p), np.float32)
+            moved = cv2.warpAffine(self.moving, box, box_wh, flags=cv2.INTER_LINEAR)
+            warped[y0 : y0 + box_wh[1], x0 : x0 + box_wh[0]] = moved
+            corr = _xcorr(self.f_hat, cv2.dft(warped))
+            _, peak, _, (tx, ty) = cv2.minMaxLoc(corr)
+            # Fixed energy under the footprint at the peak's shift only: a dot product instead of two more FFTs,
+            # over the footprint's bounding box; the tiled squared fixed canvas makes the circular shift a slice.
+            foot = cv2.warpAffine(self.m_valid, box, box_wh, flags=cv2.INTER_LINEAR)
+            ys, xs = (y0 + ty) % p, (x0 + tx) % p
+            under = self.f2_tiled[ys : ys + foot.shape[0], xs : xs + foot.shape[1]]
+            f_under = max(float(np.einsum("ij,ij->", under, foot)), 1e-3 * self.f_energy)
+            m_energy = max(cv2.norm(moved, cv2.NORM_L2SQR), 1e-12)
+            # a blank fixed vessel map has no energy: score 0 instead of dividing by zero
+            norm = max(math.sqrt(math.sqrt(f_under * self.f_energy) * m_energy), 1e-12)
+            # Sub-pixel peak by a parabola through the neighbours (circular indices); the norm is a constant here.
+            left, right = corr[ty, (tx - 1) % p], corr[ty, (tx + 1) % p]
+            u, d = corr[(ty - 1) % p, tx], corr[(ty + 1) % p, tx]
+            dx = 0.5 * (left - right) / (left - 2 * peak + right) if (left - 2 * peak + right) < 0 else 0.0
+            dy = 0.5 * (u - d) / (u - 2 * peak + d) if (u - 2 * peak + d) < 0 else 0.0
+            shifts[k] = (tx + dx, ty + dy)
+            scores[k] = peak / norm
+        # canvas(fixed) = canvas(moving warped) + shift (circular, so taken in (-p/2, p/2]), fixed = canvas - off
+        shifts = (shifts + p / 2) % p - p / 2
+        out = mats.copy()
+        out[:, 0, 2] += shifts[:, 0] - ox
+        out[:, 1, 2] += shifts[:, 1] - oy
+        return out, scores
 
 
 def _scale_grid(scale_range: tuple[float, float], step: float) -> np.ndarray:
@@ -145,11 +173,12 @@ def global_search(
     n_ang = max(1, int(round(2 * max_rotation / angle_step)))
     angles = np.linspace(-max_rotation, max_rotation, n_ang, endpoint=max_rotation < 180.0)
     scales = _scale_grid(scale_range, scale_step)
-    coarse = [(a, s, *corr.best(a, s)) for a in angles for s in scales]
-    coarse.sort(key=lambda t: -t[3])
+    grid_a, grid_s = (g.ravel() for g in np.meshgrid(angles, scales, indexing="ij"))
+    _, coarse_scores = corr.best(grid_a, grid_s)
+    coarse = sorted(zip(grid_a.tolist(), grid_s.tolist(), coarse_scores.tolist(), strict=True), key=lambda t: -t[2])
     # Non-maximum suppression in (angle, scale) so the kept candidates are distinct hypotheses.
     picked: list[tuple[float, float]] = []
-    for a, s, _, _ in coarse:
+    for a, s, _ in coarse:
         near = any(
             abs((a - pa + 180) % 360 - 180) < 2.5 * angle_step and abs(math.log(s / ps)) < 2.5 * math.log(scale_step)
             for pa, ps in picked
@@ -161,18 +190,16 @@ def global_search(
     factor2 = fine_size / max(long_f, long_m)
     (f_level, s_fixed), (m_level, s_moving) = _prepare(*fixed, factor2, 1.0), _prepare(*moving, factor2, 1.0)
     corr2 = _Correlator(f_level, m_level)
+    # A 3x3 neighbourhood around each coarse optimum, a third of a coarse step apart, all searched in one call.
+    steps = ([-angle_step / 3, 0.0, angle_step / 3], scale_step ** np.array([-1 / 3, 0.0, 1 / 3]))
+    da, ds = (g.ravel() for g in np.meshgrid(*steps, indexing="ij"))  # angle-major, as the coarse grid
+    near_a = np.concatenate([a0 + da for a0, _ in picked])
+    near_s = np.concatenate([s0 * ds for _, s0 in picked])
+    mats, scores = corr2.best(near_a, near_s) if picked else (np.zeros((0, 3, 3)), np.zeros(0))
     out = []
-    for a0, s0 in picked:
-        best = None
-        # A 3x3 neighbourhood around the coarse optimum, a third of a coarse step apart.
-        for da in (-angle_step / 3, 0.0, angle_step / 3):
-            for ds in (scale_step ** (-1 / 3), 1.0, scale_step ** (1 / 3)):
-                mat, sc = corr2.best(a0 + da, s0 * ds)
-                if best is None or sc > best[3]:
-                    best = (a0 + da, s0 * ds, mat, sc)
-        assert best is not None
-        a, s, mat, sc = best
-        working = np.linalg.inv(s_fixed) @ mat @ s_moving  # level matrix -> working pixels, exactly
-        out.append(Candidate(working, float(a), float(s), sc))
+    for k in range(len(picked)):
+        j = 9 * k + int(np.argmax(scores[9 * k : 9 * k + 9]))  # the first of equal scores, as before
+        working = np.linalg.inv(s_fixed) @ mats[j] @ s_moving  # level matrix -> working pixels, exactly
+        out.append(Candidate(working, float(near_a[j]), float(near_s[j]), float(scores[j])))
     out.sort(key=lambda c: -c.score)
     return out

@@ -52,14 +52,18 @@ def _searchable(
     h, w = fixed.strength.shape
     warped = cv2.warpAffine(moving.strength, m[:2], (w, h), flags=cv2.INTER_LINEAR)
     wvalid = cv2.warpAffine(moving.valid.astype(np.uint8), m[:2], (w, h), flags=cv2.INTER_NEAREST) > 0
-    both = (wvalid & fixed.valid).astype(np.float32)
-    # Fraction of valid pixels in every patch-sized box, via an integral image.
-    cover = cv2.boxFilter(both, -1, (patch, patch), normalize=True, borderType=cv2.BORDER_CONSTANT)
-    vessel = cv2.boxFilter((warped > 0.5).astype(np.float32), -1, (patch, patch), borderType=cv2.BORDER_CONSTANT)
     lo = patch // 2 + radius
     ys, xs = np.arange(lo, h - lo, step), np.arange(lo, w - lo, step)
     gy, gx = np.meshgrid(ys, xs, indexing="ij")
-    keep = (cover[gy, gx] >= 0.98) & (vessel[gy, gx] >= min_content)
+    # Valid and vessel pixels in the patch-sized box around each grid centre, from integral images (exact counts;
+    # the centres keep the box inside the image)
+    y0, x0, y1, x1 = gy - patch // 2, gx - patch // 2, gy + (patch - 1) // 2 + 1, gx + (patch - 1) // 2 + 1
+
+    def box_share(mask: np.ndarray) -> np.ndarray:
+        ii = cv2.integral(mask.view(np.uint8))
+        return (ii[y1, x1] - ii[y0, x1] - ii[y1, x0] + ii[y0, x0]) / float(patch * patch)
+
+    keep = (box_share(wvalid & fixed.valid) >= 0.98) & (box_share(warped > 0.5) >= min_content)
     return warped, list(zip(gx[keep].tolist(), gy[keep].tolist(), strict=True))
 
 

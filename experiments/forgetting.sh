@@ -23,7 +23,7 @@ finetune() {  # finetune POLICY: stage 2 of experiments/small_recipe.sh on CF-OC
         vreg train --resume "$run" --max-steps "$STEPS"
     else
         vreg train --data "$DATA" --out "$run" "${SMALL_AUGMENT[@]}" "${SMALL_STAGE2[@]}" --weights "$FROM" \
-            --freeze "$1" --pairs cf-oct --lr "$LR" --max-steps "$STEPS" --val-every "$STEPS" --ckpt-every 50 \
+            --freeze "$1" --modalities cf-oct --lr "$LR" --max-steps "$STEPS" --val-every "$STEPS" --ckpt-every 50 \
             --val-items 32 --workers 0 --seed 3
     fi
 }

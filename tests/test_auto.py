@@ -76,7 +76,9 @@ def test_a_refused_pair_goes_to_loftr_from_classics_rough_start(eye: dict) -> No
 
     def refuse(fixed: np.ndarray, moving: np.ndarray) -> Matches:
         raise RegistrationFailed(
-            "classic: result not trusted (19 inlier patches, 20 % of 95)", global_matrix=rough, global_score=0.4
+            "classic, acceptance: result not trusted (19 inlier patches, 20 % of 95)",
+            global_matrix=rough,
+            global_score=0.4,
         )
 
     auto.classic.match = refuse  # type: ignore[method-assign]
@@ -86,7 +88,7 @@ def test_a_refused_pair_goes_to_loftr_from_classics_rough_start(eye: dict) -> No
     assert len(fake.starts) == 1 and np.allclose(fake.starts[0].matrix, rough) and not fake.starts[0].refined
     assert found.info["produced_by"] == "loftr"
     assert found.info["decision"] == (
-        "auto: classic refused (result not trusted (19 inlier patches, 20 % of 95)); "
+        "auto: classic refused (acceptance: result not trusted (19 inlier patches, 20 % of 95)); "
         "loftr pre-aligned by the classic global estimate: 81 inliers, 31% confirmed"
     )
 
@@ -95,14 +97,18 @@ def test_when_both_refuse_the_reason_names_both(eye: dict) -> None:
     auto = AutoMethod()
 
     def refuse(fixed: np.ndarray, moving: np.ndarray) -> Matches:
-        raise RegistrationFailed("classic: no consistent vessel correspondences found", global_score=0.01)
+        raise RegistrationFailed(
+            "classic, refinement: no hypothesis gives consistent vessel correspondences", global_score=0.01
+        )
 
     auto.classic.match = refuse  # type: ignore[method-assign]
     fake = FakeLoFTR(refuse=True)
     auto._loftr = fake  # type: ignore[assignment]
     reg = register_images(eye["cf"], eye["fa"], auto)
     assert not reg.ok and reg.produced_by == "none"
-    assert reg.reason.startswith("auto: classic refused (no consistent vessel correspondences found); loftr refused")
+    assert reg.reason.startswith(
+        "auto: classic refused (refinement: no hypothesis gives consistent vessel correspondences); loftr refused"
+    )
     assert fake.starts == []  # classic's global score (0.01) was too weak to hand LoFTR as a rough start
 
 

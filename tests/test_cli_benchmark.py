@@ -18,18 +18,6 @@ OUTPUTS = ("cases.csv", "summary.csv", "summary.md", "success_vs_rotation.png")
 
 
 @pytest.fixture(scope="module")
-def tiny_h5(tmp_path_factory) -> Path:
-    """Two synthetic 128 px triplets packed into a vreg HDF5, all in the test split."""
-    from vreg_cli.data.pack import pack
-    from vreg_cli.data.synth import write_synth_dataset
-
-    root = tmp_path_factory.mktemp("h5")
-    write_synth_dataset(root / "src", 2, size=128, seed=0)
-    pack(root / "src", root / "d.h5", size=128, split=(0.0, 0.0, 1.0))
-    return root / "d.h5"
-
-
-@pytest.fixture(scope="module")
 def numbered_dir(tmp_path_factory) -> Path:
     """The bundled real pair in the users' numbered layout (<root>/eye1/p01_01.png, ...)."""
     root = tmp_path_factory.mktemp("numbered")
@@ -52,7 +40,7 @@ def _invoke(*args: str):
 @pytest.mark.slow
 def test_hdf5_mode_with_classic_and_sift(tiny_h5: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    args = ["--data", str(tiny_h5), "--split", "test", "--pairs", "cf-fa,cf-oct", "--bins", "0,90"]
+    args = ["--data", str(tiny_h5), "--split", "test", "--modalities", "cf-fa,cf-oct", "--bins", "0,90"]
     result, text = _invoke(*args, "--method", "classic", "--method", "sift", "--out", str(out))
     assert result.exit_code == 0, text
     assert all((out / name).is_file() for name in OUTPUTS)
@@ -76,7 +64,7 @@ def test_hdf5_mode_with_classic_and_sift(tiny_h5: Path, tmp_path: Path) -> None:
 def test_working_size_and_method_options_reach_the_run(tiny_h5: Path, tmp_path: Path) -> None:
     """--working-size and classic's spec options go into the registration context and into run.json / cases.csv."""
     out = tmp_path / "bench"
-    args = ["--data", str(tiny_h5), "--split", "test", "--pairs", "cf-fa", "--bins", "0", "--working-size", "128"]
+    args = ["--data", str(tiny_h5), "--split", "test", "--modalities", "cf-fa", "--bins", "0", "--working-size", "128"]
     result, text = _invoke(*args, "--method", "classic:angle_step=12", "--out", str(out))
     assert result.exit_code == 0, text
     run = json.loads((out / "run.json").read_text())

@@ -30,7 +30,7 @@ from vreg_cli.training.config import TrainConfig
 #: option -> the config field that owns its default: the option defaults to None ("not given", for --resume) and
 #: shows the field's default in its help
 SHOWN: dict[str, tuple[type, str]] = {
-    "pairs": (TrainConfig, "pairs"),
+    "modalities": (TrainConfig, "pairs"),
     "vessel_eps": (LossConfig, "vessel_eps"),
     "batch_size": (TrainConfig, "batch_size"),
     "grad_accum": (TrainConfig, "grad_accum"),
@@ -58,8 +58,9 @@ DESCRIBED = {
     "max_steps": "max_steps",
     "epochs": "epochs",
 }
-#: options that no config field's default owns: required without --resume, or not part of the config
-UNOWNED = {"data", "out", "resume", "force"}
+#: options that no config field's default owns: required without --resume, or not part of the config (old_pairs:
+#: --modalities' deprecated name, hidden)
+UNOWNED = {"data", "out", "resume", "force", "old_pairs"}
 
 
 def _params(name: str) -> dict[str, Any]:
@@ -145,7 +146,6 @@ OWNED: dict[str, dict[str, tuple[type, str | tuple[str, ...]]]] = {
     "prepare": {name: (PackConfig, name) for name in ("size", "seed", "skip_bad", "force")},
     "benchmark": {
         "split": (SourceConfig, "split"),
-        "pairs": (SourceConfig, "modality_pairs"),
         "pairs_layout": (SourceConfig, "pairs_layout"),
         "skip_bad": (SourceConfig, "skip_bad"),
         "bins": (CaseConfig, "bins"),
@@ -171,7 +171,8 @@ OWNED: dict[str, dict[str, tuple[type, str | tuple[str, ...]]]] = {
 NONE_SHOWN: dict[str, dict[str, tuple[type, str]]] = {
     "synth": {},
     "prepare": {"split": (PackConfig, "split")},  # None: --split-file may be given instead
-    "benchmark": {  # None: the protocol's own (smallfov window options)
+    "benchmark": {  # None: the protocol's own (smallfov window options), or given under the deprecated name
+        "modalities": (SourceConfig, "modality_pairs"),
         "zoom": (CaseConfig, "zoom_range"),
         "gamma": (CaseConfig, "gamma_range"),
         "blur": (CaseConfig, "blur_range"),
@@ -182,7 +183,8 @@ NONE_SHOWN: dict[str, dict[str, tuple[type, str]]] = {
 NOT_OWNED = {
     "synth": {"out_dir"},
     "prepare": {"src", "out", "layout", "split_file"},
-    "benchmark": {"out", "method", "data", "pairs_dir", "report_only"},
+    # old_pairs: --modalities' old name, hidden
+    "benchmark": {"out", "method", "data", "pairs_dir", "report_only", "old_pairs"},
 }
 OWNED_CASES = [(c, o) for c, options in OWNED.items() for o in sorted(options)]
 SHOWN_CASES = [(c, o) for c, options in NONE_SHOWN.items() for o in sorted(options)]

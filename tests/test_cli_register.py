@@ -99,7 +99,10 @@ def test_untrusted_result_force_output_and_allow_mirror(tmp_path: Path, monkeypa
     out = tmp_path / "out.png"
     result = invoke("register", img, img, "-o", out, "--working-size", 200)
     assert result.exit_code == 3 and "mirror" in result.output and not out.exists()
-    assert result.output.splitlines()[-1].startswith("refused: untrusted result") and "error:" not in result.output
+    assert (
+        result.output.splitlines()[-1].startswith("refused: mirror-double, result check:")
+        and "error:" not in result.output
+    )
     result = invoke("register", img, img, "-o", out, "--working-size", 200, "--force-output")
     assert result.exit_code == 3 and out.exists()
     out.unlink()

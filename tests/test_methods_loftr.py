@@ -195,8 +195,16 @@ def test_a_rough_start_needs_more_agreeing_matches_than_classics_registration(ro
     enough = register_pair(fixed, moving, method(refuses, 12))  # the rotation search, well supported
     assert _error(enough.matrix, truth) < 2.0
     need = int(enough.inliers) + 1
-    for rough in (refuses, lambda f, m: Prealignment(near, 1.0)):  # the search, a global estimate
-        with pytest.raises(RegistrationFailed, match="rough start"):
+    # the refusal names the step that decided, and what happened to the pre-aligned attempt before the search
+    decided = {
+        refuses: r"^loftr, rotation search [^:]*: \d+ inlier matches; from a rough start .* needs \d+; before it, "
+        r"the pre-aligned attempt failed: no vessels$",
+        lambda f, m: Prealignment(near, 1.0): r"^loftr, rotation search [^:]*: \d+ inlier matches; .*; before it, "
+        r"the pre-aligned attempt failed: from the classic global estimate, \d+ inlier matches; from a rough start "
+        r"\(not a registration classic trusted\) it needs \d+$",
+    }
+    for rough, line in decided.items():  # the search, a global estimate
+        with pytest.raises(RegistrationFailed, match=line):
             register_pair(fixed, moving, method(rough, need))
     # a start that classic trusted needs only the context's support
     trusted = register_pair(fixed, moving, method(lambda f, m: Prealignment(near, 1.0, refined=True), need))

@@ -40,11 +40,15 @@ def test_the_python_example_is_short_and_runs(tmp_path: Path) -> None:
 
 def test_the_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
     section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert block, "the Quick start lost its command block"
-    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 2, "the Quick start has the CPU block (two commands) and the GPU variant of the first"
+    commands = [line for line in blocks[0].splitlines() if line.strip()]
     assert len(commands) == 2, commands
-    assert commands[0].startswith('pip install -e ".[dev]" && vreg register data_specs/sample/fixed.png')
-    assert commands[1] == 'pip install -e ".[dev]" && just test'
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    cpu_torch = "pip install torch --index-url https://download.pytorch.org/whl/cpu && "
+    assert commands[0].startswith(venv + cpu_torch + 'pip install -e ".[dev]" && vreg register data_specs/sample/')
+    assert commands[1] == "just test"
+    gpu = [line for line in blocks[1].splitlines() if line.strip()]
+    assert gpu == [commands[0].replace(cpu_torch, "")], "the GPU route is the first command without the CPU index"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^just test$", ci, re.MULTILINE), ".ci/run must run the README's test command"

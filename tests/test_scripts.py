@@ -124,7 +124,7 @@ def test_training_scripts_share_the_small_recipe(tmp_path: Path) -> None:
     runs = _train_calls("ablations.sh", {"OUT": str(tmp_path / "abl"), "STEPS": "5", "SEEDS": "0"}, tmp_path)
     by_variant = {Path(r["--out"]).name: r for r in runs}
     assert sorted(by_variant) == ["eps01_s0", "gray_s0", "recipe_s0", "rot180_s0"]
-    recipe = ("--arch", "--input", "--max-rotation", "--scale-range", "--photometric", "--pairs", "--batch-size",
+    recipe = ("--arch", "--input", "--max-rotation", "--scale-range", "--photometric", "--modalities", "--batch-size",
               "--lr", "--max-translation")  # fmt: skip
     assert stage1["--arch"] == "small" and stage1["--input"] == "vessels" and stage1["--max-rotation"] == "20"
     for key in recipe:

@@ -146,7 +146,7 @@ def test_cli_smallfov_protocol_in_hdf5_mode(tmp_path: Path) -> None:
     write_synth_dataset(tmp_path / "src", 1, size=128, seed=0)
     pack(tmp_path / "src", tmp_path / "d.h5", size=128, split=(0.0, 0.0, 1.0))
     out = tmp_path / "bench"
-    args = ["benchmark", "--data", str(tmp_path / "d.h5"), "--pairs", "cf-fa,cf-oct", "--bins", "0,90"]
+    args = ["benchmark", "--data", str(tmp_path / "d.h5"), "--modalities", "cf-fa,cf-oct", "--bins", "0,90"]
     result = CliRunner().invoke(app, [*args, "--protocol", "smallfov", "--method", "sift", "--out", str(out)])
     assert result.exit_code == 0, result.output
     cases = pd.read_csv(out / "cases.csv")

@@ -117,7 +117,7 @@ def test_cli_train_resume_and_refusals(files, tmp_path):
     out = tmp_path / "cli"
     runner = CliRunner()
     args = ["train", "--data", str(data), "--weights", str(weights), "--out", str(out), "--max-steps", "1",
-            "--batch-size", "1", "--workers", "0", "--pairs", "cf-oct", "--val-items", "1",
+            "--batch-size", "1", "--workers", "0", "--modalities", "cf-oct", "--val-items", "1",
             "--vessel-eps", "0.1"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -165,7 +165,7 @@ def test_random_init_trains_every_module(files, tmp_path):
             "0",
             "--val-items",
             "1",
-            "--pairs",
+            "--modalities",
             "cf-fa",
         ],  # fmt: skip
     )

@@ -48,7 +48,7 @@ def test_two_step_run_writes_curves(run_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_report_command_writes_a_self_contained_page(run_dir: Path) -> None:
-    result = runner.invoke(app, ["report", str(run_dir), "--pairs", "1"])
+    result = runner.invoke(app, ["report", str(run_dir), "--examples", "1"])
     assert result.exit_code == 0, result.output
     text = (run_dir / "report.html").read_text()
     links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)

@@ -200,6 +200,24 @@ def _count(value: Any) -> int:
         return 0
 
 
+def refusal_line(method: str, step: str, why: str) -> str:
+    """A refusal's one line, naming who refused and the step that decided: ``"<method>, <step>: <why>"``.
+
+    A method's own refusals name their step themselves (``classic, acceptance: ...``, ``loftr, rotation search 90
+    deg: ...``, ``auto: classic refused (...); loftr refused too (...)``); STEP is "" for those, and METHOD is
+    prefixed only where WHY does not start with it. The registration's own steps after a method's matches are the
+    ``transform fit`` (the context's MAGSAC++) and the ``result check`` (the transform's limits)."""
+    why = why.removeprefix("untrusted result: ")
+    if not step:
+        return why if why.startswith((f"{method}:", f"{method},")) else f"{method}: {why}"
+    return f"{method}, {step}: {why}"
+
+
+def _producer(found: Matches, method: Method) -> str:
+    """The method whose matches these are (``auto`` says which of classic and loftr)."""
+    return str(found.info.get("produced_by", method.name))
+
+
 def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Registration:
     """Register MOVING onto FIXED (uint8 (H, W) or (H, W, 3) at any size) with ``method``.
 
@@ -218,7 +236,8 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
     except RegistrationFailed as exc:  # the method found nothing it trusts
         details = {"produced_by": method.name, **exc.details}  # ``auto`` refusing says "none"
         return Registration(
-            matrix=None, ok=False, reason=str(exc), matches=Matches.empty().flagged(np.zeros(0, bool)),
+            matrix=None, ok=False, reason=refusal_line(method.name, "", str(exc)),
+            matches=Matches.empty().flagged(np.zeros(0, bool)),
             n_matches=_count(details.get("matches")), inliers=_count(details.get("inliers")),
             seconds=time.perf_counter() - start, parts=None, info=details, **common,
         )  # fmt: skip
@@ -226,8 +245,9 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
     try:
         m_work, inliers = context.fit(found, context.working_size)
     except RegistrationFailed as exc:  # too few matches agree on one transform
+        why = refusal_line(_producer(found, method), "transform fit", str(exc))
         return Registration(
-            matrix=None, ok=False, reason=str(exc), matches=original.flagged(np.zeros(len(found), bool)),
+            matrix=None, ok=False, reason=why, matches=original.flagged(np.zeros(len(found), bool)),
             n_matches=len(found), inliers=_count(exc.details.get("inliers")), seconds=time.perf_counter() - start,
             parts=None, info=dict(found.info), **common,
         )  # fmt: skip
@@ -238,7 +258,7 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
         context.check(m_work, moving_hw_w, len(found), n_inliers)
         ok, reason = True, ""
     except RegistrationFailed as exc:
-        ok, reason = False, str(exc)
+        ok, reason = False, refusal_line(_producer(found, method), "result check", str(exc))
     return Registration(
         matrix=m_orig, ok=ok, reason=reason, matches=original.flagged(inliers), n_matches=len(found),
         inliers=n_inliers, seconds=time.perf_counter() - start, parts=linear_parts(m_work, moving_hw_w),

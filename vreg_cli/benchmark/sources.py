@@ -82,7 +82,7 @@ class H5Source:
             fixed, _, moving = p.partition("-")
             if fixed != "cf" or moving not in self.h5.modalities or moving == "cf":
                 raise VregError(
-                    f"--pairs {p!r}: expected cf-<modality> with a modality of {path} ({self.h5.modalities})"
+                    f"--modalities {p!r}: expected cf-<modality> with a modality of {path} ({self.h5.modalities})"
                 )
 
     def describe(self) -> str:

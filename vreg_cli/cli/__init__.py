@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from vreg_cli import __version__
 from vreg_cli.errors import VregError
-from vreg_cli.ui import console
+from vreg_cli.ui import console, warn
 
 app = typer.Typer(
     name="vreg",
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def user_errors(fn: F) -> F:
@@ -76,6 +77,18 @@ def shown_default(owner: type, name: str) -> str:
     """The default of ``owner.name`` as an option's ``show_default`` (click prints it as '[default: ...]'), for the
     options that default to None so that ``--resume`` can tell "not given" from a value."""
     return show_default(field_default(owner, name))
+
+
+def renamed_option(new: str, old: str, value: T | None, old_value: T | None) -> T | None:
+    """The value of option NEW, also accepted under its old name OLD for one release with a deprecation warning
+    (``--pairs`` of ``train`` and ``benchmark`` became ``--modalities``: ``--pairs`` names a CSV of image pairs in
+    ``register``). Giving both is an error."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise VregError(f"give {new} only ({old} is its old name)")
+    warn(f"{old} is deprecated here and goes in the next release: it is {new} now")
+    return old_value
 
 
 def parse_numbers(text: str, option: str, count: tuple[int, ...]) -> tuple[float, ...]:

@@ -16,7 +16,15 @@ from vreg_cli.benchmark.config import (
     SourceConfig,
     Thresholds,
 )
-from vreg_cli.cli import app, field_default, parse_numbers, show_default, shown_default, user_errors
+from vreg_cli.cli import (
+    app,
+    field_default,
+    parse_numbers,
+    renamed_option,
+    show_default,
+    shown_default,
+    user_errors,
+)
 from vreg_cli.cli.register import SizeOpt
 from vreg_cli.context import MODELS, RegistrationContext
 from vreg_cli.errors import VregError
@@ -57,9 +65,14 @@ def benchmark(
     ] = None,  # fmt: skip
     data: Annotated[Path | None, typer.Option(help="Prepared HDF5 file (synthetic ground truth).")] = None,
     split: Annotated[str, typer.Option(help="HDF5 split to use.")] = field_default(SourceConfig, "split"),
-    pairs: Annotated[str, typer.Option(help="HDF5 modality pairs, comma-separated: cf-fa,cf-oct.")] = show_default(
-        field_default(SourceConfig, "modality_pairs")
-    ),
+    modalities: Annotated[
+        str | None,
+        typer.Option(
+            help="HDF5 modality pairs, comma-separated: cf-fa,cf-oct.",
+            show_default=shown_default(SourceConfig, "modality_pairs"),
+        ),
+    ] = None,
+    old_pairs: Annotated[str | None, typer.Option("--pairs", hidden=True)] = None,  # --modalities' name in 0.1.0
     pairs_dir: Annotated[Path | None, typer.Option(help="Folder of real annotated pairs.")] = None,
     pairs_layout: Annotated[
         str, typer.Option(help="Pair layout: landmarks-csv | numbered-pairs | path to a .toml spec.")
@@ -126,6 +139,7 @@ def benchmark(
     """Benchmark registration methods on synthetic (--data) or real annotated (--pairs-dir) pairs per rotation bin."""
     from vreg_cli.benchmark.command import report_only_from_cli, run_from_cli
 
+    modalities = renamed_option("--modalities", "--pairs", modalities, old_pairs)
     if report_only is not None:
         return report_only_from_cli(report_only, report_worst)
     if out is None:
@@ -142,6 +156,10 @@ def benchmark(
     except ValueError:
         raise VregError(f"--bins {bins!r}: expected comma-separated whole degrees") from None
     scale = parse_numbers(scale_jitter, "--scale-jitter", (1, 2))
+    if modalities is None:
+        modality_pairs = field_default(SourceConfig, "modality_pairs")
+    else:
+        modality_pairs = tuple(p for p in modalities.replace(" ", "").split(",") if p)
     success_median, success_max = parse_numbers(success, "--success", (2,))
     acceptable_median, acceptable_max = parse_numbers(acceptable, "--acceptable", (2,))
     run_from_cli(
@@ -149,7 +167,7 @@ def benchmark(
         methods=method or [],
         data=data,
         split=split,
-        modality_pairs=tuple(p for p in pairs.replace(" ", "").split(",") if p),
+        modality_pairs=modality_pairs,
         pairs_dir=pairs_dir,
         pairs_layout=pairs_layout,
         skip_bad=skip_bad,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vreg_cli.cli import app, parse_range, shown_default, user_errors
+from vreg_cli.cli import app, parse_range, renamed_option, shown_default, user_errors
 from vreg_cli.data.augment import AugmentConfig
 from vreg_cli.errors import VregError
 from vreg_cli.model.loss_config import LossConfig
@@ -68,14 +68,15 @@ def train(
             rich_help_panel=_RUN,
         ),
     ] = None,
-    pairs: Annotated[
+    modalities: Annotated[
         str | None,
         typer.Option(
-            help="Pair kinds, mixed: cf-fa,cf-oct[,cf-octa].",
+            help="Modality pairs, mixed: cf-fa,cf-oct[,cf-octa].",
             show_default=shown_default(TrainConfig, "pairs"),
             rich_help_panel=_RUN,
         ),
     ] = None,
+    old_pairs: Annotated[str | None, typer.Option("--pairs", hidden=True)] = None,  # --modalities' name in 0.1.0
     freeze: Annotated[
         str | None,
         typer.Option(
@@ -265,14 +266,15 @@ def train(
     from vreg_cli.training.loop import train as run_training
     from vreg_cli.training.resume import resume_config
 
+    modalities = renamed_option("--modalities", "--pairs", modalities, old_pairs)
     if resume is not None:
         if out is not None and out.resolve() != resume.resolve():
             raise VregError("--out and --resume name different directories; --resume continues in place")
         changes = dict(max_steps=max_steps, epochs=epochs, device=device, workers=workers, val_every=val_every,
                        ckpt_every=ckpt_every, data=str(data) if data else None)  # fmt: skip
-        fixed = dict(weights=weights, pairs=pairs, freeze=freeze, vessel_eps=vessel_eps, batch_size=batch_size,
-                     lr=lr, image_size=image_size, max_rotation=max_rotation, seed=seed, arch=arch,
-                     input=input_)  # fmt: skip
+        fixed = dict(weights=weights, modalities=modalities, freeze=freeze, vessel_eps=vessel_eps,
+                     batch_size=batch_size, lr=lr, image_size=image_size, max_rotation=max_rotation, seed=seed,
+                     arch=arch, input=input_)  # fmt: skip
         given = [k.replace("_", "-") for k, v in fixed.items() if v is not None]
         if given:
             raise VregError(f"--{', --'.join(given)} cannot change when resuming (the run's config is kept)")
@@ -293,7 +295,7 @@ def train(
             aug.scale_range = parse_range(scale_range, "--scale-range")
         aug.photometric = photometric
         base.loss.vessel_eps = vessel_eps if vessel_eps is not None else base.loss.vessel_eps
-        options = dict(weights=str(weights) if weights else None, pairs=pairs, batch_size=batch_size,
+        options = dict(weights=str(weights) if weights else None, pairs=modalities, batch_size=batch_size,
                        grad_accum=grad_accum, lr=lr, warmup_steps=warmup_steps, image_size=image_size,
                        val_every=val_every, ckpt_every=ckpt_every, val_max_items=val_items, device=device,
                        workers=workers, seed=seed)  # fmt: skip

@@ -86,7 +86,7 @@ class PairDataset(Dataset):
         self.pairs = parse_pairs(pairs)
         missing = sorted({p.split("-")[1] for p in self.pairs} - set(self.h5.modalities))
         if missing:
-            raise VregError(f"{self.h5.path}: no {', '.join(missing)} images for --pairs {','.join(self.pairs)}")
+            raise VregError(f"{self.h5.path}: no {', '.join(missing)} images for --modalities {','.join(self.pairs)}")
         self.rows = self.h5.indices(split)
         if len(self.rows) == 0:
             raise VregError(f"{self.h5.path}: split {split!r} is empty")

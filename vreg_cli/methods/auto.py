@@ -7,8 +7,8 @@ from accepting negatives (``loftr``'s ``rough_min_inliers`` and ``rough_min_veri
 registers costs exactly ``classic``'s time, and the LoFTR model (and torch) is loaded on the first refusal only.
 
 Every result says which method produced it and why (``info["produced_by"]``, ``info["decision"]``), e.g.
-``auto: classic refused (result not trusted (19 inlier patches, ...)); loftr pre-aligned by the classic global
-estimate: 57 inliers, 31 % confirmed``.
+``auto: classic refused (acceptance: result not trusted (19 inlier patches, ...)); loftr pre-aligned by the classic
+global estimate: 57 inliers, 31 % confirmed``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class AutoMethod(Method):
             found.info.update(produced_by="classic", decision="auto: classic trusted its result")
             return found
         details: dict[str, Any] = dict(refused.details)
-        why = f"classic refused ({str(refused).removeprefix('classic: ')})"
+        why = f"classic refused ({str(refused).removeprefix('classic: ').removeprefix('classic, ')})"
 
         def rough_start(_fixed: np.ndarray, _moving: np.ndarray) -> Prealignment:
             """Classic's best global hypothesis of this pair, without running classic again."""
@@ -95,7 +95,7 @@ class AutoMethod(Method):
             found = self.loftr.match_from(fixed, moving, rough_start)
         except RegistrationFailed as exc:
             raise RegistrationFailed(
-                f"auto: {why}; loftr refused too: {str(exc).removeprefix('loftr: ')}",
+                f"auto: {why}; loftr refused too ({str(exc).removeprefix('loftr, ').removeprefix('loftr: ')})",
                 **{**details, **exc.details, "produced_by": "none"},
             ) from None
         found.info.update(produced_by="loftr", decision=f"auto: {why}; loftr {self._summary(found)}")

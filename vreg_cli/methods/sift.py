@@ -49,7 +49,7 @@ class SiftMethod(Method):
         kp_f, des_f = sift.detectAndCompute(clahe_gray(fixed), None)
         kp_m, des_m = sift.detectAndCompute(clahe_gray(moving), None)
         if des_f is None or des_m is None or len(kp_f) < 2 or len(kp_m) < 2:
-            raise RegistrationFailed("sift found too few keypoints (blank or featureless image?)", matches=0)
+            raise RegistrationFailed("sift, keypoints: too few found (blank or featureless image?)", matches=0)
         pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_m, des_f, k=2)
         good = [(a, a.distance / max(b.distance, 1e-9)) for a, b in (p for p in pairs if len(p) == 2)]
         good = [(a, r) for a, r in good if r < self.options.ratio]

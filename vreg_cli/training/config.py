@@ -16,6 +16,8 @@ from vreg_cli.model.loss_config import LossConfig
 #: keys of older runs' config.json / train_config, dropped on loading: validation now fits with the registration
 #: context and judges success with the benchmark's Thresholds (vreg_cli/training/validation.py)
 RETIRED_KEYS = ("success_px", "ransac_px")
+#: validation pairs whose matches ``vreg report`` shows (``--examples``)
+REPORT_EXAMPLES = 4
 
 
 @dataclass

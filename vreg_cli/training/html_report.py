@@ -28,9 +28,9 @@ from vreg_cli.report_html import (
     utc_now,
     write_page,
 )
+from vreg_cli.training.config import REPORT_EXAMPLES
 
 REPORT = "report.html"
-DEFAULT_PAIRS = 4
 CORRECT_PX = 5.0  # a match is drawn green when the true transform maps its moving point within this of its fixed one
 
 
@@ -176,7 +176,7 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Validat
     return ValidationMatches(str(data), True, True, model.config.input, pictures)
 
 
-def report_data(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu") -> TrainingPage:
+def report_data(run_dir: Path, n_pairs: int = REPORT_EXAMPLES, device: str = "cpu") -> TrainingPage:
     """What the report of a training run directory shows (loads its checkpoint; renders the match pictures)."""
     from vreg_cli.model.loftr import load_model
     from vreg_cli.training.curves import curves_figure
@@ -204,16 +204,16 @@ def report_data(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu"
     )
 
 
-def build_report(run_dir: Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu", created: str | None = None) -> str:
+def build_report(run_dir: Path, n_pairs: int = REPORT_EXAMPLES, device: str = "cpu", created: str | None = None) -> str:
     """The report.html document of a training run directory."""
     return render("training.html.j2", page=report_data(run_dir, n_pairs, device), created=created or utc_now())
 
 
-def write_report(run_dir: str | Path, n_pairs: int = DEFAULT_PAIRS, device: str = "cpu") -> Path:
+def write_report(run_dir: str | Path, n_pairs: int = REPORT_EXAMPLES, device: str = "cpu") -> Path:
     """Write RUN_DIR/report.html."""
     run_dir = Path(run_dir)
     if n_pairs < 0:
-        raise VregError(f"--pairs must be >= 0 (got {n_pairs})")
+        raise VregError(f"--examples must be >= 0 (got {n_pairs})")
     if device not in ("cpu", "cuda", "mps"):
         raise VregError(f"--device {device!r}: choose cpu, cuda or mps")
     import torch

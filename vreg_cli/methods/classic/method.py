@@ -97,7 +97,8 @@ class ClassicMethod(Method):
             "global_matrix": given_pixels(cands[0].matrix, f, hyps[0].moving),
         }
         if not results:
-            raise RegistrationFailed("classic: no consistent vessel correspondences found", **details)
+            why = "no hypothesis gives consistent vessel correspondences"
+            raise RegistrationFailed(f"classic, refinement: {why}", **details)
         # The most inlier patches wins, among the trusted results when there are any.
         best = max([r for r in results if self._trusted(c, r)] or results, key=lambda r: len(r.ncc))
         n_in, ratio = len(best.ncc), len(best.ncc) / max(best.attempted, 1)
@@ -110,7 +111,7 @@ class ClassicMethod(Method):
         )
         if not self._trusted(c, best):
             raise RegistrationFailed(
-                f"classic: result not trusted ({n_in} inlier patches, {ratio:.0%} of {best.attempted}, "
+                f"classic, acceptance: result not trusted ({n_in} inlier patches, {ratio:.0%} of {best.attempted}, "
                 f"{best.verified_ratio:.0%} verified, vessel correlation {best.candidate.score:.2f}: "
                 f"{', '.join(self._doubts(c, best))})",
                 **details,

@@ -170,14 +170,14 @@ class LoFTRMethod(Method):
                 if pre.refined:
                     if mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers:
                         return self._joined(found, pre)  # (too few inliers: the context refuses it in mode classic)
-                    notes["prealign_failed"] = "pre-aligned matches disagree"
+                    notes["prealign_failed"] = f"from the {start}, too few matches agree"
                 elif mode == "classic":  # no search to fall back on
                     return self._supported(found, fixed, moving)
                 else:
                     doubt = self._rough_doubt(found, fixed, moving)
                     if doubt is None:
                         return found
-                    notes["prealign_failed"] = doubt
+                    notes["prealign_failed"] = f"from the {start}, {doubt}"
             except RegistrationFailed as exc:
                 if mode == "classic":
                     raise

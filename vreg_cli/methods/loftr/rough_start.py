@@ -46,9 +46,8 @@ class RoughStartCheck:
             matrix, n, no_fit = None, 0, exc
         found.info["rough_inliers"] = n
         if n < self.min_inliers:
-            return f"{n} inlier matches from a rough start; a result that classic did not pre-align needs " + str(
-                self.min_inliers
-            )
+            need = self.min_inliers
+            return f"{n} inlier matches; from a rough start (not a registration classic trusted) it needs {need}"
         if self.min_verified > 0:
             if matrix is None:
                 raise no_fit  # no affine at all (only reachable with rough_min_inliers=0)
@@ -57,7 +56,7 @@ class RoughStartCheck:
             if share < self.min_verified:
                 return (
                     f"{n} inlier matches from a rough start, but only {share:.0%} of classic's vessel patches "
-                    f"confirm them (need {self.min_verified:.0%})"
+                    f"confirm their affine (need {self.min_verified:.0%})"
                 )
         return None
 
@@ -67,5 +66,14 @@ class RoughStartCheck:
         if doubt is not None:
             # the refusal's counts are this result's (matches >= inliers), whatever an earlier method reported
             details = {**found.info, "matches": len(found), "inliers": found.info["rough_inliers"]}
-            raise RegistrationFailed(f"loftr: {doubt} ({found.info.get('strategy', 'search')})", **details)
+            raise RegistrationFailed(refusal(found.info, doubt), **details)
         return found
+
+
+def refusal(info: dict, doubt: str) -> str:
+    """The one line of a rough-start refusal: the step that decided (INFO's ``strategy``: the pre-aligned start or
+    the rotation search) and its DOUBT, then what happened to the pre-aligned attempt when the search came after it."""
+    text = f"loftr, {info.get('strategy', 'search')}: {doubt}"
+    if info.get("prealign_failed"):
+        text += f"; before it, the pre-aligned attempt failed: {info['prealign_failed']}"
+    return text

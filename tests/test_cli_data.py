@@ -122,3 +122,16 @@ def test_sample_copies_the_bundled_pair_as_a_one_pair_folder(tmp_path: Path) -> 
 
     records, bad = find_pairs(target.parent)
     assert [r.name for r in records] == ["sample"] and not bad
+
+
+def test_synth_file_names_state_the_size_they_have(tmp_path: Path) -> None:
+    """The fives-generated layout's first CF name says 512 px: other sizes take its plain candidate."""
+    from vreg_cli.data.layouts import load_layout
+
+    spec = load_layout("fives-generated")
+    assert spec.output_paths("1_A", 512)["cf"] == "1_A/1_A_cf_512.png"
+    assert spec.output_paths("1_A", 128)["cf"] == "1_A/1_A_cf.png"
+    assert spec.output_paths("1_A", 128)["fa"] == "1_A/1_A_fa_gen.png"
+    done = runner.invoke(app, ["synth", str(tmp_path / "s"), "--n", "1", "--size", "64"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "s" / "1_A" / "1_A_cf.png").is_file() and not list((tmp_path / "s").rglob("*_512.png"))

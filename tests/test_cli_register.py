@@ -126,7 +126,7 @@ def test_batch_with_one_bad_pair(tmp_path: Path) -> None:
         {"fixed": [str(FIXED), str(FIXED)], "moving": [str(MOVING), "bad.png"], "name": ["good", "bad"]}
     ).to_csv(pairs, index=False)
     out_dir = tmp_path / "out"
-    result = invoke("register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--overlay", "x")
+    result = invoke("register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--pictures", "overlay")
     # the batch goes on past the bad pair; the exit code then says some pair errored (2; 3 = only refusals)
     assert result.exit_code == 2, result.output
     assert "1 of 2 pairs errored or were refused" in result.output
@@ -141,16 +141,18 @@ def test_batch_with_one_bad_pair(tmp_path: Path) -> None:
     # --resume with other settings would mix two configurations in one summary: refused, nothing rerun
     before = (out_dir / "summary.csv").read_bytes()
     changed = invoke(
-        "register", "--pairs", pairs, "--out-dir", out_dir, "--method", "sift", "--overlay", "x", "--resume"
+        "register", "--pairs", pairs, "--out-dir", out_dir, "--method", "sift", "--pictures", "overlay", "--resume"
     )
     assert changed.exit_code == 2 and "different settings (method: 'classic' then, 'sift' now)" in changed.output
-    narrower = invoke("register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--overlay", "x",
-                      "--max-rotation", "30", "--resume")  # fmt: skip
+    narrower = invoke("register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--pictures",
+                      "overlay", "--max-rotation", "30", "--resume")  # fmt: skip
     assert narrower.exit_code == 2 and "different settings (registration:" in narrower.output
     assert (out_dir / "summary.csv").read_bytes() == before
+    # the old way of asking for a picture in batch mode still works (its path is ignored, with a warning)
     same = invoke(
         "register", "--pairs", pairs, "--out-dir", out_dir, "--method", "classic", "--overlay", "x", "--resume"
     )
+    assert "batch mode ignores the path of --overlay" in " ".join(same.output.split())
     assert same.exit_code == 2 and "1 of 2 pairs errored" in same.output  # only the bad pair ran again
     assert "resume: kept 1 finished pair(s)" in same.output and "registering 1" in same.output.replace("\n", " ")
 
@@ -181,3 +183,20 @@ def test_match_writes_original_pixel_matches(tmp_path: Path, suffix: str) -> Non
     assert len(table) >= 10 and table["inlier"].sum() >= 10
     assert read_image(plot).shape[0] == 640
     assert table["x_fixed"].max() < 640 and table["y_moving"].max() < 530
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--pictures", "overlay,bogus"], "error: --pictures 'bogus': choose from checkerboard, overlay, matches"),
+        (["--pictures", "overlay", "FIXED", "MOVING"], "error: give FIXED MOVING or --pairs/--pairs-dir, not both"),
+    ],
+)
+def test_pictures_is_the_batch_switch(tmp_path: Path, args: list[str], line: str) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pd.DataFrame({"fixed": [str(FIXED)], "moving": [str(MOVING)]}).to_csv(pairs, index=False)
+    args = [str(FIXED) if a == "FIXED" else str(MOVING) if a == "MOVING" else a for a in args]
+    result = invoke("register", *args, "--pairs", pairs, "--out-dir", tmp_path / "o")
+    assert result.exit_code == 2 and result.output.strip().splitlines()[-1] == line, result.output
+    one = invoke("register", FIXED, MOVING, "-o", tmp_path / "x.png", "--pictures", "overlay")
+    assert one.exit_code == 2 and "--pictures applies to batch mode" in one.output, one.output

@@ -276,7 +276,7 @@ def test_batch_outputs_are_one_per_pair_and_never_clobber_vregs_own_files(tmp_pa
     csv = tmp_path / "pairs.csv"
     csv.write_text("fixed,moving,name\n" + "".join(f"{FIXED},{MOVING},{n}\n" for n in names))
     out = tmp_path / "out"
-    args = ["register", "--pairs", csv, "--out-dir", out, "--method", "classic", "--checkerboard", "yes"]
+    args = ["register", "--pairs", csv, "--out-dir", out, "--method", "classic", "--pictures", "checkerboard"]
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     rows = pd.read_csv(out / "summary.csv").set_index("name")

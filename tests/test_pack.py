@@ -53,7 +53,7 @@ def test_round_trip_fives(fives: Path, tmp_path: Path) -> None:
     assert d.modalities == ["cf", "fa", "oct", "octa"] and d.size == (SIZE, SIZE)
     assert d.attrs["layout"] == "fives-generated" and d.attrs["seed"] == 3 and d.attrs["schema_version"] == 1
     assert d.attrs["modalities"] == ["cf", "fa", "oct", "octa"] and d.attrs["skipped"] == 0
-    assert np.array_equal(d.image(1, "cf"), read_image(fives / "2_D/2_D_cf_512.png"))
+    assert np.array_equal(d.image(1, "cf"), read_image(fives / "2_D/2_D_cf.png"))
     assert np.array_equal(d.image(1, "fa"), read_image(fives / "2_D/2_D_fa_gen.png", "gray"))
     assert np.array_equal(d.image(4, "octa"), read_image(fives / "5_A/5_A_octa_gen.png", "gray"))
     assert np.array_equal(d.mask(2, "vessel"), read_mask(fives / "3_G/3_G_seg.png"))
@@ -84,7 +84,7 @@ def test_flat_layout_uses_given_fov_and_resizes(flat: Path, tmp_path: Path) -> N
 
 
 def test_sizes_differ_between_samples_needs_size(fives: Path, tmp_path: Path) -> None:
-    for name in ("cf_512", "fa_gen", "oct_gen", "octa_gen", "seg"):
+    for name in ("cf", "fa_gen", "oct_gen", "octa_gen", "seg"):
         p = fives / "4_N" / f"4_N_{name}.png"
         cv2.imwrite(str(p), cv2.resize(cv2.imread(str(p), cv2.IMREAD_UNCHANGED), (60, 60)))
     with pytest.raises(VregError, match="different sizes.*--size"):
@@ -116,10 +116,10 @@ def blank(path: Path) -> None:
     [
         ("3_G/3_G_fa_gen.png", corrupt, "not a readable image"),
         ("3_G/3_G_oct_gen.png", truncate, "not a readable image"),
-        ("3_G/3_G_fa_gen.png", shrink, "size 40x40 differs from 3_G_cf_512.png"),
+        ("3_G/3_G_fa_gen.png", shrink, "size 40x40 differs from 3_G_cf.png"),
         ("3_G/3_G_seg.png", blank, "vessel mask is empty"),
         ("3_G/3_G_oct_gen.png", Path.unlink, "missing oct for sample 3_G"),
-        ("3_G/3_G_cf_512.png", corrupt, "corrupt"),
+        ("3_G/3_G_cf.png", corrupt, "corrupt"),
     ],
 )
 def test_bad_sample_stops_and_names_the_file(fives, tmp_path, rel, damage, message) -> None:
@@ -147,7 +147,7 @@ def test_skip_bad_lists_every_bad_sample(fives: Path, tmp_path: Path) -> None:
 
 def test_all_bad_with_skip_bad_is_an_error(fives: Path, tmp_path: Path) -> None:
     for k, sid in enumerate(["1_A", "2_D", "3_G", "4_N", "5_A"]):
-        corrupt(fives / sid / f"{sid}_{'cf_512' if k % 2 else 'seg'}.png")
+        corrupt(fives / sid / f"{sid}_{'cf' if k % 2 else 'seg'}.png")
     with pytest.raises(VregError, match="no valid samples"):
         pack(fives, tmp_path / "d.h5", layout="fives-generated", skip_bad=True)
     assert not (tmp_path / "d.h5").exists()

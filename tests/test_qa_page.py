@@ -147,6 +147,20 @@ def test_page_and_pictures(batch: Path) -> None:
     assert not re.search(r"(?i)(src|href)\s*=\s*[\"']?https?:", text)
 
 
+def test_landmark_column_only_when_some_pair_has_landmarks(batch: Path) -> None:
+    write_qa_page(batch, progress=False)
+    assert "landmark error mean / max" in (batch / "index.html").read_text()  # ok_50 has landmarks
+    rows = list(csv.DictReader((batch / "summary.csv").open()))
+    for row in rows:
+        row.update(lm_mean="", lm_median="", lm_max="")
+    with (batch / "summary.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    text = write_qa_page(batch, progress=False).read_text()
+    assert "landmark error" not in text and "const LANDMARKS = false;" in text
+
+
 def test_pictures_are_cached_by_mtime(batch: Path) -> None:
     write_qa_page(batch, progress=False)
     qa = batch / "qa"
@@ -207,10 +221,13 @@ def test_page_renders_in_chromium(batch: Path) -> None:
     dom = dump_dom(url + "#status=failed&page=2")
     assert _shown(dom) == [(EVIL, "failed")]
     assert "data-pwned" not in dom  # shown as text, never run
-    assert f'<td class="name">{html.escape(EVIL, quote=False)}</td>' in dom
+    # the name is text (its separators followed by <wbr>, the places where it may wrap)
+    assert f'<td class="name">{html.escape(EVIL, quote=False)}</td>' in dom.replace("<wbr>", "")
     assert "&lt;img src=x" in dom and '<img src="x"' not in dom
     dom = dump_dom(url + "#page=3")
     assert _shown(dom) == [("ok_12", "ok"), ("ok_50", "ok")]
+    assert '<td class="name">ok_<wbr>50</td>' in dom  # a long name wraps after "_", not inside a word
+    assert dom.count("landmark error mean / max") == 1  # ok_50 has landmarks: the column is there
     assert dom.count('src="qa/') == 4  # the two thumbnails of each ok row, as linked files
 
 

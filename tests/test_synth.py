@@ -67,9 +67,9 @@ def test_write_synth_dataset_matches_layout_and_is_deterministic(tmp_path, layou
     found = spec.find_samples(tmp_path / "a")
     assert [s.id for s in found] == ids
     assert all(not s.missing and {"cf", "fa", "oct", "octa", "vessel"} <= set(s.files) for s in found)
-    for rel in spec.output_paths(ids[0]).values():
+    for rel in spec.output_paths(ids[0], 48).values():
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
-    cf = read_image(tmp_path / "a" / spec.output_paths(ids[0])["cf"])
+    cf = read_image(tmp_path / "a" / spec.output_paths(ids[0], 48)["cf"])
     assert cf.shape == (48, 48, 3)
     direct = make_triplet(np.random.default_rng([1, 0]), 48)
     assert np.array_equal(cf, direct["cf"])

@@ -57,6 +57,7 @@ def test_report_command_writes_a_self_contained_page(run_dir: Path) -> None:
     assert 'id="metrics-table"' in text and "val_precision" in text
     assert "validation item 0" in text  # the matches of one validation pair for best.ckpt
     assert text.count('src="data:image/') >= 2  # curves + matches
+    assert ">None<" not in text  # a setting that is not set reads as a dash
 
 
 def test_report_of_a_folder_without_checkpoints_is_exit_2(tmp_path: Path) -> None:
@@ -112,3 +113,13 @@ def test_report_template_says_why_it_shows_no_metrics_or_matches() -> None:
     assert "data file &lt;b&gt;gone.h5 was not found" in text and 'class="matches"' not in text
     no_split = ValidationMatches("d.h5", True, False, "grey", [])
     assert "d.h5 has no validation split" in render("training.html.j2", page=_page(validation=no_split), created="N")
+
+
+def test_settings_that_are_not_set_read_as_a_dash_not_none() -> None:
+    from vreg_cli.training.html_report import NOT_SET, _config_items
+
+    items = dict(_config_items({"weights": None, "augment": {"scale_range": [0.8, 1.25], "max_shear": None},
+                                "freeze": [], "lr": 0.001}))  # fmt: skip
+    assert items == {"weights": NOT_SET, "augment": f"scale_range 0.8, 1.25, max_shear {NOT_SET}",
+                     "freeze": NOT_SET, "lr": "0.001"}  # fmt: skip
+    assert not any("None" in v for v in items.values())

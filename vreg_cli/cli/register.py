@@ -13,6 +13,7 @@ from vreg_cli.data.config import DEFAULT_LAYOUT
 from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.limits import MIN_WORKING_SIZE, field_range
 from vreg_cli.methods.registry import METHODS, spec_with_option
+from vreg_cli.ui import warn
 
 MethodOpt = Annotated[
     str,
@@ -120,9 +121,25 @@ def register(
     working_size: SizeOpt = _WORKING_SIZE,
     threshold: ThresholdOpt = None,
     transform_out: Annotated[Path | None, typer.Option("--transform-out", help="Transform JSON.")] = None,
-    checkerboard: Annotated[Path | None, typer.Option("--checkerboard", help="Fixed/warped tiles PNG.")] = None,
-    overlay: Annotated[Path | None, typer.Option("--overlay", help="Fixed magenta, warped green PNG.")] = None,
-    matches: Annotated[Path | None, typer.Option("--matches", help="Inlier (green) / outlier (red) matches.")] = None,
+    checkerboard: Annotated[
+        Path | None, typer.Option("--checkerboard", help="Fixed/warped tiles PNG (one pair; batch: --pictures).")
+    ] = None,
+    overlay: Annotated[
+        Path | None, typer.Option("--overlay", help="Fixed magenta, warped green PNG (one pair; batch: --pictures).")
+    ] = None,
+    matches: Annotated[
+        Path | None,
+        typer.Option("--matches", help="Inlier (green) / outlier (red) matches PNG (one pair; batch: --pictures)."),
+    ] = None,
+    pictures: Annotated[
+        str | None,
+        typer.Option(
+            "--pictures",
+            help="Batch: pictures for every pair, comma-separated: checkerboard,overlay,matches (OUT_DIR/"
+            "<stem>_<picture>.png).",
+            show_default=False,
+        ),
+    ] = None,
     landmarks: Annotated[
         Path | None,
         typer.Option(
@@ -176,11 +193,12 @@ def register(
 
         if fixed is not None or moving is not None:
             raise VregError("give FIXED MOVING or --pairs/--pairs-dir, not both")
-        wanted = {"checkerboard": checkerboard, "overlay": overlay, "matches": matches}
-        pictures = tuple(name for name, value in wanted.items() if value)
-        batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context, pictures, force_output, workers, resume,
-                       scheduler, chunk_size, qa_page=not no_qa_page)  # fmt: skip
+        batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context,
+                       _batch_pictures(pictures, checkerboard=checkerboard, overlay=overlay, matches=matches),
+                       force_output, workers, resume, scheduler, chunk_size, qa_page=not no_qa_page)  # fmt: skip
         return
+    if pictures is not None:
+        raise VregError("--pictures applies to batch mode; for one pair give --checkerboard/--overlay/--matches PATH")
     if resume or scheduler is not None:
         option = "--resume" if resume else "--scheduler"
         raise VregError(f"{option} applies to batch mode (--pairs/--pairs-dir with --out-dir)")
@@ -188,6 +206,18 @@ def register(
         raise VregError("give FIXED and MOVING images (or --pairs CSV / --pairs-dir DIR with --out-dir)")
     _register_one(fixed, moving, spec, context, output, transform_out, checkerboard, overlay, matches, landmarks,
                   force_output)  # fmt: skip
+
+
+def _batch_pictures(pictures: str | None, **paths: Path | None) -> tuple[str, ...]:
+    """The pictures of a batch: ``--pictures`` names them; a picture's path option (``--overlay x``, the way
+    before ``--pictures``) still asks for it, with a warning that the path itself is not used."""
+    names = [p.strip() for p in (pictures or "").split(",") if p.strip()]
+    for name, path in paths.items():
+        if path is not None:
+            warn(f"batch mode ignores the path of --{name}: each pair's goes to OUT_DIR/<stem>_{name}.png "
+                 f"(ask with --pictures {name})")  # fmt: skip
+            names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _register_one(
@@ -198,7 +228,6 @@ def _register_one(
     from vreg_cli.api import Registrar
     from vreg_cli.io import read_landmarks, read_registrable
     from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
-    from vreg_cli.ui import warn
 
     paths = OutputPaths(output, transform_out, checkerboard, overlay, matches)
     paths.check()  # before any work: a bad output path must not fail after the registration
@@ -239,7 +268,7 @@ def match(
     from vreg_cli.io import read_registrable, write_image
     from vreg_cli.outputs import write_matches
     from vreg_cli.paths import check_output_paths, output_group
-    from vreg_cli.ui import stdout, warn
+    from vreg_cli.ui import stdout
     from vreg_cli.viz import draw_matches
 
     if output.suffix.lower() not in (".csv", ".json"):

@@ -27,6 +27,11 @@ def batch_register(
 
     if pairs is not None and pairs_dir is not None:
         raise VregError("give --pairs or --pairs-dir, not both")
+    from vreg_cli.batch.many import PICTURES
+
+    for name in pictures:
+        if name not in PICTURES:
+            raise VregError(f"--pictures {name!r}: choose from {', '.join(PICTURES)}")
     if out_dir is None:
         raise VregError("batch mode needs --out-dir DIR")
     # the flags' ranges, checked here to name the flag; their owners are in limits (register_many checks them too)

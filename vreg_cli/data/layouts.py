@@ -67,9 +67,18 @@ class TripletLayout:
         """Id of the k-th (0-based) synthetic sample; must match the discovery pattern."""
         return self.synth_id.format(n=k + 1, letter=SYNTH_LETTERS[k % len(SYNTH_LETTERS)])
 
-    def output_paths(self, sample_id: str) -> dict[str, str]:
-        """Relative path of every entry of a sample as written by ``vreg synth`` (the first candidate)."""
-        return {name: rule.candidates[0].format(id=sample_id) for name, rule in self.files.items()}
+    def output_paths(self, sample_id: str, size: int) -> dict[str, str]:
+        """Relative path of every entry of a sample as written by ``vreg synth``: the first candidate, skipping one
+        whose name states another image size (``{id}_cf_512.png`` for 128 px images: then ``{id}_cf.png``)."""
+
+        def fits(candidate: str) -> bool:
+            stated = re.search(r"_(\d+)\.[A-Za-z]+$", candidate)
+            return stated is None or int(stated.group(1)) == size
+
+        return {
+            name: next((c for c in rule.candidates if fits(c)), rule.candidates[0]).format(id=sample_id)
+            for name, rule in self.files.items()
+        }
 
     def find_samples(self, root: str | Path) -> list[SampleFiles]:
         """All samples under ``root`` in natural id order; raises VregError when there are none."""

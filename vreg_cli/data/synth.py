@@ -81,7 +81,7 @@ def write_synth_dataset(
 
     def one(k: int) -> None:
         triplet = make_triplet(np.random.default_rng([seed, k]), size=size, vessels=vessels)
-        for name, rel in spec.output_paths(ids[k]).items():
+        for name, rel in spec.output_paths(ids[k], size).items():
             img = triplet[name]
             write_image(out / rel, img.astype(np.uint8) * 255 if img.dtype == bool else img)
             written.append(out / rel)
@@ -89,7 +89,7 @@ def write_synth_dataset(
     # Threads: OpenCV and most numpy loops release the GIL; every sample has its own seed, so the
     # result does not depend on the thread count.
     written: list[Path] = []
-    folders = {out} | {(out / rel).parent for k in range(n) for rel in spec.output_paths(ids[k]).values()}
+    folders = {out} | {(out / rel).parent for k in range(n) for rel in spec.output_paths(ids[k], size).values()}
     new_folders = [f for f in folders if not f.exists()]
     try:
         # closing(): on a failure the pool finishes its running samples before the cleanup below

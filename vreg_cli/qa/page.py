@@ -112,5 +112,7 @@ def write_qa_page(out_dir: Path, *, progress: bool = True, config: QaConfig | No
         rows_per_page=config.rows_per_page,
         qa_dir=QA_DIR,
         suffixes=SUFFIXES,
+        # the landmark column only when some pair has landmarks (a batch without them has nothing to put there)
+        landmarks=any("lm" in r for r in records),
     )
     return write_page(out_dir / PAGE, document)

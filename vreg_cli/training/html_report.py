@@ -76,15 +76,24 @@ def _checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]]:
     raise VregError(f"{run_dir}: no {BEST} or {LAST}; is this a `vreg train` run directory?")
 
 
+#: how the report writes a setting that is not set (None in config.json): the usual dash of a table, never "None"
+NOT_SET = "—"
+
+
+def _setting_text(value: Any) -> str:
+    """A config value as the report writes it: nested settings as "key value, ...", lists comma-separated, a
+    setting that is not set as ``NOT_SET``."""
+    if value is None:
+        return NOT_SET
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_setting_text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_setting_text(v) for v in value) or NOT_SET
+    return str(value)
+
+
 def _config_items(config: dict[str, Any]) -> list[tuple[str, str]]:
-    items = []
-    for key, value in config.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
-        items.append((key, str(value)))
-    return items
+    return [(key, _setting_text(value)) for key, value in config.items()]
 
 
 def _freeze_rows(model: Any) -> list[Row]:

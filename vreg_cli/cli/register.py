@@ -135,8 +135,8 @@ def register(
         str | None,
         typer.Option(
             "--pictures",
-            help="Batch: pictures for every pair, comma-separated: checkerboard,overlay,matches (OUT_DIR/"
-            "<stem>_<picture>.png).",
+            help="Batch: pictures for every pair, any of checkerboard, overlay, matches, comma-separated; each "
+            "in OUT_DIR as <stem>_<picture>.png.",
             show_default=False,
         ),
     ] = None,

@@ -18,6 +18,7 @@ from vreg_cli.benchmark.evaluate import EvalContext, MethodEntry, evaluate_case
 from vreg_cli.benchmark.metrics import auc, case_metrics, error_scale_diag, summarize
 from vreg_cli.benchmark.run import parse_methods, run_benchmark
 from vreg_cli.benchmark.sources import PairsSource, vessel_bifurcations
+from vreg_cli.context import RegistrationContext
 from vreg_cli.data.pairs import find_pairs
 from vreg_cli.errors import VregError
 from vreg_cli.geometry import translation_matrix, warp_points
@@ -220,7 +221,9 @@ def test_run_is_method_independent_resumable_and_counts_failures(fake_world, tmp
 
     monkeypatch.setattr(vreg_cli.api, "register_images", recording)
     behaviour.update(a=np.array([1.0, 0.0]), b="fail")
-    settings = BenchmarkSettings(cases=CaseConfig(bins=(0, 60)), error_scale="native", registration=object())
+    settings = BenchmarkSettings(
+        cases=CaseConfig(bins=(0, 60)), error_scale="native", registration=RegistrationContext()
+    )
     entries = [MethodEntry("a", "a"), MethodEntry("b", "b")]
     cases, summary = run_benchmark(source, entries, settings, tmp_path)
     assert len(cases) == 8 and set(cases["status"]) == {"ok", "failed"}

@@ -45,15 +45,49 @@ def _is_tensor(image: Any) -> bool:
 
 
 def _tensor_to_numpy(image: Any, what: str) -> np.ndarray:
-    """A (H, W), (1, H, W) or (3, H, W) tensor on any device -> numpy (H, W) or (H, W, 3), same values."""
+    """A (H, W), (1, H, W) or (3, H, W) dense tensor on any device -> numpy (H, W) or (H, W, 3), same values.
+
+    Sparse, quantized, nested and meta tensors (no pixel values to read) are InputError, as is a tensor torch
+    cannot copy to the CPU; both before any copy."""
+    kind = next(
+        (name for name, flag in (("sparse", image.layout != _torch().strided), ("quantized", image.is_quantized),
+                                 ("nested", getattr(image, "is_nested", False)), ("meta", image.is_meta)) if flag),
+        None,
+    )  # fmt: skip
+    if kind is not None:
+        raise InputError(f"{what}: a {kind} tensor has no pixels to read; give a dense tensor (.to_dense(), ...)")
     if image.ndim == 3 and image.shape[0] in (1, 3):
         image = image.permute(1, 2, 0)
     elif image.ndim != 2:
         raise InputError(f"{what}: a tensor must be HxW, 1xHxW or 3xHxW, got shape {tuple(image.shape)}")
+    _check_pixels(tuple(image.shape[:2]), what)
     image = image.detach()
-    if image.is_floating_point():
-        image = image.float()  # bfloat16 / float16 have no numpy twin on every version
-    return image.cpu().numpy()
+    try:
+        if image.is_floating_point():
+            image = image.float()  # bfloat16 / float16 have no numpy twin on every version
+        return image.cpu().numpy()
+    except (RuntimeError, TypeError) as exc:  # e.g. a device this build cannot read from
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"{what}: torch cannot copy this {image.dtype} tensor on {image.device} to numpy ({first})"
+        ) from None
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
+
+
+def _check_pixels(hw: tuple[int, ...], what: str) -> None:
+    """InputError for an image larger than the pixel limit the command line applies to files
+    (``VREG_MAX_IMAGE_PIXELS``), checked on the shape alone: before any copy or conversion."""
+    from vreg_cli.limits import check_image_size
+
+    try:
+        check_image_size(what, int(hw[1]) if len(hw) > 1 else 1, int(hw[0]))
+    except VregError as exc:
+        raise InputError(str(exc)) from None
 
 
 def as_image(image: ImageLike, what: str = "image") -> np.ndarray:
@@ -81,6 +115,8 @@ def as_image(image: ImageLike, what: str = "image") -> np.ndarray:
             )
     else:
         raise InputError(f"{what}: expected a path, a numpy array or a torch tensor, got {type(image).__name__}")
+    if array.ndim in (2, 3):
+        _check_pixels(array.shape[:2], what)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
@@ -146,6 +182,12 @@ class Registrar:
     ) -> None:
         from vreg_cli.methods import build_method
 
+        if not isinstance(method, str):
+            raise InputError(f"method: expected a method name or spec such as 'classic', got {method!r}")
+        if not isinstance(device, str):
+            raise InputError(f"device: expected 'auto', 'cpu', 'cuda' or 'mps', got {device!r}")
+        if context is not None and not isinstance(context, RegistrationContext):
+            raise InputError(f"context: expected a RegistrationContext, got {type(context).__name__}")
         if context is not None and (model is not None or working_size is not None or limits):
             raise InputError("give a context or model / working_size / limits, not both")
         self.context = context if context is not None else make_context(model, working_size, **limits)
@@ -230,6 +272,10 @@ def load_model(path: str | os.PathLike[str] | None = None, device: str = "auto")
     from vreg_cli.model.loftr import load_model as _load_model
     from vreg_cli.paths import BUNDLED_LOFTR
 
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise InputError(f"path: expected a weights file path or None (the bundled model), got {path!r}")
+    if not isinstance(device, str):
+        raise InputError(f"device: expected 'auto', 'cpu', 'cuda' or 'mps', got {device!r}")
     return _load_model(BUNDLED_LOFTR if path is None else path, device=device)
 
 

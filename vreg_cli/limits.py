@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 import typing
 import zipfile
@@ -120,15 +121,35 @@ def field_range(owner: type, name: str) -> Range:
     return rng
 
 
+def _kind_problem(hint: Any, value: Any) -> str | None:
+    """Why VALUE is not of the kind field type HINT declares (None: it is): a bool field takes True / False only,
+    an int field a whole number (not 640.5, not True), a float field any real number but a bool. numpy's scalars
+    count as their kind (through the ``numbers`` ABCs, so that this module does not import numpy)."""
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    is_bool = isinstance(value, bool) or type(value).__name__ in ("bool_", "bool") and hasattr(value, "item")
+    if base is bool and not is_bool:
+        return f"must be true or false, got {value!r}"
+    if base is int and (is_bool or not isinstance(value, numbers.Integral)):
+        return f"must be a whole number, got {value!r}"
+    if base is float and (is_bool or not isinstance(value, numbers.Real)):
+        return f"must be a number, got {value!r}"
+    if typing.get_origin(base) is tuple and not isinstance(value, (tuple, list)):
+        return f"must be a sequence of values (a tuple), got {value!r}"
+    return None
+
+
 def check_fields(obj: Any) -> None:
-    """Raise ValueError naming the first field of dataclass ``obj`` whose value is outside its declared Range."""
+    """Raise ValueError naming the first field of dataclass ``obj`` whose value is not of its declared kind (bool,
+    int, float) or outside its declared Range."""
     hints = typing.get_type_hints(type(obj), include_extras=True)
     for f in dataclasses.fields(obj):
-        rng = _range_of(hints.get(f.name))
         value = getattr(obj, f.name)
-        if rng is None or value is None:
+        if value is None:
             continue
-        bad = rng.problem(value)
+        bad = _kind_problem(hints.get(f.name), value)
+        rng = _range_of(hints.get(f.name))
+        if bad is None and rng is not None:
+            bad = rng.problem(value)
         if bad:
             raise ValueError(f"{f.name} {bad}")
 

@@ -56,6 +56,9 @@ MAX_WORKING_SIZE = 2048
 #: working size): its coarse matching scores every pair of 8 px cells, (side / 8)**4 values: 10 GB at 2048 px, 1.6 GB
 #: at 832 px (bundled model, measured with /usr/bin/time -v; docs/safety.md)
 MAX_LOFTR_SIDE = 832
+#: most parameters of a LoFTR a weights file's ``model_config`` may ask for (counted on torch's meta device, before
+#: anything is allocated): MINIMA's LoFTR has 11.6 M, the bundled small one 2.2 M; 50 M is 200 MB of fp32 weights
+MAX_LOFTR_PARAMETERS = 50_000_000
 #: smallest working size
 MIN_WORKING_SIZE = 64
 #: seeds are numpy seeds: 0 .. 2**32 - 1
@@ -91,6 +94,8 @@ class Range:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number in {self.describe()}"
+        if isinstance(value, int) and not -(10**16) <= value <= 10**16:  # huge ints: no float, no str (4300 digits)
+            return f"must lie in {self.describe()}, got a number of more than 16 digits"
         if not math.isfinite(value):
             return f"must be a finite number in {self.describe()}, got {value}"
         low_ok = value > self.lo if self.open_lo else value >= self.lo

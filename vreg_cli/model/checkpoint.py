@@ -80,16 +80,28 @@ def _state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
         raise VregError(f"{path}: checkpoint model entry is not a state dict")
     state: dict[str, torch.Tensor] = {}
     for key, value in raw.items():
-        name = str(key)
+        if not isinstance(key, str):  # (an int key of thousands of digits cannot even be printed)
+            raise VregError(f"{path}: a state-dict key of type {type(key).__name__} is not a parameter name")
+        name = key
         for prefix in _PREFIXES:
             if name.startswith(prefix):
                 name = name[len(prefix) :]
         if name in _IGNORED_KEYS:
             continue
         if not isinstance(value, torch.Tensor):
-            raise VregError(f"{path}: entry {key!r} of the state dict is not a tensor")
+            raise VregError(f"{path}: entry {key[:80]!r} of the state dict is not a tensor")
         state[name] = value
     return state
+
+
+def _check_values(state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """VregError for weights a LoFTR cannot hold: complex (loading would drop the imaginary part with a warning)
+    or NaN / infinite (the network would answer NaN for every pair)."""
+    for name, value in state.items():
+        if value.is_complex():
+            raise VregError(f"{path}: weight {name[:80]} is complex ({value.dtype}); LoFTR's weights are real")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise VregError(f"{path}: weight {name[:80]} holds NaN or infinite values")
 
 
 def _names(keys: list[str], n: int = 3) -> str:
@@ -125,6 +137,7 @@ def load_state(model: nn.Module, obj: Any, path: str | Path = "checkpoint") -> i
         problems.append(f"{len(mismatched)} shape mismatch (file vs model): {_names(mismatched)}")
     if problems:
         raise VregError(f"{path}: weights do not fit this LoFTR model; " + "; ".join(problems))
+    _check_values(state, path)
     model.load_state_dict(state, strict=True)
     return len(state)
 

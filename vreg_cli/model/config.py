@@ -110,7 +110,7 @@ class LoFTRConfig:
     #: network input, "gray" | "vessels" (INPUTS); register and benchmark feed what the checkpoint says
     input: str = "gray"
     #: long side of the images the model was trained at (None: unknown, e.g. MINIMA); the matcher's default size
-    train_size: Annotated[int | None, Range(8, 8192)] = None
+    train_size: Annotated[int | None, Range(64, 8192)] = None  # 64: loftr:size's least
 
     def __post_init__(self) -> None:
         # tuples whatever came in (lists from JSON / TOML), so configs compare and hash
@@ -127,6 +127,11 @@ class LoFTRConfig:
                 raise VregError(f"LoFTR {name} must be 1 to {MAX_LAYERS} of 'self' / 'cross'")
         if self.resolution != (8, 2):
             raise VregError(f"LoFTR resolution {self.resolution} is not supported (only (8, 2), as MINIMA)")
+        if self.attention != "linear":
+            raise VregError(
+                f"LoFTR attention {self.attention!r} is not supported (only 'linear', as MINIMA: full attention's "
+                "memory grows with the square of the image's pixels)"
+            )
         if self.match_type != "dual_softmax":
             raise VregError(f"LoFTR match_type {self.match_type!r} is not supported (only 'dual_softmax')")
         if self.fine_window_size % 2 != 1:

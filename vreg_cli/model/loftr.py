@@ -308,6 +308,23 @@ def load_model(
             config = LoFTRConfig.for_arch(arch or "minima")
     if changes:
         config = dataclasses.replace(config, **changes)
+    check_model_size(config, path)
     model = LoFTRModel(config)
     load_state(model, obj, path)
     return model.to(resolve_device(device)).eval()
+
+
+def check_model_size(config: LoFTRConfig, path: str | Path = "model_config") -> int:
+    """The parameter count of the LoFTR ``config`` describes, built on torch's meta device (no memory); VregError
+    naming ``path`` when it exceeds :data:`~vreg_cli.limits.MAX_LOFTR_PARAMETERS` (a file's stated config would
+    otherwise allocate whatever it asks for before its weights are even compared)."""
+    from vreg_cli.limits import MAX_LOFTR_PARAMETERS
+
+    with torch.device("meta"):
+        count = sum(p.numel() for p in LoFTRModel(config).parameters())
+    if count > MAX_LOFTR_PARAMETERS:
+        raise VregError(
+            f"{path}: its model_config describes a LoFTR of {count / 1e6:,.0f} M parameters, over the limit of "
+            f"{MAX_LOFTR_PARAMETERS / 1e6:,.0f} M (vreg_cli.limits.MAX_LOFTR_PARAMETERS; MINIMA's has 11.6 M)"
+        )
+    return count

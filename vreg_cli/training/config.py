@@ -32,7 +32,8 @@ class TrainConfig:
     freeze: str | None = None
     arch: str | None = None  # LoFTR preset (model/config.py ARCHS); None = the weights' own, else "minima"
     input: str | None = None  # "gray" | "vessels"; None = the weights' own, else "gray"
-    image_size: Annotated[int | None, Range(32, 2048)] = None  # square side (multiple of 8); None = the HDF5's size
+    # square side (multiple of 8); None = the HDF5's size. At least 64: the model's train_size, the size it matches at
+    image_size: Annotated[int | None, Range(64, 2048)] = None
     batch_size: Annotated[int, Range(1, 1024)] = 2
     grad_accum: Annotated[int, Range(1, 1024)] = 1
     lr: Annotated[float, Range(0, 10, open_lo=True)] = 1e-4
@@ -87,8 +88,8 @@ class TrainConfig:
                 raise VregError(f"{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.max_steps is not None and self.max_steps < 1:
             raise VregError(f"--max-steps must be >= 1 (got {self.max_steps})")
-        if self.image_size is not None and (self.image_size < 32 or self.image_size % 8):
-            raise VregError(f"--image-size must be a multiple of 8 and >= 32 (got {self.image_size})")
+        if self.image_size is not None and (self.image_size < 64 or self.image_size % 8):
+            raise VregError(f"--image-size must be a multiple of 8 and >= 64 (got {self.image_size})")
         if self.lr <= 0:
             raise VregError(f"--lr must be > 0 (got {self.lr})")
         if self.loss.vessel_eps < 0:

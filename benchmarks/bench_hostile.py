@@ -92,6 +92,25 @@ def _vreg_checkpoint(path: Path, **config: object) -> Path:
     return path
 
 
+def _weights_changed(path: Path, change: str) -> Path:
+    """The bundled model's checkpoint with its first weight made complex or given a NaN."""
+    import torch
+
+    from vreg_cli.model.safe_load import read_checkpoint
+    from vreg_cli.paths import BUNDLED_LOFTR
+
+    payload = read_checkpoint(BUNDLED_LOFTR)
+    name = next(k for k, v in payload["model"].items() if v.is_floating_point() and v.numel() > 1)
+    value = payload["model"][name].clone()
+    if change == "complex":
+        value = value.to(torch.complex64)
+    else:
+        value.view(-1)[0] = float("nan")
+    payload["model"][name] = value
+    torch.save(payload, path)
+    return path
+
+
 def _deep_key(path: Path, depth: int = 300_000) -> Path:
     """A torch zip checkpoint whose pickle is {((...((),)...),): None}, the key nested ``depth`` deep (written opcode
     by opcode): torch's weights-only reader crashed the interpreter on it (SIGSEGV) before vreg's walk refused it."""
@@ -141,6 +160,10 @@ def build_cases(work: Path) -> list[tuple[str, list[str], int]]:
         ("checkpoint: billion-laughs model_config (50^6)", [*reg, "--checkpoint", str(work / "laughs.ckpt")], 2),
         ("checkpoint: model_config initial_dim=1e9", [*reg, "--checkpoint", str(work / "dims.ckpt")], 2),
         ("checkpoint: state-dict key nested 300,000 deep", [*reg, "--weights", str(work / "deep.ckpt")], 2),
+        ("checkpoint: model_config attention=full", [*reg, "--checkpoint", str(work / "full.ckpt")], 2),
+        ("checkpoint: every model_config size at its maximum", [*reg, "--checkpoint", str(work / "maxed.ckpt")], 2),
+        ("checkpoint: complex weights", [*reg, "--checkpoint", str(work / "complex.ckpt")], 2),
+        ("checkpoint: a NaN weight", [*reg, "--checkpoint", str(work / "nan.ckpt")], 2),
         ("image: PNG header claims 100000x100000", ["register", str(FIXED),
          str(_png(work / "huge.png", 100_000, 100_000)), "-o", out], 2),
         ("image: 2.6 MB PNG of 30000x30000 RGB", ["register", str(FIXED),
@@ -196,6 +219,12 @@ def main() -> None:
         _vreg_checkpoint(args.write_checkpoints / "laughs.ckpt", coarse_layer_names=_laughs(6, 50))
         _vreg_checkpoint(args.write_checkpoints / "dims.ckpt", initial_dim=10**9)
         _deep_key(args.write_checkpoints / "deep.ckpt")
+        _vreg_checkpoint(args.write_checkpoints / "full.ckpt", attention="full")
+        _vreg_checkpoint(args.write_checkpoints / "maxed.ckpt", initial_dim=1024, block_dims=(1024, 1024, 1024),
+                         coarse_d_model=1024, coarse_d_ffn=4096, fine_d_model=1024, fine_d_ffn=4096,
+                         coarse_layer_names=("self", "cross") * 16)  # fmt: skip
+        _weights_changed(args.write_checkpoints / "complex.ckpt", "complex")
+        _weights_changed(args.write_checkpoints / "nan.ckpt", "nan")
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)

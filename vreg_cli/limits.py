@@ -59,6 +59,8 @@ MAX_LOFTR_SIDE = 832
 #: most parameters of a LoFTR a weights file's ``model_config`` may ask for (counted on torch's meta device, before
 #: anything is allocated): MINIMA's LoFTR has 11.6 M, the bundled small one 2.2 M; 50 M is 200 MB of fp32 weights
 MAX_LOFTR_PARAMETERS = 50_000_000
+#: most samples a vreg HDF5 file may declare (its /ids are read whole): a training set of a million triplets
+MAX_H5_SAMPLES = 1_000_000
 #: smallest working size
 MIN_WORKING_SIZE = 64
 #: seeds are numpy seeds: 0 .. 2**32 - 1

@@ -191,6 +191,11 @@ def write_failure(exc: BaseException) -> str | None:
     return None
 
 
+#: the longest file name and path most file systems take (Linux NAME_MAX and PATH_MAX): longer ones end in an
+#: OSError when the output is written, after the work
+MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 4096
+
+
 def check_output_path(target: str | os.PathLike, *, image: bool = False) -> Path:
     """Fail early (one VregError line) when ``target`` cannot be written: it is a directory, its folder cannot be
     created or written, or (``image=True``) OpenCV has no writer for its extension.
@@ -198,6 +203,12 @@ def check_output_path(target: str | os.PathLike, *, image: bool = False) -> Path
     from vreg_cli.errors import VregError
 
     target = Path(target)
+    longest = max((len(os.fsencode(part)) for part in target.parts), default=0)
+    if longest > MAX_NAME_BYTES or len(os.fsencode(str(target))) > MAX_PATH_BYTES:
+        raise VregError(
+            f"{str(target)[:60]}...: a file name is at most {MAX_NAME_BYTES} bytes and a path {MAX_PATH_BYTES} "
+            f"(this one: {longest} and {len(os.fsencode(str(target)))})"
+        )
     if target.is_dir():
         raise VregError(f"{target}: is a directory; give a file name")
     if target.exists() and not target.is_file():

@@ -15,15 +15,44 @@ from typing import Any
 from vreg_cli.errors import VregError
 from vreg_cli.paths import DATA_SPECS
 
+#: largest layout spec or config file read (TOML); the bundled specs are under 2 KB
+MAX_SPEC_BYTES = 1 << 20
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A small TOML file as a dict; one VregError naming ``path`` and ``what`` it is for anything else (not UTF-8,
+    malformed, larger than ``MAX_SPEC_BYTES``, nested deeper than Python's parser recurses, unreadable)."""
+    try:
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise VregError(f"{path}: a {what} is small TOML; this file is over {MAX_SPEC_BYTES >> 20} MB")
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise VregError(f"{path}: malformed {what} ({exc})") from None
+    except UnicodeDecodeError:
+        raise VregError(f"{path}: a {what} must be UTF-8 text (TOML); this file is not") from None
+    except RecursionError:
+        raise VregError(f"{path}: malformed {what} (nested too deeply)") from None
+    except OSError as exc:
+        raise VregError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+
+
+def check_glob(pattern: str, what: str) -> str:
+    """PATTERN when it is a glob relative to a root (``*``, ``**/fixed.png``); VregError naming ``what`` for an
+    absolute one or one that climbs out of the root (``/etc/*``, ``../x/*``)."""
+    parts = Path(pattern).parts
+    if Path(pattern).is_absolute() or pattern.startswith(("/", "\\")) or ".." in parts:
+        raise VregError(f"{what}: glob {pattern!r} must be relative to the folder given (no leading '/', no '..')")
+    return pattern
+
 
 def available_specs(kind: str) -> list[str]:
     """Names of the bundled specs of one kind."""
     names = []
     for path in sorted(DATA_SPECS.glob("*.toml")):
         try:
-            if tomllib.loads(path.read_text(encoding="utf-8")).get("kind") == kind:
+            if read_toml(path, "layout spec").get("kind") == kind:
                 names.append(path.stem)
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        except VregError:
             continue
     return names
 
@@ -38,14 +67,7 @@ def load_spec(name_or_path: str, kind: str) -> tuple[dict[str, Any], Path]:
     if not path.is_file():
         known = ", ".join(available_specs(kind)) or "none"
         raise VregError(f"unknown {kind} layout {name_or_path!r} (bundled: {known}; or give a path to a .toml spec)")
-    try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise VregError(f"{path}: malformed layout spec ({exc})") from None
-    except UnicodeDecodeError:
-        raise VregError(f"{path}: a layout spec must be UTF-8 text (TOML); this file is not") from None
-    except OSError as exc:
-        raise VregError(f"{path}: cannot read the layout spec ({exc.strerror or exc})") from None
+    spec = read_toml(path, "layout spec")
     if spec.get("kind") != kind:
         raise VregError(f"{path}: a {kind} layout needs kind = {kind!r} (found {spec.get('kind')!r})")
     return spec, path

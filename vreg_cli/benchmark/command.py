@@ -127,9 +127,11 @@ def case_config(
     )
 
 
-# --zoom / --gamma / --blur / --noise of the smallfov protocol: CaseConfig field and the least allowed value
-_WINDOW_OPTIONS = {"zoom": ("zoom_range", 1.0), "gamma": ("gamma_range", 0.05), "blur": ("blur_range", 0.0),
-                   "noise": ("noise_range", 0.0)}  # fmt: skip
+# --zoom / --gamma / --blur / --noise of the smallfov protocol: CaseConfig field, the least and the largest allowed
+# value (a window at most 1/8 of the image wide; a blur of 32 px or noise of 128 grey levels already leaves nothing to
+# register, and a blur of 1e9 px made OpenCV build a kernel that exhausted the memory)
+_WINDOW_OPTIONS = {"zoom": ("zoom_range", 1.0, 8.0), "gamma": ("gamma_range", 0.05, 20.0),
+                   "blur": ("blur_range", 0.0, 32.0), "noise": ("noise_range", 0.0, 128.0)}  # fmt: skip
 
 
 def window_ranges(protocol: str, window: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, float]]:
@@ -138,10 +140,10 @@ def window_ranges(protocol: str, window: dict[str, tuple[float, ...]]) -> dict[s
         raise VregError(", ".join(f"--{k}" for k in window) + " apply only to --protocol smallfov")
     out = {}
     for key, values in window.items():
-        field, least = _WINDOW_OPTIONS[key]
+        field, least, most = _WINDOW_OPTIONS[key]
         lo, hi = values[0], values[-1]
-        if not least <= lo <= hi:
-            raise VregError(f"--{key} {lo:g},{hi:g}: need {least:g} <= low <= high")
+        if not least <= lo <= hi <= most:
+            raise VregError(f"--{key} {lo:g},{hi:g}: need {least:g} <= low <= high <= {most:g}")
         out[field] = (lo, hi)
     return out
 

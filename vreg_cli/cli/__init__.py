@@ -15,8 +15,37 @@ from vreg_cli import __version__
 from vreg_cli.errors import VregError
 from vreg_cli.ui import console, warn
 
+try:  # typer >= 0.20 carries its own click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer depends on click itself
+    from click.exceptions import ClickException  # type: ignore[no-redef]
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The command group, with usage errors (an unknown option, a value outside an option's range, a missing
+    argument) as the package's own: one ``error:`` line and exit 2, instead of click's usage box."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            text = " ".join(exc.format_message().split())
+            if text:  # (no text: `vreg` alone, whose help was printed instead)
+                console.print(f"[bold red]error:[/] {escape(text)}{escape(where)}", soft_wrap=True)
+            raise SystemExit(exc.exit_code) from None
+        except typer.Abort:
+            console.print("[bold red]interrupted[/]")
+            raise SystemExit(130) from None
+        raise SystemExit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     name="vreg",
+    cls=_OneLineErrors,
     help="Register colour fundus photos (fixed) with fluorescein angiograms or OCT en-face images (moving).",
     no_args_is_help=True,
     add_completion=False,

@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 
 from vreg_cli.errors import VregError
+from vreg_cli.limits import MAX_H5_SAMPLES, check_image_size
 
 FORMAT = "vreg"
 SCHEMA_VERSION = 1
@@ -36,6 +37,26 @@ MASKS = ("vessel", "fov")
 # gzip level 1: nearly the ratio of level 4 on these images at a fraction of the cost (bench-data measures it);
 # uint8 data gains nothing from the shuffle filter.
 COMPRESSION: dict = {"compression": "gzip", "compression_opts": 1}
+
+
+def _refuse_links(f: h5py.File, where: Path) -> None:
+    """VregError for a soft or external link anywhere in the file: vreg files hold their data themselves (an
+    external link reads another file; a soft-link loop sends a reader round in circles)."""
+
+    def check(name: str, link: h5py.HardLink | h5py.SoftLink | h5py.ExternalLink) -> str | None:
+        """Why this link is refused (returning it ends the visit: h5py's callbacks must not raise)."""
+        if isinstance(link, h5py.ExternalLink):
+            return f"/{name} links to another file ({link.filename}); vreg files hold their data"
+        if isinstance(link, h5py.SoftLink):
+            return f"/{name} is a soft link ({link.path}); vreg files hold their data"
+        return None
+
+    try:
+        why = f.visititems_links(check)
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise VregError(f"{where}: damaged vreg HDF5 file ({exc})") from None
+    if why is not None:
+        raise VregError(f"{where}: {why}")
 
 
 def _text(values) -> list[str]:
@@ -89,10 +110,14 @@ class VregH5:
         that is not), so that training or a benchmark never fails on a damaged file after it started.
         """
         where = self.path
+        _refuse_links(f, where)
         size = f.attrs.get("size")
-        if size is None or np.asarray(size).shape != (2,):
+        if size is None or np.asarray(size).shape != (2,) or np.asarray(size).dtype.kind not in "iu":
             raise VregError(f"{where}: damaged vreg HDF5 file (root attribute 'size' must be [H, W])")
         h, w = (int(v) for v in np.asarray(size))
+        if h < 1 or w < 1:
+            raise VregError(f"{where}: damaged vreg HDF5 file (size {w}x{h})")
+        check_image_size(where, w, h)  # the declared size, before any image is read
         for name in ("ids", "split", "images", "masks"):
             if name not in f:
                 raise VregError(f"{where}: damaged vreg HDF5 file (no /{name})")
@@ -102,6 +127,11 @@ class VregH5:
         expected.update({f"images/{m}": (n, h, w) for m in f["images"] if m not in REQUIRED_MODALITIES})
         if n < 0:
             raise VregError(f"{where}: damaged vreg HDF5 file (/ids is not one-dimensional)")
+        if n > MAX_H5_SAMPLES:
+            raise VregError(
+                f"{where}: declares {n:,} samples, over the limit of {MAX_H5_SAMPLES:,} "
+                "(vreg_cli.limits.MAX_H5_SAMPLES)"
+            )
         for name, shape in expected.items():
             if name not in f or not isinstance(f[name], h5py.Dataset):
                 raise VregError(f"{where}: damaged vreg HDF5 file (no /{name})")
@@ -110,6 +140,8 @@ class VregH5:
                     f"{where}: damaged vreg HDF5 file (/{name} has shape {f[name].shape}, expected {shape} "
                     f"for {n} samples of {w}x{h})"
                 )
+            if name.startswith(("images/", "masks/")) and f[name].dtype != np.uint8:
+                raise VregError(f"{where}: damaged vreg HDF5 file (/{name} is {f[name].dtype}, the schema's is uint8)")
 
     @property
     def file(self) -> h5py.File:

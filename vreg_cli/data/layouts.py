@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vreg_cli.errors import VregError
-from vreg_cli.specs import format_template, load_spec
+from vreg_cli.specs import check_glob, format_template, load_spec
 
 ENTRIES = ("cf", "fa", "oct", "octa", "vessel", "fov")
 REQUIRED_ENTRIES = ("cf", "fa", "oct", "vessel")  # the HDF5 schema needs these for every sample
@@ -164,6 +164,7 @@ def parse_layout(spec: dict[str, Any], path: Path) -> TripletLayout:
     globs = [globs] if isinstance(globs, str) else globs
     if not isinstance(globs, list) or not globs or not all(isinstance(g, str) and g for g in globs):
         raise _fail(path, "[samples].glob must be a string or a non-empty list of strings")
+    globs = [check_glob(g, f"{path}: [samples].glob") for g in globs]
     try:
         pattern = re.compile(samples.get("pattern", r"(?P<id>.+)"))
     except (re.error, TypeError) as exc:

@@ -28,7 +28,7 @@ import numpy as np
 from vreg_cli.data.config import DEFAULT_LAYOUT
 from vreg_cli.errors import VregError
 from vreg_cli.io import LANDMARK_COLUMNS, BadTable, read_landmarks
-from vreg_cli.specs import format_template, load_spec
+from vreg_cli.specs import check_glob, format_template, load_spec
 
 MIN_POINTS = 3
 # A point may sit on the outer half of an edge pixel (pixel centres are integers, edges at -0.5 and W - 0.5).
@@ -196,6 +196,9 @@ def find_pairs(
     if "fixed" not in spec or "moving" not in spec:
         raise VregError(f"{spec_path}: a pairs layout needs 'fixed' (globs) and 'moving' (template)")
     globs = [spec["fixed"]] if isinstance(spec["fixed"], str) else list(spec["fixed"])
+    if not globs or not all(isinstance(g, str) and g for g in globs):
+        raise VregError(f"{spec_path}: 'fixed' must be a glob or a non-empty list of globs")
+    globs = [check_glob(g, f"{spec_path}: fixed") for g in globs]
     fixed_files = sorted({p for g in globs for p in root.glob(g) if p.is_file()})
     pairs: list[PairRecord] = []
     bad: list[BadEntry] = []

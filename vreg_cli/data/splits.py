@@ -38,7 +38,16 @@ def read_split_file(path: str | os.PathLike) -> dict[str, str]:
     if not path.is_file():
         raise VregError(f"{path}: no such split file")
     assigned: dict[str, str] = {}
-    with open(path, newline="") as fh:
+    try:
+        return _read_split_rows(path, assigned)
+    except UnicodeDecodeError as exc:
+        raise VregError(f"{path}: a split file must be UTF-8 text (CSV 'id,split'); byte {exc.start} is not") from None
+    except csv.Error as exc:
+        raise VregError(f"{path}: not a readable CSV split file ({exc})") from None
+
+
+def _read_split_rows(path: Path, assigned: dict[str, str]) -> dict[str, str]:
+    with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or not {"id", "split"} <= {c.strip() for c in reader.fieldnames}:
             raise VregError(f"{path}: a split file needs the CSV header 'id,split'")

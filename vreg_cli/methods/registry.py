@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vreg_cli.errors import VregError
 from vreg_cli.methods.options import Option, declared_options, parse_options
+from vreg_cli.specs import read_toml
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
@@ -134,10 +134,7 @@ def configured_weights() -> tuple[str, str] | None:
         return os.environ["VREG_WEIGHTS"], "VREG_WEIGHTS"
     path = _config_file()
     if path.is_file():
-        try:
-            value = tomllib.loads(path.read_text(encoding="utf-8")).get("weights")
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-            raise VregError(f"{path}: unreadable vreg config ({exc})") from None
+        value = read_toml(path, "vreg config").get("weights")
         if value:
             return str(value), str(path)
     return None

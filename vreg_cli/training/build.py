@@ -11,6 +11,8 @@ from torch.utils.data import DataLoader
 
 from vreg_cli.data.dataset import AugmentConfig, PairDataset
 from vreg_cli.data.h5 import VregH5
+from vreg_cli.errors import VregError
+from vreg_cli.limits import field_range
 from vreg_cli.model.config import parse_freeze
 from vreg_cli.model.loftr import LoFTRConfig, LoFTRModel, load_model
 from vreg_cli.training.config import TrainConfig
@@ -46,8 +48,14 @@ def build_model(
 
 
 def train_size(cfg: TrainConfig) -> int:
-    """Long side of the training images: --image-size, else the HDF5's (floored to a multiple of 8)."""
-    side = cfg.image_size or max(VregH5(cfg.data).size)
+    """Long side of the training images: --image-size, else the HDF5's (floored to a multiple of 8), which must
+    then be one --image-size allows (a larger file is resized with --image-size, not trained at its own size)."""
+    if cfg.image_size:
+        return cfg.image_size
+    side = max(VregH5(cfg.data).size)
+    largest = field_range(TrainConfig, "image_size").hi
+    if side > largest:
+        raise VregError(f"{cfg.data}: its images are {side} px; train at --image-size N (at most {largest:g})")
     return side - side % 8
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import os
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from vreg_cli.batch.settings import BatchSettings
 from vreg_cli.batch.summary import SummaryLog, read_summary, summary_frame
 from vreg_cli.batch.work import chunked
 from vreg_cli.data.pairs import PairRecord
+from vreg_cli.errors import VregError
 from vreg_cli.io import check_same_settings, write_csv, write_json
 from vreg_cli.outputs import batch_stems
 
@@ -34,6 +37,25 @@ def _bad_rows(bad: list[Any] | None) -> list[dict[str, Any]]:
         name = getattr(entry, "name", where)
         rows.append({"name": name, "status": "error", "reason": f"{where}: {reason}" if where != name else reason})
     return rows
+
+
+_DISK_FULL = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT), "is the disk full?")
+
+
+def _disk_full(reason: str) -> bool:
+    """Whether a pair's error REASON says the disk (or the user's quota) is full."""
+    return any(text in reason for text in _DISK_FULL)
+
+
+def _append(log: SummaryLog, row: dict[str, Any]) -> bool:
+    """``log.append(row)``; a summary that cannot be written (a full disk) is one VregError line."""
+    try:
+        return log.append(row)
+    except OSError as exc:
+        raise VregError(
+            f"{log.path}: cannot write the summary ({exc.strerror or exc}); free space, then run the same command "
+            "with --resume"
+        ) from None
 
 
 def _engine(
@@ -111,8 +133,15 @@ def run_batch(
                 # closing: leaving early (Ctrl-C, an error) cancels the engine's tasks not finished yet, at once
                 with contextlib.closing(_engine(chunks, settings, workers, client)) as engine:
                     for chunk_rows in engine:
-                        rows.extend(row for row in chunk_rows if log.append(row))
+                        rows.extend(row for row in chunk_rows if _append(log, row))
                         bar.advance(task, len(chunk_rows))
+                        full = next((r for r in chunk_rows if _disk_full(str(r.get("reason", "")))), None)
+                        if full is not None:  # every further pair would fail the same way: stop, say how to go on
+                            raise VregError(
+                                f"{summary.parent}: the disk is full (pair {full['name']}: {full['reason']}); "
+                                f"{sum(r.get('status') != 'error' for r in rows)} finished pair(s) are kept in "
+                                f"{summary.name}: free space, then run the same command with --resume"
+                            )
     finally:
         log.close()
     frame = finish_batch(summary, rows)

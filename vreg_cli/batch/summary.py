@@ -27,6 +27,7 @@ class SummaryLog:
     def __init__(self, path: Path, rows: list[dict[str, Any]]) -> None:
         """Start the file with ``rows`` (atomically: header + the rows kept from an earlier run), then append."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         write_log(path, SUMMARY_COLUMNS, rows)
         self.names: set[str] = {str(r["name"]) for r in rows}
         self._log = CsvLog(path, SUMMARY_COLUMNS)

@@ -36,7 +36,7 @@ ANGLES = {"r00": 0.0, "r10": 10.0, "r30": -30.0, "r90": 90.0}
 #: columns that differ between two runs of the same pairs (time) or name the output folder (compared as file names)
 VARYING = ["seconds", "output", "transform"]
 # (a name with a control character, "line\nbreak", is refused before the batch: tests/test_hostile_batch.py)
-HOSTILE = ["../escape", "a/../../b", "/abs/olute", "..", ".hidden", "sub/dir/x", "back\\slash", "x,y \"q\""]
+HOSTILE = ["../escape", "a/../../b", "/abs/olute", "..", ".hidden", "sub/dir/x", "back\\slash", 'x,y "q"']
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -112,20 +113,25 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(files, tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_cli_train_resume_and_refusals(files, tmp_path):
+def test_cli_train_resume_and_refusals(files, tmp_path, monkeypatch):
     data, weights = files
     out = tmp_path / "cli"
     runner = CliRunner()
-    args = ["train", "--data", str(data), "--weights", str(weights), "--out", str(out), "--max-steps", "1",
+    monkeypatch.chdir(tmp_path)  # relative --data and --out: config.json stores them absolute (resumed elsewhere below)
+    args = ["train", "--data", os.path.relpath(data), "--weights", str(weights), "--out", "cli", "--max-steps", "1",
             "--batch-size", "1", "--workers", "0", "--modalities", "cf-oct", "--val-items", "1",
             "--vessel-eps", "0.1"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "trainable" in result.output and (out / "config.json").is_file() and (out / "best.ckpt").is_file()
     assert f"next: vreg report {out}" in " ".join(result.output.split())  # the run says where to look next
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["data"] == str(data.resolve()) and stored["out"] == str(out.resolve())
     assert read_checkpoint(out / "last.ckpt")["train_config"]["loss"]["vessel_eps"] == 0.1
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "--resume" in again.output
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     resumed = runner.invoke(app, ["train", "--resume", str(out), "--max-steps", "2"])
     assert resumed.exit_code == 0, resumed.output
     assert read_checkpoint(out / "last.ckpt")["step"] == 2

@@ -17,7 +17,7 @@ from vreg_cli.errors import VregError
 from vreg_cli.geometry import resize_image
 from vreg_cli.imageheader import declared_size
 from vreg_cli.limits import IMAGE_PIXELS_ENV, check_image_size, image_pixels_limit
-from vreg_cli.paths import atomic_output
+from vreg_cli.paths import atomic_output, check_input_file
 
 Mode = Literal["any", "gray", "rgb"]
 
@@ -64,10 +64,7 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
     or cannot be decoded.
     """
     path = Path(path)
-    if path.is_dir():
-        raise VregError(f"{path}: is a directory, not an image file")
-    if not path.is_file():
-        raise VregError(f"{path}: no such file")
+    check_input_file(path, "an image file")
     limit = image_pixels_limit()
     try:
         # a file larger than the largest image stored uncompressed (16-bit RGBA) is not read into memory at all

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 
 
 def share_cores(workers: int) -> None:
-    """Give this process's OpenCV and torch ``cpu_count // workers`` threads each (at least 1).
+    """A worker's start: give its OpenCV and torch ``cpu_count // workers`` threads each (at least 1), and leave
+    Ctrl-C to the parent.
 
     Each process otherwise starts one thread per core in both libraries, and ``workers`` of them oversubscribe
-    the machine. torch is imported here, inside the worker; it is skipped where it is not installed.
+    the machine. torch is imported here, inside the worker; it is skipped where it is not installed. Ctrl-C reaches
+    every process of the terminal's group: the workers ignore it (no traceback from each), and the parent, which
+    gets it too, cancels their tasks and prints one line.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_library_threads(max(1, (os.cpu_count() or 1) // workers))
 
 

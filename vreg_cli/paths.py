@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import os
 import re
 import socket
+import stat
 import tempfile
 import threading
 import zlib
@@ -194,6 +196,33 @@ def write_failure(exc: BaseException) -> str | None:
 #: the longest file name and path most file systems take (Linux NAME_MAX and PATH_MAX): longer ones end in an
 #: OSError when the output is written, after the work
 MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 4096
+
+
+def check_input_file(path: Path, what: str) -> None:
+    """VregError (one line naming ``path``) unless it is a regular file that can be opened: a folder, a device
+    (``/dev/zero``), a pipe (a FIFO: reading it would wait forever), a symbolic-link loop and a missing file each
+    say what they are."""
+    from vreg_cli.errors import VregError
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VregError(f"{path}: a loop of symbolic links, not {what}") from None
+        if exc.errno == errno.ENOENT:
+            raise VregError(f"{path}: no such file") from None
+        raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise VregError(f"{path}: is a directory, not {what}")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else ("a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        )
+        raise VregError(f"{path}: is {kind}, not {what}")
 
 
 def check_output_path(target: str | os.PathLike, *, image: bool = False) -> Path:

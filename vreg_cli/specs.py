@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vreg_cli.errors import VregError
-from vreg_cli.paths import DATA_SPECS
+from vreg_cli.paths import DATA_SPECS, check_input_file
 
 #: largest layout spec or config file read (TOML); the bundled specs are under 2 KB
 MAX_SPEC_BYTES = 1 << 20
@@ -22,6 +22,7 @@ MAX_SPEC_BYTES = 1 << 20
 def read_toml(path: Path, what: str) -> dict[str, Any]:
     """A small TOML file as a dict; one VregError naming ``path`` and ``what`` it is for anything else (not UTF-8,
     malformed, larger than ``MAX_SPEC_BYTES``, nested deeper than Python's parser recurses, unreadable)."""
+    check_input_file(path, f"a {what}")
     try:
         if path.stat().st_size > MAX_SPEC_BYTES:
             raise VregError(f"{path}: a {what} is small TOML; this file is over {MAX_SPEC_BYTES >> 20} MB")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -88,7 +90,15 @@ def draw_matches(
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend (files only, never a display)."""
+    """matplotlib.pyplot on the Agg backend (files only, never a display).
+
+    matplotlib keeps its configuration and font cache in ``MPLCONFIGDIR``, by default ``~/.config/matplotlib``:
+    unless the user has set it, vreg points it at a folder of its own under the system's temporary directory, so
+    that a command writes nothing in the home folder (the font cache is built there once per machine and user).
+    """
+    if "matplotlib" not in sys.modules:
+        user = os.getuid() if hasattr(os, "getuid") else "user"
+        os.environ.setdefault("MPLCONFIGDIR", str(Path(tempfile.gettempdir()) / f"vreg-matplotlib-{user}"))
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a display

@@ -271,7 +271,7 @@ def train(
         if out is not None and out.resolve() != resume.resolve():
             raise VregError("--out and --resume name different directories; --resume continues in place")
         changes = dict(max_steps=max_steps, epochs=epochs, device=device, workers=workers, val_every=val_every,
-                       ckpt_every=ckpt_every, data=str(data) if data else None)  # fmt: skip
+                       ckpt_every=ckpt_every, data=str(data.resolve()) if data else None)  # fmt: skip
         fixed = dict(weights=weights, modalities=modalities, freeze=freeze, vessel_eps=vessel_eps,
                      batch_size=batch_size, lr=lr, image_size=image_size, max_rotation=max_rotation, seed=seed,
                      arch=arch, input=input_)  # fmt: skip
@@ -285,7 +285,8 @@ def train(
             raise VregError("give --data and --out (or --resume RUN_DIR)")
         if (out / "last.ckpt").exists() and not force:
             raise VregError(f"{out} already holds a run; continue it with --resume {out} or replace it with --force")
-        base = TrainConfig(data=str(data), out=str(out), max_steps=1)
+        # absolute paths in config.json, so that --resume works from any folder
+        base = TrainConfig(data=str(data.resolve()), out=str(out.resolve()), max_steps=1)
         aug = base.augment
         for name, value in (("max_rotation", max_rotation), ("max_translation", max_translation),
                             ("max_shear", max_shear), ("flip_prob", flip_prob)):  # fmt: skip

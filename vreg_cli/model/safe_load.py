@@ -16,6 +16,7 @@ from __future__ import annotations
 import _compat_pickle
 import collections
 import io
+import os
 import pickle
 import warnings
 import zipfile
@@ -29,6 +30,7 @@ from torch import nn
 from vreg_cli.errors import VregError
 from vreg_cli.limits import MAX_PICKLE_BYTES, MAX_PICKLE_DEPTH, check_checkpoint_zip
 from vreg_cli.model.pickle_depth import PickleTooDeep, pickle_depth
+from vreg_cli.paths import check_input_file
 from vreg_cli.ui import warn
 
 #: modules whose globals in a checkpoint can only be a code-execution payload: the file is refused
@@ -58,7 +60,9 @@ def read_checkpoint(path: str | Path) -> Any:
     if path.is_dir():
         raise VregError(f"{path}: is a directory, not a checkpoint file")
     if not path.is_file():
-        raise VregError(f"{path}: checkpoint not found")
+        if not os.path.lexists(path):
+            raise VregError(f"{path}: checkpoint not found")
+        check_input_file(path, "a checkpoint file")  # a pipe, a device, a loop of links: say which
     try:
         size = path.stat().st_size
         with path.open("rb") as f:

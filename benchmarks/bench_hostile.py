@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -186,8 +187,72 @@ def build_cases(work: Path) -> list[tuple[str, list[str], int]]:
          "--out-dir", str(work / "o1")], 2),
         ("layout template {dir.__class__.__init__}", ["register", "--pairs-dir", str(pairs), "--pairs-layout",
          str(evil), "--out-dir", str(work / "o2")], 2),
+        *_more_cases(work, pairs, reg),
     ]  # fmt: skip
     return cases
+
+
+def _h5(path: Path, damage: str) -> Path:
+    """A small vreg HDF5 file (3 synthetic 64 px samples) with one hostile change."""
+    import h5py
+    import numpy as np
+
+    from vreg_cli.data.synth import make_triplet
+
+    samples = [make_triplet(k, 64) for k in range(3)]
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"format": "vreg", "schema_version": 1, "layout": "test", "size": [64, 64]})
+        f.create_dataset("ids", data=np.array(["a", "b", "c"], dtype=object), dtype=h5py.string_dtype())
+        f.create_dataset("split", data=np.array(["train"] * 3, dtype=object), dtype=h5py.string_dtype())
+        for mod in ("cf", "fa", "oct"):
+            f.create_dataset(f"images/{mod}", data=np.stack([s[mod] for s in samples]))
+        for mask in ("vessel", "fov"):
+            f.create_dataset(f"masks/{mask}", data=np.stack([s[mask] for s in samples]).astype(np.uint8))
+        if damage == "external":
+            f["images/extra"] = h5py.ExternalLink("/etc/passwd", "/x")
+        elif damage == "loop":
+            f["masks/loop"] = h5py.SoftLink("/masks/loop")
+        elif damage == "size":
+            f.attrs["size"] = [20_000, 20_000]
+        elif damage == "ids":
+            del f["ids"]
+            f.create_dataset("ids", shape=(10**9,), dtype=h5py.string_dtype(), chunks=(1024,))
+    return path
+
+
+def _more_cases(work: Path, pairs: Path, reg: list[str]) -> list[tuple[str, list[str], int]]:
+    """The classes of issue 46's probe: HDF5 files, specs, options, names and special files."""
+    deep = work / "deep.toml"
+    deep.write_text('kind = "pairs"\nx = ' + "[" * 100_000 + "]" * 100_000 + "\n")
+    absolute = work / "abs.toml"
+    absolute.write_text(
+        re.sub(r"^fixed = .*$", 'fixed = ["/**/fixed.png"]', (REPO / "data_specs" / "landmarks-csv.toml").read_text(),
+               flags=re.M)
+    )  # fmt: skip
+    split = work / "split.csv"
+    split.write_bytes("id,split\ncaf\xe9,train\n".encode("latin-1"))
+    cr = work / "cr.csv"
+    cr.write_text(f'fixed,moving,name\n{FIXED},{MOVING},"a\rb"\n')
+    os.mkfifo(work / "fifo")
+    out = str(work / "out.png")
+    return [
+        *((f"hdf5: {what}", ["info", str(_h5(work / f"{what}.h5", what))], 2)
+          for what in ("external", "loop", "size", "ids")),
+        ("spec: TOML nested 100,000 deep", ["register", "--pairs-dir", str(pairs), "--pairs-layout", str(deep),
+         "--out-dir", str(work / "o3")], 2),
+        ("spec: absolute glob /**/fixed.png", ["register", "--pairs-dir", str(pairs), "--pairs-layout", str(absolute),
+         "--out-dir", str(work / "o4")], 2),
+        ("prepare --split-file not UTF-8", ["prepare", str(pairs), "--out", str(work / "s.h5"), "--layout", "flat",
+         "--split-file", str(split)], 2),
+        ("benchmark smallfov --blur 1e9", ["benchmark", "--pairs-dir", str(pairs), "--out", str(work / "b2"),
+         "--method", "sift", "--protocol", "smallfov", "--blur", "1e9"], 2),
+        ("-o with a 300-character name", [*reg[:3], "-o", str(work / ("a" * 300 + ".png"))], 2),
+        ("--working-size 63 (a Typer range)", [*reg, "--working-size", "63"], 2),
+        ("batch: a pair name with a carriage return", ["register", "--pairs", str(cr), "--out-dir", str(work / "o5")],
+         2),
+        ("image: a FIFO", ["register", str(FIXED), str(work / "fifo"), "-o", out], 2),
+        ("image: /dev/zero", ["register", str(FIXED), "/dev/zero", "-o", out], 2),
+    ]  # fmt: skip
 
 
 def batch_overwrites(work: Path, timeout: float) -> tuple[int, int, str]:

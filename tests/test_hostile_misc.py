@@ -56,3 +56,15 @@ def test_workers_leave_ctrl_c_to_the_parent() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
+
+
+def test_a_float_image_with_nan_is_refused_where_images_are_read(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    image = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    image[3, 3] = np.nan
+    assert cv2.imwrite(str(tmp_path / "nan.tif"), image)
+    result = runner.invoke(app, ["register", str(SAMPLE_DIR / "fixed.png"), str(tmp_path / "nan.tif"), "-o",
+                                 str(tmp_path / "o.png")])  # fmt: skip
+    assert result.exit_code == 2 and "nan.tif: the image holds NaN or infinite values" in result.output

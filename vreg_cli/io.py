@@ -86,6 +86,8 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
     if img is None or img.size == 0:
         raise VregError(f"{path}: not a readable image (corrupt or unsupported format)")
     check_image_size(path, img.shape[1], img.shape[0])  # formats whose header vreg does not read
+    if img.dtype.kind == "f" and not np.isfinite(img).all():  # a float TIFF: NaN would quietly become black
+        raise VregError(f"{path}: the image holds NaN or infinite values")
     img = to_uint8(img)
     if img.ndim == 3:
         if img.shape[2] == 4:

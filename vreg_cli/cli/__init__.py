@@ -172,4 +172,4 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    app(prog_name="vreg")  # the name in messages, also under `python -m vreg_cli`

@@ -425,9 +425,10 @@ def test_prepare_killed_leaves_no_stale_temporary_after_the_next_run(tmp_path: P
 
 @pytest.mark.slow
 def test_batch_register_sigint_then_resume(tmp_path: Path) -> None:
-    names = [f"p{k}" for k in range(8)]
+    n = 24  # enough that the batch cannot finish before the signal arrives (classic takes ~0.15 s a pair here)
+    names = [f"p{k:02d}" for k in range(n)]
     pairs = tmp_path / "pairs.csv"
-    pd.DataFrame({"fixed": [str(FIXED)] * 8, "moving": [str(MOVING)] * 8, "name": names}).to_csv(pairs, index=False)
+    pd.DataFrame({"fixed": [str(FIXED)] * n, "moving": [str(MOVING)] * n, "name": names}).to_csv(pairs, index=False)
     out_dir = tmp_path / "out"
     args = ["register", "--pairs", str(pairs), "--out-dir", str(out_dir), "--method", "classic"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VREG_CONFIG": str(tmp_path / "none.toml")}
@@ -447,7 +448,7 @@ def test_batch_register_sigint_then_resume(tmp_path: Path) -> None:
     assert proc.returncode == 130, "the batch finished before it could be interrupted"
     rows = pd.read_csv(summary)
     finished = {p.stem for p in out_dir.glob("p*.json")}
-    assert 2 <= len(rows) < 8 and set(rows["name"]) == finished and set(rows["status"]) == {"ok"}
+    assert 2 <= len(rows) < n and set(rows["name"]) == finished and set(rows["status"]) == {"ok"}
     before = {name: (out_dir / f"{name}.json").stat().st_mtime_ns for name in finished}
     result = invoke(*args, "--working-size", "320", "--resume")
     assert result.exit_code == 0, result.output

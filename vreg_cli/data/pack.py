@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -89,24 +90,8 @@ def pack(
             bad(exc)
     if not good:
         raise VregError(f"{src}: no valid samples to pack ({len(skipped)} skipped)")
-    if size is not None:
-        if size < 8:
-            raise VregError(f"--size must be at least 8 (got {size})")
-        out_hw = (size, size)
-    else:
-        distinct = sorted(set(sizes.values()))
-        if len(distinct) > 1:
-            example = ", ".join(f"{w}x{h}" for h, w in distinct[:3])
-            raise VregError(f"{src}: samples have different sizes ({example}); pass --size N to resize them")
-        out_hw = distinct[0] if distinct else (0, 0)
-    modalities = list(schema.REQUIRED_MODALITIES)
-    for name in schema.OPTIONAL_MODALITIES:
-        have = sum(name in s.files for s in good)
-        if have == len(good) and good:
-            modalities.append(name)
-        elif have:
-            warn(f"{name} found for {have} of {len(good)} samples; not stored (a modality needs every sample)")
-
+    out_hw = _output_size(size, sizes, src)
+    modalities = _stored_modalities(good)
     ids: list[str] = []
     provenance: dict[str, list[str]] = {name: [] for name in [*modalities, *schema.MASKS]}
     source_hw: list[tuple[int, int]] = []
@@ -145,22 +130,53 @@ def pack(
             f.create_dataset("source_size", data=np.array(source_hw, np.int32))
             for name, values in provenance.items():
                 f.create_dataset(f"provenance/{name}", data=_strings(values))
-            f.attrs.update(
-                {
-                    "format": schema.FORMAT,
-                    "schema_version": schema.SCHEMA_VERSION,
-                    "layout": spec.name,
-                    "layout_spec": str(spec.path),
-                    "source": str(src.resolve()),
-                    "size": np.array(out_hw, np.int64),
-                    "seed": seed,
-                    "split_fractions": np.array(fractions, np.float64),
-                    "split_file": str(split_file) if split_file is not None else "",
-                    "modalities": _strings(modalities),
-                    "skipped": len(skipped),
-                    "vreg_version": __version__,
-                    "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                }
-            )
+            f.attrs.update(_root_attributes(spec, src, out_hw, seed, fractions, split_file, modalities, len(skipped)))
     counts = {s: int(sum(x == s for x in splits)) for s in schema.SPLITS}
     return PackResult(out, len(ids), counts, modalities, out_hw, skipped)
+
+
+def _output_size(size: int | None, sizes: dict[str, tuple[int, int]], src: Path) -> tuple[int, int]:
+    """(H, W) of the packed images: ``size`` x ``size``, else the samples' common size (VregError when they differ)."""
+    if size is not None:
+        if size < 8:
+            raise VregError(f"--size must be at least 8 (got {size})")
+        return (size, size)
+    distinct = sorted(set(sizes.values()))
+    if len(distinct) > 1:
+        example = ", ".join(f"{w}x{h}" for h, w in distinct[:3])
+        raise VregError(f"{src}: samples have different sizes ({example}); pass --size N to resize them")
+    return distinct[0] if distinct else (0, 0)
+
+
+def _stored_modalities(good: list) -> list[str]:
+    """The required modalities, and each optional one that every sample has (a warning for one only some have)."""
+    modalities = list(schema.REQUIRED_MODALITIES)
+    for name in schema.OPTIONAL_MODALITIES:
+        have = sum(name in s.files for s in good)
+        if have == len(good) and good:
+            modalities.append(name)
+        elif have:
+            warn(f"{name} found for {have} of {len(good)} samples; not stored (a modality needs every sample)")
+    return modalities
+
+
+def _root_attributes(
+    spec: Any, src: Path, out_hw: tuple[int, int], seed: int, fractions: tuple[float, ...],
+    split_file: str | os.PathLike | None, modalities: list[str], skipped: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The HDF5 file's root attributes (``data_specs/hdf5_schema.md``)."""
+    return {
+        "format": schema.FORMAT,
+        "schema_version": schema.SCHEMA_VERSION,
+        "layout": spec.name,
+        "layout_spec": str(spec.path),
+        "source": str(src.resolve()),
+        "size": np.array(out_hw, np.int64),
+        "seed": seed,
+        "split_fractions": np.array(fractions, np.float64),
+        "split_file": str(split_file) if split_file is not None else "",
+        "modalities": _strings(modalities),
+        "skipped": skipped,
+        "vreg_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }

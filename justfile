@@ -26,6 +26,7 @@ lint:
     ruff check vreg_cli tests benchmarks experiments examples docs/hooks.py
     ruff format --check vreg_cli tests benchmarks experiments examples docs/hooks.py
     lint-imports
+    python3 -m mypy vreg_cli --ignore-missing-imports
 
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:

@@ -76,7 +76,7 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    declared = declared_size(memoryview(data)) if data.size else None
+    declared = declared_size(data.data) if data.size else None  # ndarray.data: the array's memoryview
     if declared is not None:
         check_image_size(path, *declared)  # before decoding: the decoder would allocate what the header says
     try:

@@ -97,12 +97,15 @@ def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, path
     written: list[Path] = []
     warped = reg.warp(moving) if (paths.warped or paths.checkerboard or paths.overlay) else None
     if paths.warped is not None:
+        assert warped is not None  # computed above for each of these three outputs
         written.append(write_image(paths.warped, warped))
     if paths.transform is not None:
         written.append(write_json(paths.transform, reg.to_dict()))
     if paths.checkerboard is not None:
+        assert warped is not None
         written.append(write_image(paths.checkerboard, viz.checkerboard(fixed, warped)))
     if paths.overlay is not None:
+        assert warped is not None
         written.append(write_image(paths.overlay, viz.overlay(fixed, warped)))
     if paths.matches is not None:
         written.append(write_image(paths.matches, viz.draw_matches(fixed, moving, reg.matches, reg.matches.inliers)))
@@ -114,6 +117,7 @@ def landmark_errors(reg: Registration, fixed_pts: np.ndarray, moving_pts: np.nda
 
     fixed_pts, moving_pts: (N, 2) as :func:`vreg_cli.io.read_landmarks` returns them.
     """
+    assert reg.matrix is not None  # callers ask only for a result with a matrix
     err = point_errors(reg.matrix, moving_pts, fixed_pts)
     return {"lm_mean": float(err.mean()), "lm_median": float(np.median(err)), "lm_max": float(err.max())}
 

@@ -77,7 +77,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Delete the vreg temporary files in ``folder`` whose process is gone; returns what was removed."""
     removed: list[Path] = []
     try:

@@ -227,7 +227,7 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
     """
     context = method.context
     start = time.perf_counter()
-    common = {
+    common: dict[str, Any] = {
         "method": method.describe(), "model": context.model, "fixed_hw": fixed.shape[:2],
         "moving_hw": moving.shape[:2], "fixed_image": fixed, "moving_image": moving,
     }  # fmt: skip

@@ -12,6 +12,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -42,7 +43,7 @@ def progress_after(total: int, description: str, delay_s: float = 1.0) -> Iterat
     (quick jobs print nothing)."""
     start, done = time.perf_counter(), 0
     bar: Progress | None = None
-    task = None
+    task: TaskID | None = None
 
     def advance(n: int = 1) -> None:
         nonlocal bar, task, done
@@ -52,6 +53,7 @@ def progress_after(total: int, description: str, delay_s: float = 1.0) -> Iterat
             bar.start()
             task = bar.add_task(description, total=total, completed=done)
         elif bar is not None:
+            assert task is not None  # set together with bar
             bar.update(task, completed=done)
 
     try:

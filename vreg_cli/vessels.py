@@ -51,7 +51,7 @@ def fov_mask(gray: np.ndarray) -> np.ndarray:
     # The surround is uniformly dark; a dark image region with sparse bright structure (OCTA background) is not,
     # so threshold the local maximum rather than the pixel itself.
     local_max = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
-    mask = (local_max > max(0.3 * inside, 4.0)).astype(np.uint8)
+    mask: np.ndarray = (local_max > max(0.3 * inside, 4.0)).astype(np.uint8)
     # The largest connected region, holes filled (dark lesions / the fovea inside the FOV are not background).
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n > 1:

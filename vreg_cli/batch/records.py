@@ -7,7 +7,7 @@ import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import InputError, VregError
@@ -106,6 +106,6 @@ def as_records(pairs: PairsLike) -> list[PairRecord]:
         if len(item) == 3 and not isinstance(item[2], str):
             raise InputError(f"pairs[{i}]: the name must be a str, got {type(item[2]).__name__}")
         fixed, moving = Path(item[0]), Path(item[1])
-        name = (item[2] if len(item) == 3 else "").strip() or moving.stem or f"pair_{i:04d}"
+        name = (cast(str, item[2]) if len(item) == 3 else "").strip() or moving.stem or f"pair_{i:04d}"
         records.append(PairRecord(_unique(check_name(name, f"pairs[{i}]"), i, seen), fixed, moving))
     return records

@@ -26,6 +26,7 @@ def make_source(
         return H5Source(data, split, modality_pairs)
     from vreg_cli.data.pairs import find_pairs
 
+    assert pairs_dir is not None  # the callers give --data or --pairs-dir
     records, bad = find_pairs(pairs_dir, layout, skip_bad=skip_bad)
     for where, reason in bad:
         warn(f"skipped bad pair {where}: {reason}")
@@ -117,13 +118,14 @@ def case_config(
     if not 0 < scale_range[0] <= scale_range[1]:
         raise VregError(f"--scale-jitter {scale_range}: need 0 < low <= high")
     check_value("--shift-jitter", shift_frac, field_range(CaseConfig, "shift_frac"))
+    window_fields: dict[str, Any] = window_ranges(protocol, window)  # CaseConfig's *_range fields
     return CaseConfig(
         bins=tuple(sorted(bins)),
         scale_range=scale_range,
         shift_frac=shift_frac,
         seed=seed,
         protocol=protocol,
-        **window_ranges(protocol, window),
+        **window_fields,
     )
 
 

@@ -97,6 +97,7 @@ def evaluate_case(ctx: EvalContext, case: CaseSpec, labels: list[str]) -> list[d
             matrix = None if reg.matrix is None else np.asarray(reg.matrix, np.float64)
             row.update(produced_by=reg.produced_by, decision=reg.decision)
             if reg.ok:
+                assert matrix is not None  # a trusted result always has its matrix
                 errors = point_errors(matrix, data.pts_moving, data.pts_fixed, scale=diag)
                 row.update(status="ok", error="")
             else:

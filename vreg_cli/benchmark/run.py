@@ -11,7 +11,7 @@ import json
 import re
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -24,6 +24,9 @@ from vreg_cli.errors import VregError
 from vreg_cli.io import check_same_settings, read_json, write_json
 from vreg_cli.parallel import process_pool
 from vreg_cli.ui import progress
+
+if TYPE_CHECKING:
+    from vreg_cli.context import RegistrationContext
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.+\-]+$")
 
@@ -64,7 +67,7 @@ def parse_methods(values: list[str]) -> list[MethodEntry]:
 
 
 def _run_config(source: Any, settings: BenchmarkSettings) -> dict[str, Any]:
-    reg = settings.registration
+    reg: RegistrationContext | None = settings.registration
     reg_dict = dataclasses.asdict(reg) if dataclasses.is_dataclass(reg) else {}
     return json.loads(
         json.dumps(

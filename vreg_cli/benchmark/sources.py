@@ -91,7 +91,7 @@ class H5Source:
         )
 
     def case_specs(self, config: CaseConfig) -> list[CaseSpec]:
-        specs = []
+        specs: list[CaseSpec] = []
         for i in self.indices:
             # smallfov windows must keep enough error points in view: check them on the field-of-view grid
             points = self._grid(i, self.h5.mask(i, "fov")) if config.protocol != "standard" else None
@@ -159,7 +159,7 @@ class PairsSource:
     def case_specs(self, config: CaseConfig) -> list[CaseSpec]:
         from vreg_cli.data.pairs import image_hw
 
-        specs = []
+        specs: list[CaseSpec] = []
         for i, rec in enumerate(self.records):
             hw = image_hw(rec.moving)
             points = rec.moving_points if config.protocol != "standard" else None
@@ -175,6 +175,8 @@ class PairsSource:
 
     def load(self, spec: CaseSpec) -> CaseData:
         rec = self.records[spec.index]
+        # __init__ refuses records without points; find_pairs reads a pair's fixed and moving points together
+        assert rec.fixed_points is not None and rec.moving_points is not None
         fixed, original = self._images(spec.index)
         moving = present_moving(original, spec)
         carried = carry_points(spec, rec.moving_points)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar, overload
 
 import typer
 from rich.markup import escape
@@ -18,18 +18,34 @@ from vreg_cli.ui import console, warn
 try:  # typer >= 0.20 carries its own click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer depends on click itself
-    from click.exceptions import ClickException  # type: ignore[no-redef]
+    from click.exceptions import ClickException  # type: ignore[assignment]  # older typer: click's own class
 
 
 class _OneLineErrors(typer.core.TyperGroup):
     """The command group, with usage errors (an unknown option, a value outside an option's range, a missing
     argument) as the package's own: one ``error:`` line and exit 2, instead of click's usage box."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # TyperGroup.main's own signature, passed on by keyword with standalone_mode=False
+        given: dict[str, Any] = {
+            "args": args,
+            "prog_name": prog_name,
+            "complete_var": complete_var,
+            "windows_expand_args": windows_expand_args,
+            **extra,
+        }
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(standalone_mode=False, **given)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(standalone_mode=False, **given)
         except ClickException as exc:
             ctx = getattr(exc, "ctx", None)
             where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
@@ -133,6 +149,12 @@ def parse_numbers(text: str, option: str, count: tuple[int, ...]) -> tuple[float
     return values
 
 
+@overload
+def parse_range(text: str, option: str) -> tuple[float, float]: ...
+@overload
+def parse_range(text: None, option: str) -> None: ...
+@overload
+def parse_range(text: str | None, option: str) -> tuple[float, float] | None: ...
 def parse_range(text: str | None, option: str) -> tuple[float, float] | None:
     """'LOW,HIGH' with 0 < LOW <= HIGH (scale ranges); None stays None (option not given)."""
     if text is None:

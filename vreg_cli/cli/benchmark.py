@@ -38,9 +38,9 @@ _ZOOM = "-".join(f"{z:g}" for z in field_default(CaseConfig, "zoom_range"))
 
 
 def _window_option(field: str, text: str) -> Any:
-    """A smallfov window option: None (not given) keeps the protocol's own range, CaseConfig's ``field``, shown as
-    its default (summary.md lists the ranges a run used)."""
-    return Annotated[str | None, typer.Option(help=f"smallfov: {text}", show_default=shown_default(CaseConfig, field))]
+    """A smallfov window option (``Annotated[str | None, _window_option(...)]``): None (not given) keeps the
+    protocol's own range, CaseConfig's ``field``, shown as its default (summary.md lists the ranges a run used)."""
+    return typer.Option(help=f"smallfov: {text}", show_default=shown_default(CaseConfig, field))
 
 
 def _pair_default(owner: type, first: str, second: str) -> str:
@@ -99,10 +99,12 @@ def benchmark(
             f"(zoomed-in window {_ZOOM}x, degraded: the CF-OCT en-face regime)."
         ),
     ] = field_default(CaseConfig, "protocol"),
-    zoom: _window_option("zoom_range", "zoom range of the window, 'low,high' or one value (log-uniform).") = None,
-    gamma: _window_option("gamma_range", "gamma range, 'low,high' or one value.") = None,
-    blur: _window_option("blur_range", "Gaussian blur sigma range (px).") = None,
-    noise: _window_option("noise_range", "Gaussian noise sigma range (grey levels).") = None,
+    zoom: Annotated[
+        str | None, _window_option("zoom_range", "zoom range of the window, 'low,high' or one value (log-uniform).")
+    ] = None,
+    gamma: Annotated[str | None, _window_option("gamma_range", "gamma range, 'low,high' or one value.")] = None,
+    blur: Annotated[str | None, _window_option("blur_range", "Gaussian blur sigma range (px).")] = None,
+    noise: Annotated[str | None, _window_option("noise_range", "Gaussian noise sigma range (grey levels).")] = None,
     error_scale: Annotated[str, typer.Option(help=f"Error normalisation: {' | '.join(ERROR_SCALES)}.")] = field_default(
         BenchmarkSettings, "error_scale"
     ),

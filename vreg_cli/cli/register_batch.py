@@ -46,6 +46,7 @@ def batch_register(
     else:
         from vreg_cli.data.pairs import find_pairs
 
+        assert pairs_dir is not None  # batch mode runs for --pairs or --pairs-dir
         source, bad = find_pairs(pairs_dir, layout, skip_bad=True)
     frame = register_many(
         source, spec, out_dir=out_dir, scheduler=scheduler, workers=workers,

@@ -18,7 +18,7 @@ def fov_from_cf(cf: np.ndarray) -> np.ndarray:
     v = cv2.medianBlur(np.ascontiguousarray(v), 5)
     otsu, _ = cv2.threshold(v, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     level = float(np.clip(0.5 * otsu, 6, 40))
-    mask = (v > level).astype(np.uint8)
+    mask: np.ndarray = (v > level).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return np.ones((h, w), bool)

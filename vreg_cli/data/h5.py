@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import h5py
 import numpy as np
@@ -92,7 +93,7 @@ class VregH5:
             self.ids: list[str] = _text(f["ids"][()])
             self.splits: np.ndarray = np.array(_text(f["split"][()]))
             self.modalities: list[str] = [m for m in f["images"].keys()]
-            self.size: tuple[int, int] = tuple(int(v) for v in f.attrs["size"])  # (H, W)
+            self.size: tuple[int, int] = cast(tuple[int, int], tuple(int(v) for v in f.attrs["size"]))  # (H, W)
             self.attrs: dict = {
                 k: (v.tolist() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v)
                 for k, v in f.attrs.items()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -60,7 +60,7 @@ def write_sample(f: h5py.File, k: int, chunks: dict[str, np.ndarray | bytes]) ->
             dset[k] = chunk
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, Future]]:
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Generator[tuple[T, Future], None, None]:
     """Run fn over items in a thread pool, yielding (item, future) in input order.
 
     At most 2 * workers items are in flight, so memory stays bounded when the consumer is slower. Closing

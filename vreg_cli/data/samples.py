@@ -94,7 +94,9 @@ def load_sample(sample: SampleFiles, modalities: list[str], out_hw: tuple[int, i
     cf_path = sample.files["cf"]
     cf = _read(cf_path, "rgb")
     hw = cf.shape[:2]
-    images, masks, prov = {"cf": cf}, {}, {"cf": cf_path}
+    images: dict[str, np.ndarray] = {"cf": cf}
+    masks: dict[str, np.ndarray] = {}
+    prov: dict[str, Path | str] = {"cf": cf_path}  # "derived:cf" for a mask made here
     for name in modalities:
         if name != "cf":
             images[name] = _read(sample.files[name], "gray")

@@ -64,7 +64,7 @@ def _spots(rng: np.random.Generator, scene: VesselScene, count: int) -> np.ndarr
     for _ in range(count):
         y, x = inside[int(rng.integers(len(inside)))]
         sigma = rng.uniform(0.004, 0.012) * size
-        blob = np.zeros_like(out)
+        blob: np.ndarray = np.zeros_like(out)
         blob[y, x] = 1.0
         blob = cv2.GaussianBlur(blob, (0, 0), sigma)
         out = np.maximum(out, blob / blob.max())
@@ -123,7 +123,7 @@ def render_oct(scene: VesselScene, rng: np.random.Generator) -> np.ndarray:
     rim = np.exp(-(((m["disc_d"] - 1.0) / 0.18) ** 2))
     img = img * (1.0 - 0.5 * m["disc"] * (1.0 - rim)) + 0.3 * rim
     looks = 4.0  # speckle: multiplicative gamma noise, slightly correlated like real OCT grain
-    speckle = rng.gamma(looks, 1.0 / looks, (size, size)).astype(np.float32)
+    speckle: np.ndarray = rng.gamma(looks, 1.0 / looks, (size, size)).astype(np.float32)
     speckle = cv2.GaussianBlur(speckle, (0, 0), 0.7)
     img = img * (0.55 + 0.45 * speckle / speckle.mean())
     illum = 1.0 - 0.2 * np.clip(m["r"], 0, 1.2) ** 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -125,7 +126,7 @@ def procedural_scene(rng: np.random.Generator, size: int) -> VesselScene:
     disc_r = rng.uniform(0.045, 0.058) * size
     fovea = (disc[0] - eye * rng.uniform(0.29, 0.34) * size, disc[1] + rng.uniform(0.0, 0.04) * size)
     scale = size / 512.0
-    ctx = {
+    ctx: dict[str, Any] = {
         "size": size,
         "fovea": fovea,
         "scale": scale,
@@ -179,7 +180,8 @@ def _drive_masks(pick: str, source: Path | None) -> tuple[np.ndarray, np.ndarray
     """(vessel, fov) uint8 masks of one DRIVE id in the bundled format (half size, vessels area-averaged)."""
     if source is None:
         soft = cv2.imread(str(DRIVE_DIR / f"{pick}_vessel.png"), cv2.IMREAD_GRAYSCALE)
-        return soft, cv2.imread(str(DRIVE_DIR / f"{pick}_fov.png"), cv2.IMREAD_GRAYSCALE)
+        fov_mask = cv2.imread(str(DRIVE_DIR / f"{pick}_fov.png"), cv2.IMREAD_GRAYSCALE)
+        return cast(np.ndarray, soft), cast(np.ndarray, fov_mask)  # bundled files: always readable
     vessel = cv2.imread(str(source / "vessels" / f"{pick}.png"), cv2.IMREAD_GRAYSCALE)
     fov = cv2.imread(str(source / "fov" / f"{pick}.png"), cv2.IMREAD_GRAYSCALE)
     if vessel is None or fov is None or vessel.shape != fov.shape:

@@ -45,7 +45,7 @@ class SiftMethod(Method):
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
         """Matches in the given images' pixels; confidence = 1 - (best / second-best distance)."""
-        sift = cv2.SIFT_create(nfeatures=self.options.max_features)
+        sift = cv2.SIFT_create(nfeatures=self.options.max_features)  # type: ignore[attr-defined]  # not in cv2's stubs
         kp_f, des_f = sift.detectAndCompute(clahe_gray(fixed), None)
         kp_m, des_m = sift.detectAndCompute(clahe_gray(moving), None)
         if des_f is None or des_m is None or len(kp_f) < 2 or len(kp_m) < 2:

@@ -19,7 +19,7 @@ ever runs).
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 import torch
@@ -45,7 +45,7 @@ def is_vreg_checkpoint(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-def stored_model_config(obj: Any, path: str | Path = "checkpoint") -> LoFTRConfig:
+def stored_model_config(obj: Any, path: str | os.PathLike[str] = "checkpoint") -> LoFTRConfig:
     """The LoFTRConfig a vreg checkpoint stores in ``model_config`` (checked to be plain data first).
 
     Raises:
@@ -64,7 +64,7 @@ def stored_model_config(obj: Any, path: str | Path = "checkpoint") -> LoFTRConfi
         raise VregError(f"{path}: its model_config does not describe a LoFTR this vreg builds ({exc})") from None
 
 
-def _state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
+def _state_dict(obj: Any, path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The model state dict of a loaded checkpoint object, keys normalised to the original LoFTR names."""
     if is_vreg_checkpoint(obj):
         if obj.get("version") != VERSION:
@@ -94,7 +94,7 @@ def _state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _check_values(state: dict[str, torch.Tensor], path: str | Path) -> None:
+def _check_values(state: dict[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
     """VregError for weights a LoFTR cannot hold: complex (loading would drop the imaginary part with a warning)
     or NaN / infinite (the network would answer NaN for every pair)."""
     for name, value in state.items():
@@ -109,7 +109,7 @@ def _names(keys: list[str], n: int = 3) -> str:
     return ", ".join(keys[:n]) + more
 
 
-def load_state(model: nn.Module, obj: Any, path: str | Path = "checkpoint") -> int:
+def load_state(model: nn.Module, obj: Any, path: str | os.PathLike[str] = "checkpoint") -> int:
     """Strictly load the weights of checkpoint object ``obj`` (read from ``path``) into ``model``; returns the count.
 
     ``obj`` is what :func:`~vreg_cli.model.safe_load.read_checkpoint` returned: a vreg checkpoint, a MINIMA / LoFTR

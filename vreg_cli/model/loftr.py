@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -233,7 +233,7 @@ class LoFTRModel(nn.Module):
         oneDNN runs the CNN 25-35% faster this way on CPU (benchmarks/bench_register.py); matches equal the default
         layout's to float rounding. ``LoFTRMatcher.from_file`` applies it; values in the state dict are unchanged.
         """
-        self.backbone.to(memory_format=torch.channels_last)
+        self.backbone.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks it
         return self
 
 
@@ -270,7 +270,7 @@ def _as_batch(image: torch.Tensor | np.ndarray, device: torch.device) -> torch.T
 
 
 def load_model(
-    path: str | Path,
+    path: str | os.PathLike[str],
     device: str | torch.device = "auto",
     config: LoFTRConfig | None = None,
     *,
@@ -314,7 +314,7 @@ def load_model(
     return model.to(resolve_device(device)).eval()
 
 
-def check_model_size(config: LoFTRConfig, path: str | Path = "model_config") -> int:
+def check_model_size(config: LoFTRConfig, path: str | os.PathLike[str] = "model_config") -> int:
     """The parameter count of the LoFTR ``config`` describes, built on torch's meta device (no memory); VregError
     naming ``path`` when it exceeds :data:`~vreg_cli.limits.MAX_LOFTR_PARAMETERS` (a file's stated config would
     otherwise allocate whatever it asks for before its weights are even compared)."""

@@ -46,7 +46,7 @@ _PLAIN_BUILTINS: dict[str, type] = {
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
 
 
-def read_checkpoint(path: str | Path) -> Any:
+def read_checkpoint(path: str | os.PathLike[str]) -> Any:
     """The object in a ``torch.save`` file, read on CPU without ever running code from the file.
 
     ``torch.load(weights_only=True)`` first; a zip-format file that it refuses because of other pickled Python

@@ -34,6 +34,7 @@ def build_model(
     torch.manual_seed(cfg.seed)  # identical random init on every rank (DDP also broadcasts rank 0's)
     if resume is not None:
         return load_model(resume, contents=state)
+    assert cfg.freeze is not None  # TrainConfig.__post_init__ sets the default policy
     changes: dict[str, Any] = {"freeze": parse_freeze(cfg.freeze), "train_size": train_size(cfg)}
     if cfg.input is not None:
         changes["input"] = cfg.input

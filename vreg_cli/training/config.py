@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from vreg_cli.config import dataclass_from_dict
 from vreg_cli.data.augment import AugmentConfig, parse_pairs
@@ -59,9 +59,9 @@ class TrainConfig:
             self.augment = AugmentConfig(**self.augment)
         if isinstance(self.loss, dict):
             self.loss = LossConfig(**self.loss)
-        self.augment.scale_range = tuple(self.augment.scale_range)
-        self.augment.gamma_range = tuple(self.augment.gamma_range)
-        self.augment.contrast_range = tuple(self.augment.contrast_range)
+        self.augment.scale_range = cast(tuple[float, float], tuple(self.augment.scale_range))
+        self.augment.gamma_range = cast(tuple[float, float], tuple(self.augment.gamma_range))
+        self.augment.contrast_range = cast(tuple[float, float], tuple(self.augment.contrast_range))
         self.pairs = parse_pairs(self.pairs)
         for part in (self, self.augment, self.loss):  # each field's Range (vreg_cli.limits): no NaN, inf, absurd size
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import torch
 import torch.distributed as dist
@@ -14,6 +15,8 @@ from torch.utils.data import DistributedSampler
 
 from vreg_cli.errors import VregError
 from vreg_cli.model.device import resolve_device
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,13 @@ def mean_over_ranks(value: float, info: DistInfo, device: torch.device) -> float
     return float(t.item()) / info.world
 
 
-def gather_objects(obj: object, info: DistInfo) -> list[object]:
+def gather_objects(obj: T, info: DistInfo) -> list[T]:
     """Every rank's ``obj`` (in rank order) on every rank."""
     if not info.enabled:
         return [obj]
     out: list[object] = [None] * info.world
     dist.all_gather_object(out, obj)
-    return out
+    return cast(list[T], out)  # every rank gathers the same kind of object
 
 
 class ResumableSampler(DistributedSampler):

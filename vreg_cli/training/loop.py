@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from rich.progress import TextColumn
@@ -175,7 +175,9 @@ class _Run:
         self.net: torch.nn.Module = self.model
         if info.enabled:
             self.net = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+        self.autocast: dict[str, Any] = dict(
+            device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"
+        )
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.stream = _batches(loader, sampler, train_set, self.at.epoch, self.at.batch_in_epoch)
         self.last_val: dict[str, float] = {}
@@ -237,7 +239,7 @@ class _Run:
             data = to_device(batch, device)
             spvs_coarse(data, model.config.stride_c)
             reduce_now = micro == cfg.grad_accum - 1 or not info.enabled  # DDP reduces gradients on the last one
-            with contextlib.nullcontext() if reduce_now else self.net.no_sync():
+            with contextlib.nullcontext() if reduce_now else cast(DistributedDataParallel, self.net).no_sync():
                 with torch.autocast(**self.autocast):
                     data = self.net(data)  # the returned dict: DDP on CUDA fills a copy of ``data``
                 spvs_fine(data, model.config.stride_f, model.config.fine_window_size)

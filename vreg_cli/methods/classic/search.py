@@ -75,7 +75,7 @@ def moving_levels(
 
 def hypotheses(context: RegistrationContext, c: ClassicOptions, f: Prepared, moving: np.ndarray) -> list[Hypothesis]:
     """Global search on every moving level; hypotheses of all levels, best score first."""
-    hyps = []
+    hyps: list[Hypothesis] = []
     for m, band in moving_levels(context, c, f, moving):
         found = global_search(
             (f.vessels.strength, f.vessels.valid),

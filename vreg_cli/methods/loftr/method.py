@@ -190,7 +190,8 @@ class LoFTRMethod(Method):
         """The matcher on two images of the fixed frame (crops included), at the frame's scale when it has one."""
         if scale is None:
             return self.matcher(fixed_in, moving_in)
-        return self.matcher(fixed_in, moving_in, scale=scale)
+        scaled: Callable[..., Matches] = self.matcher  # a scale comes only from a matcher with scale_for: it takes one
+        return scaled(fixed_in, moving_in, scale=scale)
 
     def _rough_doubt(self, found: Matches, fixed: np.ndarray, moving: np.ndarray) -> str | None:
         """Why FOUND, a result from a rough start, is not trusted (None: trusted); see :mod:`.rough_start`."""

@@ -39,6 +39,7 @@ class RoughStartCheck:
         agreeing matches, and at least ``min_verified`` of classic's vessel patches must confirm its affine:
         LoFTR's matches from a wrong start agree among themselves by chance far more easily than independent
         vessel patches searched in a wide window do."""
+        no_fit: RegistrationFailed | None
         try:  # one fit gives both the inlier count and the affine that classic's patches check
             matrix, inliers = self.context.fit(found, max(fixed.shape[:2]), model="affine", min_inliers=3)
             n, no_fit = int(inliers.sum()), None
@@ -50,6 +51,7 @@ class RoughStartCheck:
             return f"{n} inlier matches; from a rough start (not a registration classic trusted) it needs {need}"
         if self.min_verified > 0:
             if matrix is None:
+                assert no_fit is not None  # matrix is None only where the fit failed
                 raise no_fit  # no affine at all (only reachable with rough_min_inliers=0)
             share = self.verifier(fixed, moving, matrix)
             found.info["verified_ratio"] = share

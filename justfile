@@ -2,11 +2,17 @@
 
 set positional-arguments
 
+# The data the benchmark recipes read: the 8 annotated CF-FA pairs of the public MMIM multimodal retina database in
+# the landmarks-csv layout, and the unannotated sample pairs. Set VREG_DEV_PAIRS / VREG_SAMPLES to your copies; the
+# defaults are where the development machines keep them.
+dev_pairs := env_var_or_default("VREG_DEV_PAIRS", "../shared/data/mmim_retina_dev")
+samples := env_var_or_default("VREG_SAMPLES", "../shared/data/samples")
+
 # Run the test suite (CPU only, tiny images)
 test *args:
     python3 -m pytest "$@"
 
-# The fast tier while developing: every test not marked slow or browser (about 2 minutes on 2 cores; `just test`: 13)
+# The fast tier while developing: every test not marked slow or browser (about 1.5 minutes on 2 cores; `just test`: 6.5)
 test-fast *args:
     python3 -m pytest -m "not slow and not browser" "$@"
 
@@ -34,16 +40,16 @@ bench-data *args:
 
 # Benchmark classic against SIFT on the real dev pairs (8 CF-FA pairs x 8 rotation bins) into bench/classic (extra args: --resume, --force)
 bench-classic *args:
-    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method sift --out bench/classic "$@"
+    vreg benchmark --pairs-dir {{dev_pairs}} --method classic --method sift --out bench/classic "$@"
 
 # Small-field-of-view protocol (zoomed-in 1.4-2.2x, degraded moving windows) on the dev pairs into bench/smallfov (extra args: --resume, --force)
 bench-smallfov *args:
-    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --protocol smallfov --method classic --method sift --out bench/smallfov "$@"
+    vreg benchmark --pairs-dir {{dev_pairs}} --protocol smallfov --method classic --method sift --out bench/smallfov "$@"
 
 # Real stress sets from the unannotated MIFNet samples (pseudo truth: experiments/pseudo_truth_set.py): CF-FA smallfov windows into bench/real_fa_windows, the CF-OCT sample rotated into bench/real_oct (extra args: --force)
 bench-real-windows *args:
-    python3 experiments/pseudo_truth_set.py ../shared/data/samples/cf_fa_fixed.png ../shared/data/samples/cf_fa_moving.png out/tune_mf_fa --name cf_fa --copies 20
-    python3 experiments/pseudo_truth_set.py ../shared/data/samples/cf_oct_fixed.png ../shared/data/samples/cf_oct_moving.png out/tune_mf_oct --name cf_oct --copies 12
+    python3 experiments/pseudo_truth_set.py {{samples}}/cf_fa_fixed.png {{samples}}/cf_fa_moving.png out/tune_mf_fa --name cf_fa --copies 20
+    python3 experiments/pseudo_truth_set.py {{samples}}/cf_oct_fixed.png {{samples}}/cf_oct_moving.png out/tune_mf_oct --name cf_oct --copies 12
     vreg benchmark --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --method classic --out bench/real_fa_windows "$@"
     vreg benchmark --pairs-dir out/tune_mf_oct --bins 0,45,90,135,180 --method classic --out bench/real_oct "$@"
 
@@ -93,8 +99,8 @@ train-gpu *args:
 
 # The bundled LoFTR on the real dev pairs: classic vs loftr (pre-aligned) on 8 bins, then loftr:prealign=none at 0/15/30 deg (bench/learned*)
 bench-learned *args:
-    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --method classic --method loftr --out bench/learned "$@"
-    vreg benchmark --pairs-dir ../shared/data/mmim_retina_dev --bins 0,15,30 --method classic --method loftr:prealign=none --out bench/learned_direct "$@"
+    vreg benchmark --pairs-dir {{dev_pairs}} --method classic --method loftr --out bench/learned "$@"
+    vreg benchmark --pairs-dir {{dev_pairs}} --bins 0,15,30 --method classic --method loftr:prealign=none --out bench/learned_direct "$@"
 
 # How loftr:rough_min_verified was chosen: every LoFTR start forced rough on the late-FA windows (out/tune_mf_fa, `just bench-real-windows` builds it), verified share vs error per case into bench/rough_starts (extra args: --limit 3, --thresholds 0.05,0.1)
 bench-rough-starts *args:
@@ -110,4 +116,4 @@ forgetting:
 
 # Cohort engine: a 2-worker local Dask cluster vs `--workers 2` (pairs/s, same rows) on the 64 dev cases, then a worker SIGKILLed mid-run (every pair once in summary.csv, outputs complete) into bench/cohort (extra args: --limit 8, --skip-throughput, --skip-kill)
 bench-cohort *args:
-    python3 benchmarks/bench_cohort.py --pairs-dir ../shared/data/mmim_retina_dev --out bench/cohort "$@"
+    python3 benchmarks/bench_cohort.py --pairs-dir {{dev_pairs}} --out bench/cohort "$@"

@@ -99,7 +99,9 @@ def per_case_median(runs: list[dict]) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pairs-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mmim_retina_dev")
+    ap.add_argument(
+        "--pairs-dir", type=Path, default=Path(os.environ.get("VREG_DEV_PAIRS", "../shared/data/mmim_retina_dev"))
+    )
     ap.add_argument("--protocol", default="standard", choices=("standard", "smallfov"))
     ap.add_argument(
         "--bins", type=lambda s: tuple(int(b) for b in s.split(",")), help="rotation bins (default: the benchmark's)"

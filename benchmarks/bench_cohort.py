@@ -187,7 +187,9 @@ def kill_test(records: list[Any], args: argparse.Namespace, reference: pd.DataFr
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pairs-dir", type=Path, default=Path("../shared/data/mmim_retina_dev"))
+    ap.add_argument(
+        "--pairs-dir", type=Path, default=Path(os.environ.get("VREG_DEV_PAIRS", "../shared/data/mmim_retina_dev"))
+    )
     ap.add_argument("--out", type=Path, default=Path("bench/cohort"))
     ap.add_argument("--limit", type=int, default=None, help="the first N cases only (default: all 64)")
     ap.add_argument("--method", default="classic")

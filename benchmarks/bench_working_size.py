@@ -8,6 +8,7 @@ alternating, and the script prints the median seconds per size and the median pe
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from vreg_cli.registration import register_pair
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pairs-dir", type=Path, default=Path("../shared/data/mmim_retina_dev"))
+    ap.add_argument(
+        "--pairs-dir", type=Path, default=Path(os.environ.get("VREG_DEV_PAIRS", "../shared/data/mmim_retina_dev"))
+    )
     ap.add_argument("--sizes", default="640,320")
     ap.add_argument("--bins", default="0,45,90,180")
     ap.add_argument("--method", default="classic")

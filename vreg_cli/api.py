@@ -49,8 +49,10 @@ def _tensor_to_numpy(image: Any, what: str) -> np.ndarray:
 
     Sparse, quantized, nested and meta tensors (no pixel values to read) are InputError, as is a tensor torch
     cannot copy to the CPU; both before any copy."""
+    import torch  # (imported already: the caller made the tensor)
+
     kind = next(
-        (name for name, flag in (("sparse", image.layout != _torch().strided), ("quantized", image.is_quantized),
+        (name for name, flag in (("sparse", image.layout != torch.strided), ("quantized", image.is_quantized),
                                  ("nested", getattr(image, "is_nested", False)), ("meta", image.is_meta)) if flag),
         None,
     )  # fmt: skip
@@ -73,19 +75,13 @@ def _tensor_to_numpy(image: Any, what: str) -> np.ndarray:
         ) from None
 
 
-def _torch() -> Any:
-    import torch
-
-    return torch
-
-
 def _check_pixels(hw: tuple[int, ...], what: str) -> None:
     """InputError for an image larger than the pixel limit the command line applies to files
     (``VREG_MAX_IMAGE_PIXELS``), checked on the shape alone: before any copy or conversion."""
     from vreg_cli.limits import check_image_size
 
     try:
-        check_image_size(what, int(hw[1]) if len(hw) > 1 else 1, int(hw[0]))
+        check_image_size(what, int(hw[1]), int(hw[0]))
     except VregError as exc:
         raise InputError(str(exc)) from None
 
@@ -113,10 +109,10 @@ def as_image(image: ImageLike, what: str = "image") -> np.ndarray:
                 f"{what}: numpy images are HxW or HxWx3 (channels last), got {array.shape}; "
                 "use image.transpose(1, 2, 0)"
             )
+        if array.ndim in (2, 3):  # (a tensor's size was checked before its copy)
+            _check_pixels(array.shape[:2], what)
     else:
         raise InputError(f"{what}: expected a path, a numpy array or a torch tensor, got {type(image).__name__}")
-    if array.ndim in (2, 3):
-        _check_pixels(array.shape[:2], what)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):

@@ -117,5 +117,5 @@ def check_plausible(
     elif perspective_strength(m, moving_hw) > limits.max_perspective:
         why = "the homography is too perspective for a retinal image (try --model affine)"
     if why is not None:
-        raise RegistrationFailed(f"untrusted result: {why}", matches=n_matches, inliers=n_inliers)
+        raise RegistrationFailed(why, matches=n_matches, inliers=n_inliers)
     return parts

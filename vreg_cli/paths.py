@@ -233,10 +233,11 @@ def check_output_path(target: str | os.PathLike, *, image: bool = False) -> Path
 
     target = Path(target)
     longest = max((len(os.fsencode(part)) for part in target.parts), default=0)
-    if longest > MAX_NAME_BYTES or len(os.fsencode(str(target))) > MAX_PATH_BYTES:
+    total = len(os.fsencode(str(target)))
+    if longest > MAX_NAME_BYTES or total > MAX_PATH_BYTES:
         raise VregError(
             f"{str(target)[:60]}...: a file name is at most {MAX_NAME_BYTES} bytes and a path {MAX_PATH_BYTES} "
-            f"(this one: {longest} and {len(os.fsencode(str(target)))})"
+            f"(this one: {longest} and {total})"
         )
     if target.is_dir():
         raise VregError(f"{target}: is a directory; give a file name")

@@ -207,7 +207,6 @@ def refusal_line(method: str, step: str, why: str) -> str:
     deg: ...``, ``auto: classic refused (...); loftr refused too (...)``); STEP is "" for those, and METHOD is
     prefixed only where WHY does not start with it. The registration's own steps after a method's matches are the
     ``transform fit`` (the context's MAGSAC++) and the ``result check`` (the transform's limits)."""
-    why = why.removeprefix("untrusted result: ")
     if not step:
         return why if why.startswith((f"{method}:", f"{method},")) else f"{method}: {why}"
     return f"{method}, {step}: {why}"

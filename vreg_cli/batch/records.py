@@ -11,6 +11,7 @@ from typing import TypeAlias, cast
 
 from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import InputError, VregError
+from vreg_cli.paths import check_input_file
 
 #: what :func:`vreg_cli.register_many` takes as its pairs: a pairs CSV (columns fixed,moving[,name]) or a list of
 #: (fixed, moving) / (fixed, moving, name) tuples of paths, or of PairRecords
@@ -50,8 +51,7 @@ def read_pairs_csv(path: str | os.PathLike[str]) -> list[PairRecord]:
     (100,000 rows in well under a second); one VregError naming the file, or its line, on any problem.
     """
     path = Path(path)
-    if not path.is_file():
-        raise VregError(f"{path}: no such file")
+    check_input_file(path, "a pairs CSV")
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)

@@ -112,10 +112,10 @@ class VregH5:
         """
         where = self.path
         _refuse_links(f, where)
-        size = f.attrs.get("size")
-        if size is None or np.asarray(size).shape != (2,) or np.asarray(size).dtype.kind not in "iu":
+        size = np.asarray(f.attrs.get("size", ()))
+        if size.shape != (2,) or size.dtype.kind not in "iu":
             raise VregError(f"{where}: damaged vreg HDF5 file (root attribute 'size' must be [H, W])")
-        h, w = (int(v) for v in np.asarray(size))
+        h, w = (int(v) for v in size)
         if h < 1 or w < 1:
             raise VregError(f"{where}: damaged vreg HDF5 file (size {w}x{h})")
         check_image_size(where, w, h)  # the declared size, before any image is read

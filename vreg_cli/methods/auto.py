@@ -85,7 +85,7 @@ class AutoMethod(Method):
             found.info.update(produced_by="classic", decision="auto: classic trusted its result")
             return found
         details: dict[str, Any] = dict(refused.details)
-        why = f"classic refused ({str(refused).removeprefix('classic: ').removeprefix('classic, ')})"
+        why = f"classic refused ({str(refused).removeprefix('classic, ')})"
 
         def rough_start(_fixed: np.ndarray, _moving: np.ndarray) -> Prealignment:
             """Classic's best global hypothesis of this pair, without running classic again."""
@@ -95,7 +95,7 @@ class AutoMethod(Method):
             found = self.loftr.match_from(fixed, moving, rough_start)
         except RegistrationFailed as exc:
             raise RegistrationFailed(
-                f"auto: {why}; loftr refused too ({str(exc).removeprefix('loftr, ').removeprefix('loftr: ')})",
+                f"auto: {why}; loftr refused too ({str(exc).removeprefix('loftr, ')})",
                 **{**details, **exc.details, "produced_by": "none"},
             ) from None
         found.info.update(produced_by="loftr", decision=f"auto: {why}; loftr {self._summary(found)}")

@@ -57,12 +57,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Any:
             non-zip file holding Python objects, or a file whose pickle would call a payload (``os.system`` ...).
     """
     path = Path(path)
-    if path.is_dir():
-        raise VregError(f"{path}: is a directory, not a checkpoint file")
-    if not path.is_file():
-        if not os.path.lexists(path):
-            raise VregError(f"{path}: checkpoint not found")
-        check_input_file(path, "a checkpoint file")  # a pipe, a device, a loop of links: say which
+    if not os.path.lexists(path):
+        raise VregError(f"{path}: checkpoint not found")
+    check_input_file(path, "a checkpoint file")  # a folder, a pipe, a device, a loop of links: say which
     try:
         size = path.stat().st_size
         with path.open("rb") as f:

@@ -195,7 +195,7 @@ def global_search(
     da, ds = (g.ravel() for g in np.meshgrid(*steps, indexing="ij"))  # angle-major, as the coarse grid
     near_a = np.concatenate([a0 + da for a0, _ in picked])
     near_s = np.concatenate([s0 * ds for _, s0 in picked])
-    mats, scores = corr2.best(near_a, near_s) if picked else (np.zeros((0, 3, 3)), np.zeros(0))
+    mats, scores = corr2.best(near_a, near_s)  # (picked holds at least the best coarse hypothesis)
     out = []
     for k in range(len(picked)):
         j = 9 * k + int(np.argmax(scores[9 * k : 9 * k + 9]))  # the first of equal scores, as before

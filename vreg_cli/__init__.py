@@ -4,7 +4,7 @@ The public API (:mod:`vreg_cli.api`)::
 
     import vreg_cli
 
-    reg = vreg_cli.register("cf.png", "fa.png")  # paths, numpy arrays or torch tensors
+    reg = vreg_cli.register("cf.png", "fa.png")  # paths (PNG, TIFF, DICOM, OCT volumes), numpy arrays, tensors
     reg.ok, reg.reason, reg.matrix  # trusted?, why not, (3, 3) float64 moving -> fixed pixels
     registrar = vreg_cli.Registrar("classic")  # many pairs: the method loads once; thread-safe
     table = vreg_cli.register_many("pairs.csv", out_dir="out")  # a cohort: here, or on a Dask cluster (client=)
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from vreg_cli.batch.many import register_many
     from vreg_cli.errors import InputError, RegistrationFailed, VregError
     from vreg_cli.matches import Matches
+    from vreg_cli.octvolume import OctVolume, read_volume
+    from vreg_cli.read_options import ReadOptions
     from vreg_cli.registration import Registration
 
 #: public name -> the module that defines it (loaded on first access, PEP 562)
@@ -42,12 +44,15 @@ _EXPORTS = {
     "InputError": "vreg_cli.errors",
     "VregError": "vreg_cli.errors",
     "RegistrationFailed": "vreg_cli.errors",
+    "ReadOptions": "vreg_cli.read_options",
+    "OctVolume": "vreg_cli.octvolume",
+    "read_volume": "vreg_cli.octvolume",
 }
 
 __all__ = [
-    "ImageLike", "InputError", "Matches", "Registrar", "Registration", "RegistrationFailed", "VregError",
-    "__version__", "as_image", "available_methods", "load_model", "match", "register",
-    "register_many",
+    "ImageLike", "InputError", "Matches", "OctVolume", "ReadOptions", "Registrar", "Registration",
+    "RegistrationFailed", "VregError", "__version__", "as_image", "available_methods", "load_model", "match",
+    "read_volume", "register", "register_many",
 ]  # fmt: skip
 
 

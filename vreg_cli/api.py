@@ -25,6 +25,8 @@ from vreg_cli.context import RegistrationContext
 from vreg_cli.errors import InputError, VregError
 from vreg_cli.io import read_registrable, to_uint8
 from vreg_cli.matches import Matches
+from vreg_cli.octvolume import OctVolume, from_eyepy
+from vreg_cli.read_options import ReadOptions
 from vreg_cli.registration import Registration, match_with_inliers, register_images
 
 if TYPE_CHECKING:
@@ -33,8 +35,9 @@ if TYPE_CHECKING:
     from vreg_cli.methods.base import Method
     from vreg_cli.model.loftr import LoFTRModel
 
-ImageLike: TypeAlias = "str | os.PathLike[str] | np.ndarray | torch.Tensor"
-"""What :func:`register` and :func:`match` accept for each image: a file path, a numpy array or a torch tensor."""
+ImageLike: TypeAlias = "str | os.PathLike[str] | np.ndarray | torch.Tensor | OctVolume"
+"""What :func:`register` and :func:`match` accept for each image: a file path, a numpy array, a torch tensor, an
+OCT volume (:func:`~vreg_cli.octvolume.read_volume`'s result, or an ``eyepy.EyeVolume``)."""
 
 _LIMITS = frozenset(f.name for f in fields(RegistrationContext)) - {"model", "working_size"}
 
@@ -86,10 +89,12 @@ def _check_pixels(hw: tuple[int, ...], what: str) -> None:
         raise InputError(str(exc)) from None
 
 
-def as_image(image: ImageLike, what: str = "image") -> np.ndarray:
+def as_image(image: ImageLike, what: str = "image", read: ReadOptions | None = None) -> np.ndarray:
     """Normalise one input image to what the core takes: numpy uint8, (H, W) grey or (H, W, 3) RGB.
 
-    Accepts a path (PNG / JPEG / TIFF, 8- or 16-bit, read like ``vreg register`` reads it), a numpy array (H, W),
+    Accepts a path (PNG / JPEG / TIFF, 8- or 16-bit, DICOM or an OCT volume, read like ``vreg register`` reads it,
+    ``read`` choosing the DICOM frame and the volume's picture), an :class:`~vreg_cli.octvolume.OctVolume`, an
+    ``eyepy.EyeVolume`` (its picture ``read.oct_image``), a numpy array (H, W),
     (H, W, 1) or (H, W, 3) of uint8, uint16 (scaled by 1/257) or float in [0, 1] (scaled by 255), or a torch tensor
     (H, W), (1, H, W) or (3, H, W) on any device with the same dtypes. A 3-channel image whose channels are equal
     becomes (H, W), as a file does. Raises InputError (one line, naming ``what``) for anything else: another type,
@@ -97,9 +102,16 @@ def as_image(image: ImageLike, what: str = "image") -> np.ndarray:
     """
     if isinstance(image, str | os.PathLike):
         try:
-            return read_registrable(Path(image))
+            return read_registrable(Path(image), read)
         except VregError as exc:
             raise InputError(str(exc)) from None
+    if type(image).__name__ == "EyeVolume" and type(image).__module__.startswith("eyepy"):
+        try:
+            image = from_eyepy(image, (read or ReadOptions()).oct_image)
+        except VregError as exc:
+            raise InputError(f"{what}: {exc}") from None
+    if isinstance(image, OctVolume):
+        image = to_uint8(image.image)
     if _is_tensor(image):
         array = _tensor_to_numpy(image, what)
     elif isinstance(image, np.ndarray):
@@ -201,20 +213,22 @@ class Registrar:
         """The method in words (e.g. which weights)."""
         return self.method.describe()
 
-    def register(self, fixed: ImageLike, moving: ImageLike) -> Registration:
+    def register(self, fixed: ImageLike, moving: ImageLike, read: ReadOptions | None = None) -> Registration:
         """Register MOVING (FA / OCT en-face) onto FIXED (colour fundus).
 
-        Images: see :func:`as_image`. Returns the result, trusted (``ok``) or refused (``ok=False`` and ``reason``);
-        raises InputError only for an image it cannot take.
+        Images: see :func:`as_image` (``read``: the DICOM frame, the OCT volume's picture). Returns the result,
+        trusted (``ok``) or refused (``ok=False`` and ``reason``); raises InputError only for an image it cannot take.
         """
-        return register_images(as_image(fixed, "fixed"), as_image(moving, "moving"), self.method)
+        return register_images(as_image(fixed, "fixed", read), as_image(moving, "moving", read), self.method)
 
-    def match(self, fixed: ImageLike, moving: ImageLike) -> Matches:
+    def match(self, fixed: ImageLike, moving: ImageLike, read: ReadOptions | None = None) -> Matches:
         """Correspondences in ORIGINAL pixels: ``fixed``, ``moving`` (N, 2) float64 (x, y), ``confidence`` (N,) and
         ``inliers`` (N,) bool from an affine fit (all False when no affine agrees; then ``info["problem"]`` says
         why). A method that finds nothing it trusts (e.g. loftr from a rough start) raises RegistrationFailed, as
         ``vreg match`` exits 3."""
-        found, problem = match_with_inliers(as_image(fixed, "fixed"), as_image(moving, "moving"), self.method)
+        found, problem = match_with_inliers(
+            as_image(fixed, "fixed", read), as_image(moving, "moving", read), self.method
+        )
         if problem:
             found.info["problem"] = problem
         return found
@@ -234,6 +248,7 @@ def register(
     model: str | None = None,
     working_size: int | None = None,
     device: str = "auto",
+    read: ReadOptions | None = None,
     **limits: Any,
 ) -> Registration:
     """Register MOVING (FA / OCT en-face) onto FIXED (colour fundus) once.
@@ -243,9 +258,11 @@ def register(
     pixels (x, y, 1) to FIXED pixels; ``ok`` says whether it is trusted, ``reason`` why not. For many pairs build
     a :class:`Registrar` once instead (the method and its model load once). ``model``, ``working_size`` and
     ``limits`` set the registration context (None: :class:`~vreg_cli.context.RegistrationContext`'s defaults).
+    ``read`` (:class:`~vreg_cli.read_options.ReadOptions`): which frame of a multi-frame DICOM, which picture of an OCT
+    volume (``ReadOptions(oct_image="enface")``).
     """
     registrar = Registrar(method, model=model, working_size=working_size, device=device, **limits)
-    return registrar.register(fixed, moving)
+    return registrar.register(fixed, moving, read)
 
 
 def match(
@@ -255,10 +272,11 @@ def match(
     *,
     working_size: int | None = None,
     device: str = "auto",
+    read: ReadOptions | None = None,
     **limits: Any,
 ) -> Matches:
     """Correspondences between FIXED and MOVING in original pixels (see :meth:`Registrar.match`)."""
-    return Registrar(method, working_size=working_size, device=device, **limits).match(fixed, moving)
+    return Registrar(method, working_size=working_size, device=device, **limits).match(fixed, moving, read)
 
 
 def load_model(path: str | os.PathLike[str] | None = None, device: str = "auto") -> LoFTRModel:

@@ -30,3 +30,10 @@ class InputError(VregError, ValueError):
     """An image or option the Python API cannot take (wrong type, dtype, shape or value range); one line."""
 
     exit_code = 2
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when the message is empty): what a one-line
+    error quotes of a third-party library's exception."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -18,6 +18,7 @@ from vreg_cli.geometry import resize_image
 from vreg_cli.imageheader import declared_size
 from vreg_cli.limits import IMAGE_PIXELS_ENV, check_image_size, image_pixels_limit
 from vreg_cli.paths import atomic_output, check_input_file
+from vreg_cli.read_options import ReadOptions
 
 Mode = Literal["any", "gray", "rgb"]
 
@@ -56,15 +57,38 @@ def to_rgb(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
 
 
-def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
-    """Read PNG/JPEG/TIFF (8- or 16-bit, grey, RGB or RGBA) as uint8.
+def read_image(path: str | os.PathLike, mode: Mode = "any", options: ReadOptions | None = None) -> np.ndarray:
+    """Read PNG/JPEG/TIFF (8- or 16-bit, grey, RGB or RGBA), DICOM or an OCT volume's picture as uint8.
 
     ``mode="any"`` keeps grey images grey and returns RGB for colour ones; a 3-channel file whose channels are
-    equal (a grey FA stored as RGB) comes back as (H, W). Raises VregError naming the file when it is missing
-    or cannot be decoded.
+    equal (a grey FA stored as RGB) comes back as (H, W). DICOM (``vreg_cli.dicom``, the "DICM" marker or a
+    ``.dcm`` name) and OCT volumes (``vreg_cli.octvolume``, by the name's ending) are read as ``options`` says.
+    Raises VregError naming the file when it is missing or cannot be decoded.
     """
+    from vreg_cli.dicom import is_dicom
+    from vreg_cli.octvolume import is_volume
+
     path = Path(path)
+    options = options or ReadOptions()
     check_input_file(path, "an image file")
+    if is_volume(path):
+        from vreg_cli.octvolume import read_volume
+
+        return _as_mode(to_uint8(read_volume(path, options.oct_image).image), mode)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(132)
+    except OSError as exc:
+        raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if is_dicom(path, head):
+        from vreg_cli.dicom import read_dicom
+
+        return _as_mode(_channels(to_uint8(read_dicom(path, options.frame)), bgr=False), mode)
+    return _as_mode(_channels(_decode(path), bgr=True), mode)
+
+
+def _decode(path: Path) -> np.ndarray:
+    """The pixels of an image file OpenCV decodes (BGR order), its size checked against the limit first."""
     limit = image_pixels_limit()
     try:
         # a file larger than the largest image stored uncompressed (16-bit RGBA) is not read into memory at all
@@ -88,20 +112,25 @@ def read_image(path: str | os.PathLike, mode: Mode = "any") -> np.ndarray:
     check_image_size(path, img.shape[1], img.shape[0])  # formats whose header vreg does not read
     if img.dtype.kind == "f" and not np.isfinite(img).all():  # a float TIFF: NaN would quietly become black
         raise VregError(f"{path}: the image holds NaN or infinite values")
-    img = to_uint8(img)
+    return to_uint8(img)
+
+
+def _channels(img: np.ndarray, bgr: bool) -> np.ndarray:
+    """(H, W) or (H, W, 3) RGB from (H, W[, 1 | 3 | 4]) uint8 (``bgr``: OpenCV's channel order); a colour image
+    whose three channels are equal comes back grey."""
     if img.ndim == 3:
         if img.shape[2] == 4:
             img = img[:, :, :3]
         if img.shape[2] == 1:
-            img = img[:, :, 0]
-        else:
+            return img[:, :, 0]
+        if bgr:
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            if (
-                mode == "any"
-                and np.array_equal(img[:, :, 0], img[:, :, 1])
-                and np.array_equal(img[:, :, 1], img[:, :, 2])
-            ):
-                img = img[:, :, 0].copy()
+        if np.array_equal(img[:, :, 0], img[:, :, 1]) and np.array_equal(img[:, :, 1], img[:, :, 2]):
+            return img[:, :, 0].copy()
+    return img
+
+
+def _as_mode(img: np.ndarray, mode: Mode) -> np.ndarray:
     if mode == "gray":
         return to_gray(img)
     if mode == "rgb":
@@ -143,9 +172,9 @@ def registrable_problem(img: np.ndarray) -> str | None:
     return None
 
 
-def read_registrable(path: str | os.PathLike) -> np.ndarray:
+def read_registrable(path: str | os.PathLike, options: ReadOptions | None = None) -> np.ndarray:
     """:func:`read_image` for registration inputs: VregError naming the file when it is blank or too small."""
-    img = read_image(path)
+    img = read_image(path, options=options)
     problem = registrable_problem(img)
     if problem:
         raise VregError(f"{path}: {problem}")

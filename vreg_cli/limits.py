@@ -11,6 +11,9 @@ traceback. The limits here are checked *before* the work they protect:
   ("billion laughs") cannot make the walk explode;
 - images: at most ``VREG_MAX_IMAGE_PIXELS`` pixels (default :data:`DEFAULT_MAX_IMAGE_PIXELS`), read from the file
   header before decoding (:func:`image_pixels_limit`, ``vreg_cli.imageheader``);
+- OCT volumes: at most ``VREG_MAX_VOLUME_VOXELS`` voxels (default :data:`DEFAULT_MAX_VOLUME_VOXELS`), read from the
+  file's header before its B-scans are (:func:`check_volume_size`, ``vreg_cli.octvolume``); DICOM images: the image
+  limit, from the header before the pixel data is decoded (``vreg_cli.dicom``);
 - numbers a user types: each option's range is declared on its type, ``Annotated[float, Range(1, 90)]``, in the
   options dataclasses (``ClassicOptions``, ``SiftOptions``, ``LoFTROptions``, ``RegistrationContext``); the option
   parser (``methods/options.py``) and :func:`check_fields` (called by each dataclass' ``__post_init__``) refuse
@@ -49,6 +52,11 @@ MAX_CONFIG_DEPTH = 8
 DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
 #: environment variable that changes the image limit
 IMAGE_PIXELS_ENV = "VREG_MAX_IMAGE_PIXELS"
+#: largest OCT volume (B-scans x depth x width) read unless ``VREG_MAX_VOLUME_VOXELS`` says otherwise: 1 GB of float32
+#: samples, and eyepy keeps a second copy for its intensity transform (a Spectralis 97 x 496 x 1024 scan is 49 M)
+DEFAULT_MAX_VOLUME_VOXELS = 256_000_000
+#: environment variable that changes the volume limit
+VOLUME_VOXELS_ENV = "VREG_MAX_VOLUME_VOXELS"
 #: largest working size (long side, px): SIFT's pyramid (first octave doubled) peaks at 1.3 GB at 2048 px, 4.3 GB
 #: at 4096
 MAX_WORKING_SIZE = 2048
@@ -177,18 +185,36 @@ WORKERS_RANGE = Range(1, 256)
 CHUNK_SIZE_RANGE = Range(1, 10_000)
 
 
-def image_pixels_limit() -> int:
-    """The largest image (width x height) vreg decodes: ``VREG_MAX_IMAGE_PIXELS`` or the default."""
-    text = os.environ.get(IMAGE_PIXELS_ENV, "").strip()
+def _env_limit(name: str, default: int, unit: str) -> int:
+    """The positive integer in environment variable ``name``, or ``default`` when it is unset or empty."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return DEFAULT_MAX_IMAGE_PIXELS
+        return default
     try:
         value = int(float(text))
     except (ValueError, OverflowError):
-        raise VregError(f"{IMAGE_PIXELS_ENV}={text!r}: expected a number of pixels") from None
+        raise VregError(f"{name}={text!r}: expected a number of {unit}") from None
     if value < 1:
-        raise VregError(f"{IMAGE_PIXELS_ENV}={text!r}: must be positive")
+        raise VregError(f"{name}={text!r}: must be positive")
     return value
+
+
+def image_pixels_limit() -> int:
+    """The largest image (width x height) vreg decodes: ``VREG_MAX_IMAGE_PIXELS`` or the default."""
+    return _env_limit(IMAGE_PIXELS_ENV, DEFAULT_MAX_IMAGE_PIXELS, "pixels")
+
+
+def check_volume_size(path: str | os.PathLike, bscans: int, depth: int, width: int) -> None:
+    """VregError when an OCT volume of ``bscans`` x ``depth`` x ``width`` is empty or larger than the volume limit
+    (``VREG_MAX_VOLUME_VOXELS`` or :data:`DEFAULT_MAX_VOLUME_VOXELS`)."""
+    limit = _env_limit(VOLUME_VOXELS_ENV, DEFAULT_MAX_VOLUME_VOXELS, "voxels")
+    if min(bscans, depth, width) < 1:
+        raise VregError(f"{path}: the volume declares {bscans} B-scans of {width}x{depth}: nothing to read")
+    if bscans * depth * width > limit:
+        raise VregError(
+            f"{path}: {bscans} B-scans of {width}x{depth} is more than the {limit:,} voxel limit; set "
+            f"{VOLUME_VOXELS_ENV} to read it (it needs about 10 bytes of memory per voxel)"
+        )
 
 
 def check_image_size(path: str | os.PathLike, width: int, height: int) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from vreg_cli.geometry import point_errors
 from vreg_cli.io import write_image, write_json
 from vreg_cli.matches import Matches
+from vreg_cli.octvolume import OctVolume, bscans_in
 from vreg_cli.paths import check_output_paths, output_group
 from vreg_cli.registration import Registration
 
@@ -24,6 +25,8 @@ class OutputPaths:
     checkerboard: Path | None = None
     overlay: Path | None = None
     matches: Path | None = None
+    #: the fixed image with an OCT volume's B-scan lines (``vreg register --bscans``; the moving image a volume)
+    bscans: Path | None = None
 
     @classmethod
     def in_dir(cls, out_dir: Path, stem: str, pictures: tuple[str, ...] = ()) -> OutputPaths:
@@ -36,7 +39,8 @@ class OutputPaths:
     def check(self) -> None:
         """Before any work: every requested path is writable, images have an extension OpenCV writes (VregError)."""
         check_output_paths(
-            images=(self.warped, self.checkerboard, self.overlay, self.matches), others=(self.transform,)
+            images=(self.warped, self.checkerboard, self.overlay, self.matches, self.bscans),
+            others=(self.transform,),
         )
 
 
@@ -85,13 +89,21 @@ def batch_stems(names: list[str], pictures: tuple[str, ...] = ()) -> dict[str, s
     return stems
 
 
-def save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths) -> list[Path]:
-    """Write every requested output atomically, all or none (one failure leaves no new file); returns the paths."""
+def save_outputs(
+    reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths, volume: OctVolume | None = None
+) -> list[Path]:
+    """Write every requested output atomically, all or none (one failure leaves no new file); returns the paths.
+
+    ``volume``: the OCT volume ``moving`` is a picture of: the transform JSON then says which picture and lists
+    each B-scan's end points in fixed pixels (``moving_image``), and ``paths.bscans`` draws them.
+    """
     with output_group():
-        return _save_outputs(reg, fixed, moving, paths)
+        return _save_outputs(reg, fixed, moving, paths, volume)
 
 
-def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths) -> list[Path]:
+def _save_outputs(
+    reg: Registration, fixed: np.ndarray, moving: np.ndarray, paths: OutputPaths, volume: OctVolume | None
+) -> list[Path]:
     from vreg_cli import viz
 
     written: list[Path] = []
@@ -100,7 +112,10 @@ def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, path
         assert warped is not None  # computed above for each of these three outputs
         written.append(write_image(paths.warped, warped))
     if paths.transform is not None:
-        written.append(write_json(paths.transform, reg.to_dict()))
+        described = reg.to_dict()
+        if volume is not None:
+            described["moving_image"] = volume.describe(reg.matrix)
+        written.append(write_json(paths.transform, described))
     if paths.checkerboard is not None:
         assert warped is not None
         written.append(write_image(paths.checkerboard, viz.checkerboard(fixed, warped)))
@@ -109,6 +124,12 @@ def _save_outputs(reg: Registration, fixed: np.ndarray, moving: np.ndarray, path
         written.append(write_image(paths.overlay, viz.overlay(fixed, warped)))
     if paths.matches is not None:
         written.append(write_image(paths.matches, viz.draw_matches(fixed, moving, reg.matches, reg.matches.inliers)))
+    if paths.bscans is not None:
+        assert volume is not None and reg.matrix is not None  # the command line asks for it with a volume only
+        h, w = moving.shape[:2]
+        border = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+        lines = bscans_in(reg.matrix, volume.bscan_lines)
+        written.append(write_image(paths.bscans, viz.draw_bscans(fixed, lines, reg.map_points(border))))
     return written
 
 

@@ -89,6 +89,37 @@ def draw_matches(
     return canvas
 
 
+def draw_bscans(fixed: np.ndarray, lines: np.ndarray, outline: np.ndarray | None = None) -> np.ndarray:
+    """Where each B-scan of an OCT volume lies on FIXED: (H, W, 3) RGB uint8.
+
+    ``lines``: (N, 2, 2) each B-scan's start and end (x, y) in fixed-image pixels, in the volume's order.
+    ``outline``: (K, 2) the registered moving picture's border in fixed pixels (drawn white), or None. Every B-scan
+    is a thin yellow line, blended so that the fundus shows through; the first is drawn green, the centre one cyan
+    and the last red, thicker, each with its index beside its start.
+    """
+    canvas = to_rgb(fixed).copy()
+    width = max(1, round(max(canvas.shape[:2]) / 900))
+
+    def sub(point: np.ndarray) -> tuple[int, int]:  # shift=4: sub-pixel precision
+        return int(round(point[0] * 16)), int(round(point[1] * 16))
+
+    n = len(lines)
+    marked = {0: (0, 200, 0), n // 2: (0, 220, 255), n - 1: (255, 40, 40)}  # first, centre, last
+    thin = canvas.copy()
+    for i in range(n):
+        if i not in marked:
+            cv2.line(thin, sub(lines[i][0]), sub(lines[i][1]), (255, 230, 0), width, cv2.LINE_AA, shift=4)
+    canvas = cv2.addWeighted(canvas, 0.4, thin, 0.6, 0.0)
+    if outline is not None:
+        cv2.polylines(canvas, [np.round(outline * 16).astype(np.int32)], True, (255, 255, 255), width, cv2.LINE_AA, 4)
+    for i, colour in marked.items():
+        cv2.line(canvas, sub(lines[i][0]), sub(lines[i][1]), colour, 3 * width, cv2.LINE_AA, shift=4)
+        x, y = (int(round(v)) for v in lines[i][0])
+        cv2.putText(canvas, str(i), (x + 4 * width, y - 4 * width), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * width, colour,
+                    width, cv2.LINE_AA)  # fmt: skip
+    return canvas
+
+
 def pyplot():
     """matplotlib.pyplot on the Agg backend (files only, never a display).
 

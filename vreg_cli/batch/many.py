@@ -20,6 +20,7 @@ from vreg_cli.batch.settings import BatchSettings
 from vreg_cli.context import RegistrationContext
 from vreg_cli.errors import InputError, VregError
 from vreg_cli.limits import CHUNK_SIZE_RANGE, WORKERS_RANGE
+from vreg_cli.read_options import ReadOptions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +47,7 @@ def register_many(
     context: RegistrationContext | None = None,
     model: str | None = None,
     working_size: int | None = None,
+    read: ReadOptions | None = None,
     **limits: Any,
 ) -> pd.DataFrame:
     """Register every pair of a cohort into ``out_dir``, as ``vreg register --pairs`` does; returns the summary.
@@ -78,6 +80,8 @@ def register_many(
             ``working_size`` and ``limits``, as for :class:`vreg_cli.Registrar`.
         model: the transform model (affine, similarity, homography); None: the context's default.
         working_size: the long side (px) both images are matched at; None: the context's default.
+        read: which frame of multi-frame DICOM files and which picture of OCT volumes are registered
+            (:class:`~vreg_cli.read_options.ReadOptions`; None: its defaults).
         **limits: further context fields (``max_rotation``, ``scale_range``, ...), as for ``Registrar``.
 
     Returns:
@@ -117,7 +121,10 @@ def register_many(
     records = as_records(pairs)
     if not records and not skipped:
         raise InputError("pairs: no pairs given")
-    settings = BatchSettings(method, context, out, tuple(pictures), force_output, qa_page=qa_page)
+    if read is not None and not isinstance(read, ReadOptions):
+        raise InputError(f"read: expected ReadOptions or None, got {type(read).__name__}")
+    settings = BatchSettings(method, context, out, tuple(pictures), force_output, qa_page=qa_page,
+                             read=read or ReadOptions())  # fmt: skip
     with _connected(scheduler, client) as cluster:
         return run_batch(records, settings, out / "summary.csv", list(skipped), workers, resume, cluster, chunk_size)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vreg_cli.context import RegistrationContext
+from vreg_cli.read_options import ReadOptions
 
 #: the columns of OUT_DIR/summary.csv, one row per pair, in this order
 SUMMARY_COLUMNS = [
@@ -31,15 +32,21 @@ class BatchSettings:
     #: draw each pair's QA pictures where it is registered and write OUT_DIR/index.html at the end (vreg_cli.qa);
     #: not part of describe(): it changes no result
     qa_page: bool = True
+    #: how multi-frame DICOM files and OCT volumes are read (the frame, the volume's picture)
+    read: ReadOptions = ReadOptions()
 
     def describe(self) -> dict[str, Any]:
-        """What defines the batch's results (saved as OUT_DIR/batch.json; --resume must not change it)."""
-        return {
+        """What defines the batch's results (saved as OUT_DIR/batch.json; --resume must not change it). The read
+        options appear only when they are not the defaults, so that a batch from before them still resumes."""
+        described = {
             "method": self.method_spec,
             "registration": dataclasses.asdict(self.context),
             "pictures": list(self.pictures),
             "force_output": self.force_output,
         }
+        if self.read != ReadOptions():
+            described["read"] = dataclasses.asdict(self.read)
+        return described
 
     def for_names(self, names: Iterable[str]) -> BatchSettings:
         """These settings with only the stems of ``names`` (what one task needs: a chunk's task stays small)."""

@@ -45,7 +45,7 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
     paths = OutputPaths.in_dir(settings.out_dir, stem, settings.pictures)
     try:
         paths.check()
-        fixed, moving = read_registrable(record.fixed), read_registrable(record.moving)
+        fixed, moving = read_registrable(record.fixed, settings.read), read_registrable(record.moving, settings.read)
         registrar = _registrar(settings)
         row["method"] = registrar.describe()
         reg = registrar.register(fixed, moving)

@@ -13,6 +13,7 @@ from vreg_cli.data.config import DEFAULT_LAYOUT
 from vreg_cli.errors import RegistrationFailed, VregError
 from vreg_cli.limits import MIN_WORKING_SIZE, field_range
 from vreg_cli.methods.registry import METHODS, spec_with_option
+from vreg_cli.read_options import OCT_IMAGES, ReadOptions
 from vreg_cli.ui import warn
 
 MethodOpt = Annotated[
@@ -59,6 +60,30 @@ ThresholdOpt = Annotated[
     ),
 ]
 _WORKING_SIZE = field_default(RegistrationContext, "working_size")
+# how multi-picture files are read: the defaults, the range and the choices are ReadOptions' (docs/oct-and-dicom.md)
+_FRAME = field_range(ReadOptions, "frame")
+FrameOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--frame", min=_FRAME.lo, max=_FRAME.hi, show_default=False,
+        help="The frame (0-based) of a multi-frame DICOM image (default: a single-frame file's only frame).",
+    ),
+]  # fmt: skip
+OctImageOpt = Annotated[
+    str,
+    typer.Option(
+        "--oct-image",
+        help=f"The picture of an OCT volume (.vol, .e2e, .fda, .xml, .eye) registered: {' | '.join(OCT_IMAGES)}.",
+    ),
+]
+_OCT_IMAGE = field_default(ReadOptions, "oct_image")
+
+
+def read_options(frame: int | None, oct_image: str) -> ReadOptions:
+    """``--frame`` and ``--oct-image`` as ReadOptions (VregError naming the option for a bad value)."""
+    if oct_image not in OCT_IMAGES:
+        raise VregError(f"--oct-image {oct_image!r}: choose from {', '.join(OCT_IMAGES)}")
+    return ReadOptions(frame=frame, oct_image=oct_image)  # type: ignore[arg-type]
 
 
 def method_spec(method: str, weights: Path | None, checkpoint: Path | None) -> str:
@@ -179,6 +204,17 @@ def register(
     no_qa_page: Annotated[
         bool, typer.Option("--no-qa-page", help="Batch: skip the QA page (OUT_DIR/index.html and its pictures).")
     ] = False,
+    frame: FrameOpt = None,
+    oct_image: OctImageOpt = _OCT_IMAGE,
+    bscans: Annotated[
+        Path | None,
+        typer.Option(
+            "--bscans",
+            help="MOVING is an OCT volume: a picture of FIXED with each B-scan's line (first green, centre cyan, "
+            "last red); the transform JSON lists their end points in FIXED pixels.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Register MOVING onto FIXED and write MOVING warped into the fixed frame (exit 3 when the result is untrusted)."""
     from vreg_cli.context import RegistrationContext
@@ -188,6 +224,9 @@ def register(
         max_rotation=max_rotation, scale_range=parse_range(scale_range, "--scale-range"),
     )  # fmt: skip
     spec = method_spec(method, weights, checkpoint)
+    read = read_options(frame, oct_image)
+    if bscans is not None and (pairs is not None or pairs_dir is not None):
+        raise VregError("--bscans applies to one pair (FIXED and an OCT volume as MOVING)")
     if pairs is not None or pairs_dir is not None:
         from vreg_cli.cli.register_batch import batch_register
 
@@ -195,7 +234,8 @@ def register(
             raise VregError("give FIXED MOVING or --pairs/--pairs-dir, not both")
         batch_register(pairs, pairs_dir, pairs_layout, out_dir, spec, context,
                        _batch_pictures(pictures, checkerboard=checkerboard, overlay=overlay, matches=matches),
-                       force_output, workers, resume, scheduler, chunk_size, qa_page=not no_qa_page)  # fmt: skip
+                       force_output, workers, resume, scheduler, chunk_size, qa_page=not no_qa_page,
+                       read=read)  # fmt: skip
         return
     if pictures is not None:
         raise VregError("--pictures applies to batch mode; for one pair give --checkerboard/--overlay/--matches PATH")
@@ -204,8 +244,10 @@ def register(
         raise VregError(f"{option} applies to batch mode (--pairs/--pairs-dir with --out-dir)")
     if fixed is None or moving is None:
         raise VregError("give FIXED and MOVING images (or --pairs CSV / --pairs-dir DIR with --out-dir)")
-    _register_one(fixed, moving, spec, context, output, transform_out, checkerboard, overlay, matches, landmarks,
-                  force_output)  # fmt: skip
+    from vreg_cli.outputs import OutputPaths
+
+    paths = OutputPaths(output, transform_out, checkerboard, overlay, matches, bscans)
+    _register_one(fixed, moving, spec, context, read, paths, landmarks, force_output)
 
 
 def _batch_pictures(pictures: str | None, **paths: Path | None) -> tuple[str, ...]:
@@ -221,17 +263,22 @@ def _batch_pictures(pictures: str | None, **paths: Path | None) -> tuple[str, ..
 
 
 def _register_one(
-    fixed_path: Path, moving_path: Path, spec: str, context: Any, output: Path | None,
-    transform_out: Path | None, checkerboard: Path | None, overlay: Path | None, matches: Path | None,
+    fixed_path: Path, moving_path: Path, spec: str, context: Any, read: ReadOptions, paths: Any,
     landmarks: Path | None, force_output: bool,
 ) -> None:  # fmt: skip
     from vreg_cli.api import Registrar
-    from vreg_cli.io import read_landmarks, read_registrable
-    from vreg_cli.outputs import OutputPaths, landmark_errors, save_outputs
+    from vreg_cli.io import read_landmarks, read_registrable, registrable_problem, to_uint8
+    from vreg_cli.octvolume import is_volume, read_volume
+    from vreg_cli.outputs import landmark_errors, save_outputs
 
-    paths = OutputPaths(output, transform_out, checkerboard, overlay, matches)
+    if paths.bscans is not None and not is_volume(moving_path):
+        raise VregError(f"--bscans needs an OCT volume as MOVING (.vol, .e2e, .fda, .xml, .eye), not {moving_path}")
     paths.check()  # before any work: a bad output path must not fail after the registration
-    fixed, moving = read_registrable(fixed_path), read_registrable(moving_path)
+    fixed = read_registrable(fixed_path, read)
+    volume = read_volume(moving_path, read.oct_image) if is_volume(moving_path) else None
+    moving = read_registrable(moving_path, read) if volume is None else to_uint8(volume.image)
+    if volume is not None and registrable_problem(moving):
+        raise VregError(f"{moving_path}: its {volume.which} picture: {registrable_problem(moving)}")
     points = read_landmarks(landmarks) if landmarks else None
     registrar = Registrar(spec, context=context)
     reg = registrar.register(fixed, moving)
@@ -239,10 +286,10 @@ def _register_one(
         _table(_summary_rows(reg, registrar.why, landmark_errors(reg, *points) if points else None))
     if not reg.ok:
         if reg.matrix is not None and force_output:
-            save_outputs(reg, fixed, moving, paths)
+            save_outputs(reg, fixed, moving, paths, volume)
             warn("--force-output: wrote the untrusted result anyway")
         raise RegistrationFailed(reg.reason)
-    save_outputs(reg, fixed, moving, paths)
+    save_outputs(reg, fixed, moving, paths, volume)
 
 
 @app.command()
@@ -259,6 +306,8 @@ def match(
     threshold: ThresholdOpt = None,
     max_rotation: RotOpt = None,
     scale_range: ScaleOpt = None,
+    frame: FrameOpt = None,
+    oct_image: OctImageOpt = _OCT_IMAGE,
 ) -> None:
     """Write correspondences in original-image pixels with confidence (and an inlier flag from an affine fit)."""
     import numpy as np
@@ -278,7 +327,8 @@ def match(
         scale_range=parse_range(scale_range, "--scale-range"),
     )  # fmt: skip
     check_output_paths(images=(plot,), others=(output,))
-    fixed_img, moving_img = read_registrable(fixed), read_registrable(moving)
+    read = read_options(frame, oct_image)
+    fixed_img, moving_img = read_registrable(fixed, read), read_registrable(moving, read)
     registrar = Registrar(method_spec(method, weights, checkpoint), context=context)
     found = registrar.match(fixed_img, moving_img)
     inliers = found.inliers if found.inliers is not None else np.zeros(len(found), bool)

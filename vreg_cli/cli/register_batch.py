@@ -13,7 +13,7 @@ from vreg_cli.limits import CHUNK_SIZE_RANGE, WORKERS_RANGE, check_value
 def batch_register(
     pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str, context: Any,
     pictures: tuple[str, ...], force_output: bool, workers: int, resume: bool = False, scheduler: str | None = None,
-    chunk_size: int | None = None, qa_page: bool = True,
+    chunk_size: int | None = None, qa_page: bool = True, read: Any = None,
 ) -> None:  # fmt: skip
     """Register every pair of a CSV or a folder; outputs and summary.csv go to ``out_dir``.
 
@@ -51,7 +51,7 @@ def batch_register(
     frame = register_many(
         source, spec, out_dir=out_dir, scheduler=scheduler, workers=workers,
         resume=resume, chunk_size=chunk_size, pictures=pictures, force_output=force_output, qa_page=qa_page,
-        skipped=bad, context=context,
+        skipped=bad, context=context, read=read,
     )  # fmt: skip
     summary = out_dir / "summary.csv"
     counts = frame["status"].value_counts().to_dict()

@@ -4,7 +4,8 @@ A pairs spec is a TOML file with ``kind = "pairs"`` (bundled: ``landmarks-csv``,
 
 - ``fixed``: list of globs relative to the root; every match is the fixed image of one pair (``**`` = any depth).
 - ``fixed_suffix``: the end of the fixed file name that is cut off to give ``{base}`` (``"_01.png"``).
-- ``moving``: template of the moving image path; ``name``: template of the pair name.
+- ``moving``: template of the moving image path, or a list of them (the first that exists: ``moving.png``, else
+  ``moving.dcm``, else an OCT volume ...); ``name``: template of the pair name.
   Templates may use ``{dir}`` (folder of the fixed image), ``{base}`` and ``{rel}`` (that folder relative to the root).
 - ``[points]`` (optional): ``format = "csv"`` with ``file`` and ``columns`` (x_fixed, y_fixed, x_moving, y_moving
   column names, in that order), or ``format = "xy-lines"`` with ``fixed_file`` and ``moving_file`` (one "x y" per
@@ -166,9 +167,11 @@ def _make_record(root: Path, fixed: Path, spec: dict[str, Any]) -> PairRecord:
 
 
 def _check_record(name: str, fixed: Path, fields: dict[str, str], spec: dict[str, Any]) -> PairRecord:
-    moving = Path(_fmt(spec["moving"], fields))
+    templates = [spec["moving"]] if isinstance(spec["moving"], str) else list(spec["moving"])
+    candidates = [Path(_fmt(t, fields)) for t in templates]
+    moving = next((c for c in candidates if c.is_file()), candidates[0])
     if not moving.is_file():
-        raise BadPair(fixed, f"has no moving image {moving.name} beside it")
+        raise BadPair(fixed, f"has no moving image {' or '.join(c.name for c in candidates)} beside it")
     fixed_hw, moving_hw = image_hw(fixed), image_hw(moving)
     fpts = mpts = None
     if "points" in spec:
@@ -195,6 +198,11 @@ def find_pairs(
     spec, spec_path = load_spec(layout, "pairs")
     if "fixed" not in spec or "moving" not in spec:
         raise VregError(f"{spec_path}: a pairs layout needs 'fixed' (globs) and 'moving' (template)")
+    moving = spec["moving"]
+    if not (isinstance(moving, str) and moving) and not (
+        isinstance(moving, list) and moving and all(isinstance(t, str) and t for t in moving)
+    ):
+        raise VregError(f"{spec_path}: 'moving' must be a template or a non-empty list of templates (the first found)")
     globs = [spec["fixed"]] if isinstance(spec["fixed"], str) else list(spec["fixed"])
     if not globs or not all(isinstance(g, str) and g for g in globs):
         raise VregError(f"{spec_path}: 'fixed' must be a glob or a non-empty list of globs")

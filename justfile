@@ -69,6 +69,10 @@ bench-classic-speed *args:
 bench-train *args:
     python3 benchmarks/bench_train.py "$@"
 
+# Reading an OCT volume (49 B-scans of 512x496, HEYEX VOL) and making its en-face picture and localizer, cold and warm (extra args: --bscans N --depth N --width N --repeat N --out F.json)
+bench-oct *args:
+    python3 benchmarks/bench_oct.py "$@"
+
 # QA page of a synthetic 2,000-pair batch: build time (cold and cached) and time to first rendered rows in headless Chromium (extra args: --rows N, --workers N, --repeat N; writes bench/qa_page.json)
 bench-qa *args:
     python3 benchmarks/bench_qa_page.py "$@"

@@ -46,15 +46,22 @@ def demo_scan(image: np.ndarray, box: tuple[int, int, int, int], bscans: int) ->
     return {"localizer": image, "enface": enface, "starts": starts, "ends": ends}
 
 
-def write_heyex_vol(path: Path, scan: dict[str, np.ndarray], raw: np.ndarray | None = None) -> None:
-    """HEYEX VOL bytes of ``scan`` (:func:`demo_scan`); ``raw`` (bscans, depth, width) float32 replaces the
-    samples (the default: each A-scan's en-face value, stored as eyepy's VOL intensity transform inverts it)."""
+def to_raw(enface: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """(bscans, depth, width) float32 VOL samples whose intensities (eyepy's VOL transform) are ``enface`` (bscans,
+    width) uint8 times ``profile`` (depth,) along each A-scan (a profile of mean 1 keeps the en-face picture)."""
     from eyepy.core.utils import to_vol_intensity
 
+    grey = np.clip(enface[:, None, :].astype(np.float32) * profile[None, :, None], 0, 255).astype(np.uint8)
+    return to_vol_intensity(grey).astype(np.float32)
+
+
+def write_heyex_vol(path: Path, scan: dict[str, np.ndarray], raw: np.ndarray | None = None) -> None:
+    """HEYEX VOL bytes of ``scan`` (:func:`demo_scan`); ``raw`` (bscans, depth, width) float32 replaces the
+    samples (the default: each A-scan's en-face value along its whole depth, :func:`to_raw`)."""
     localizer, enface = scan["localizer"], scan["enface"]
     n, width = enface.shape
     if raw is None:
-        raw = np.repeat(to_vol_intensity(enface)[:, None, :], DEPTH, axis=1).astype(np.float32)
+        raw = to_raw(enface, np.ones(DEPTH, np.float32))
     depth = raw.shape[1]
     distance = float(np.median(np.diff(scan["starts"][:, 1]))) if n > 1 else 0.0
     width_mm = float(scan["ends"][0, 0] - scan["starts"][0, 0])

@@ -313,3 +313,33 @@ def test_a_pair_folder_batch_takes_volumes_and_dicom(volumes: dict[str, Path], t
     assert list(summary["status"]) == ["ok", "ok"]
     assert summary.loc["vol", "moving"].endswith("moving.vol")
     assert abs(summary.loc["vol", "lm_mean"] - summary.loc["png", "lm_mean"]) < 0.01
+
+
+def test_prepare_packs_a_volume_s_en_face_for_the_oct_modality(tmp_path: Path) -> None:
+    """A triplet layout may name a volume for OCT: its en-face picture, on the localizer's whole grid, is packed
+    (pixel-aligned with the CF when the localizer is) and the HDF5's provenance says so."""
+    import h5py
+
+    from vreg_cli.data.pack import pack
+
+    hw = (132, 160)
+    cf = cv2.resize(cv2.imread(str(SAMPLE / "fixed.png")), hw[::-1], interpolation=cv2.INTER_AREA)
+    grey = cv2.resize(MOVING, hw[::-1], interpolation=cv2.INTER_AREA)
+    root = tmp_path / "src"
+    for folder in ("cf", "fa", "oct", "vessel"):
+        (root / folder).mkdir(parents=True)
+    cv2.imwrite(str(root / "cf" / "s1.png"), cf)
+    cv2.imwrite(str(root / "fa" / "s1.png"), grey)
+    cv2.imwrite(str(root / "vessel" / "s1.png"), np.where(grey > 100, 255, 0).astype(np.uint8))
+    DEMO.write_eye(root / "oct" / "s1.eye", DEMO.demo_scan(grey, (0, 0, hw[1] - 1, hw[0] - 1), hw[0]))
+    layout = tmp_path / "with-volumes.toml"
+    flat = (ROOT / "data_specs" / "flat.toml").read_text()
+    layout.write_text(flat.replace('candidates = ["oct/{id}.png"]', 'candidates = ["oct/{id}.png", "oct/{id}.eye"]'))
+    out = tmp_path / "d.h5"
+    result = pack(root, out, layout=str(layout))
+    assert result.n == 1 and "oct" in result.modalities
+    with h5py.File(out) as f:
+        packed = f["images/oct"][0]
+        provenance = f["provenance/oct"][0].decode()
+    assert np.abs(packed.astype(int) - grey).max() <= 1
+    assert provenance.startswith("oct/s1.eye (OCT volume: en-face")

@@ -119,8 +119,11 @@ def _eyepy() -> Any:
     return eyepy
 
 
-def read_volume(path: str | os.PathLike, which: OctImage = "localizer") -> OctVolume:
+def read_volume(path: str | os.PathLike, which: OctImage = "localizer", crop: bool = True) -> OctVolume:
     """Read the OCT volume at ``path`` and make the picture ``which`` of it.
+
+    ``crop=False`` keeps the en-face picture on the localizer's whole pixel grid (zero outside the scan), so that
+    it is pixel-aligned with the localizer (``vreg prepare`` packs it so, beside a CF aligned with the localizer).
 
     Raises:
         VregError: one line naming the file: eyepy missing, a declared size over the limits, a truncated or
@@ -149,7 +152,7 @@ def read_volume(path: str | os.PathLike, which: OctImage = "localizer") -> OctVo
         raise VregError(f"{path}: not a readable {kind} volume ({first_line(exc)})") from None
     finally:
         quiet.setLevel(level)
-    return _from_volume(volume, data, which, str(path))
+    return _from_volume(volume, data, which, str(path), crop)
 
 
 def from_eyepy(volume: Any, which: OctImage = "localizer") -> OctVolume:
@@ -158,7 +161,7 @@ def from_eyepy(volume: Any, which: OctImage = "localizer") -> OctVolume:
     return _from_volume(volume, volume.data, which, "<EyeVolume>")
 
 
-def _from_volume(volume: Any, data: np.ndarray, which: OctImage, source: str) -> OctVolume:
+def _from_volume(volume: Any, data: np.ndarray, which: OctImage, source: str, crop: bool = True) -> OctVolume:
     shape = tuple(int(v) for v in data.shape)
     if len(shape) != 3:
         raise VregError(f"{source}: the volume's data has shape {shape}, not B-scans x depth x width")
@@ -181,12 +184,14 @@ def _from_volume(volume: Any, data: np.ndarray, which: OctImage, source: str) ->
     ).reshape(-1, 2)
     lo = np.floor(corners.min(axis=0) + 1e-6).astype(int)  # the tolerance: corners computed as 95.9999999 are 96
     hi = np.ceil(corners.max(axis=0) - 1e-6).astype(int)
+    if not crop:
+        lo, hi = np.zeros(2, int), np.array([localizer.shape[1] - 1, localizer.shape[0] - 1])
     size = hi - lo + 1
     check_image_size(source, int(size[0]), int(size[1]))
     shift = np.array([[1, 0, -lo[0]], [0, 1, -lo[1]], [0, 0, 1]], np.float64)
     enface = cv2.warpAffine(
         np.nan_to_num(projection), (shift @ to_localizer)[:2], (int(size[0]), int(size[1])),
-        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE if crop else cv2.BORDER_CONSTANT,
     )  # fmt: skip
     if data.dtype == np.uint8:  # eyepy's intensity transform gave 8-bit grey values: the mean of them is too
         enface = np.clip(np.rint(enface), 0, 255).astype(np.uint8)

@@ -17,7 +17,8 @@ from vreg_cli.errors import VregError
 from vreg_cli.geometry import resize_image
 from vreg_cli.imageheader import PNG_SIGNATURE
 from vreg_cli.io import image_hw as io_image_hw
-from vreg_cli.io import read_image, registrable_problem
+from vreg_cli.io import read_image, registrable_problem, to_gray, to_uint8
+from vreg_cli.octvolume import is_volume, read_volume
 
 
 class BadSample(VregError):
@@ -59,11 +60,17 @@ def image_hw(path: Path) -> tuple[int, int]:
         raise BadSample(str(exc)) from None
 
 
+#: how an OCT volume given for a modality becomes its image, as the HDF5's provenance records it
+VOLUME_PROVENANCE = "OCT volume: en-face mean over depth on the localizer's whole pixel grid"
+
+
 def _read(path: Path, mode: str) -> np.ndarray:
     # OpenCV logs its own decoder complaints to stderr; our BadSample message says it in one line instead.
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
+        if is_volume(path):  # an aligned triplet's OCT as a volume: its en-face picture, pixel-aligned with the CF
+            return to_gray(to_uint8(read_volume(path, "enface", crop=False).image))
         return read_image(path, mode=mode)  # type: ignore[arg-type]
     except VregError as exc:
         raise BadSample(str(exc)) from None
@@ -97,10 +104,13 @@ def load_sample(sample: SampleFiles, modalities: list[str], out_hw: tuple[int, i
     images: dict[str, np.ndarray] = {"cf": cf}
     masks: dict[str, np.ndarray] = {}
     prov: dict[str, Path | str] = {"cf": cf_path}  # "derived:cf" for a mask made here
+    volumes: dict[str, Path] = {}  # modalities given as OCT volumes: their en-face picture is packed
     for name in modalities:
         if name != "cf":
             images[name] = _read(sample.files[name], "gray")
             prov[name] = sample.files[name]
+            if is_volume(sample.files[name]):
+                volumes[name] = sample.files[name]
     for name in ("vessel", "fov"):
         if name in sample.files:
             masks[name] = _binarise(_read(sample.files[name], "gray"))
@@ -126,4 +136,6 @@ def load_sample(sample: SampleFiles, modalities: list[str], out_hw: tuple[int, i
     if not masks["vessel"].any():
         raise BadSample(f"{prov['vessel']}: vessel mask is empty after resizing to {target[1]}x{target[0]}")
     text = {k: (v.relative_to(root).as_posix() if isinstance(v, Path) else v) for k, v in prov.items()}
+    for name in volumes:
+        text[name] += f" ({VOLUME_PROVENANCE})"
     return LoadedSample(sample.id, images, masks, text, (int(hw[0]), int(hw[1])))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from vreg_cli.batch.many import register_many
     from vreg_cli.errors import InputError, RegistrationFailed, VregError
     from vreg_cli.matches import Matches
+    from vreg_cli.provenance import MatchInfo, RefusalDetails
     from vreg_cli.registration import Registration
 
 #: public name -> the module that defines it (loaded on first access, PEP 562)
@@ -39,13 +40,16 @@ _EXPORTS = {
     "ImageLike": "vreg_cli.api",
     "Registration": "vreg_cli.registration",
     "Matches": "vreg_cli.matches",
+    "MatchInfo": "vreg_cli.provenance",
+    "RefusalDetails": "vreg_cli.provenance",
     "InputError": "vreg_cli.errors",
     "VregError": "vreg_cli.errors",
     "RegistrationFailed": "vreg_cli.errors",
 }
 
 __all__ = [
-    "ImageLike", "InputError", "Matches", "Registrar", "Registration", "RegistrationFailed", "VregError",
+    "ImageLike", "InputError", "MatchInfo", "Matches", "RefusalDetails", "Registrar", "Registration",
+    "RegistrationFailed", "VregError",
     "__version__", "as_image", "available_methods", "load_model", "match", "register",
     "register_many",
 ]  # fmt: skip

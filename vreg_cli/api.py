@@ -211,12 +211,12 @@ class Registrar:
 
     def match(self, fixed: ImageLike, moving: ImageLike) -> Matches:
         """Correspondences in ORIGINAL pixels: ``fixed``, ``moving`` (N, 2) float64 (x, y), ``confidence`` (N,) and
-        ``inliers`` (N,) bool from an affine fit (all False when no affine agrees; then ``info["problem"]`` says
+        ``inliers`` (N,) bool from an affine fit (all False when no affine agrees; then ``info.problem`` says
         why). A method that finds nothing it trusts (e.g. loftr from a rough start) raises RegistrationFailed, as
         ``vreg match`` exits 3."""
         found, problem = match_with_inliers(as_image(fixed, "fixed"), as_image(moving, "moving"), self.method)
         if problem:
-            found.info["problem"] = problem
+            found.info.problem = problem
         return found
 
     def __call__(self, fixed: ImageLike, moving: ImageLike) -> Registration:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from vreg_cli.methods.base import Method
     from vreg_cli.model.loftr import LoFTRModel
 
+__all__ = ["ImageLike", "Registrar", "as_image", "available_methods", "load_model", "make_context", "match", "register"]
+
+
 ImageLike: TypeAlias = "str | os.PathLike[str] | np.ndarray | torch.Tensor"
 """What :func:`register` and :func:`match` accept for each image: a file path, a numpy array or a torch tensor."""
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from vreg_cli.provenance import RefusalDetails
 
+__all__ = ["InputError", "OutputError", "RegistrationFailed", "VregError"]
+
 
 class VregError(Exception):
     """A problem the user can fix; the message is shown as one line."""

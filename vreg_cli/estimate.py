@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
     from vreg_cli.matches import Matches
 
+__all__ = ["check_plausible", "estimate_transform", "linear_parts"]
+
+
 Model = Literal["affine", "similarity", "homography"]
 _MIN_POINTS = {"affine": 3, "similarity": 2, "homography": 4}
 
@@ -77,7 +80,7 @@ def estimate_transform(
     return m, inliers
 
 
-def perspective_strength(m: np.ndarray, hw: tuple[int, int]) -> float:
+def _perspective_strength(m: np.ndarray, hw: tuple[int, int]) -> float:
     """Largest |w - 1| of the projective denominator over the moving image's corners (0 for an affine)."""
     h, w = hw
     corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
@@ -117,7 +120,7 @@ def check_plausible(
         why = f"the transform has a strong shear ({parts.shear:.2f})"
     elif abs(parts.rotation_deg) > limits.max_rotation + 1e-9:
         why = f"rotation {parts.rotation_deg:.1f} deg exceeds --max-rotation {limits.max_rotation:g}"
-    elif perspective_strength(m, moving_hw) > limits.max_perspective:
+    elif _perspective_strength(m, moving_hw) > limits.max_perspective:
         why = "the homography is too perspective for a retinal image (try --model affine)"
     if why is not None:
         raise RegistrationFailed(why, RefusalDetails(matches=n_matches, inliers=n_inliers))

@@ -13,6 +13,8 @@ import numpy as np
 from vreg_cli.geometry import warp_points
 from vreg_cli.provenance import MatchInfo
 
+__all__ = ["Matches"]
+
 
 @dataclass
 class Matches:

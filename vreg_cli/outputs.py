@@ -14,6 +14,8 @@ from vreg_cli.matches import Matches
 from vreg_cli.paths import check_output_paths, output_group
 from vreg_cli.registration import Registration
 
+__all__ = ["OutputPaths", "batch_stems", "landmark_errors", "save_outputs", "write_matches"]
+
 
 @dataclass(frozen=True)
 class OutputPaths:

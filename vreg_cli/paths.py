@@ -27,6 +27,21 @@ from collections.abc import Iterable, Iterator
 from importlib.resources import as_file, files
 from pathlib import Path
 
+__all__ = [
+    "BUNDLED_LOFTR",
+    "DATA_SPECS",
+    "HOST_TAG",
+    "SAMPLE_DIR",
+    "atomic_output",
+    "check_input_file",
+    "check_output_path",
+    "check_output_paths",
+    "failure_errno",
+    "output_group",
+    "remove_stale_temporaries",
+    "write_failure",
+]
+
 
 def _data_specs_dir() -> Path:
     """The bundled ``data_specs`` folder of the ``vreg_cli`` that is running, as a real directory.

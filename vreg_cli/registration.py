@@ -23,6 +23,17 @@ from vreg_cli.provenance import MatchInfo, RefusalDetails
 if TYPE_CHECKING:
     from vreg_cli.methods.base import Method
 
+__all__ = [
+    "CONVENTION",
+    "Registration",
+    "match_pair",
+    "match_with_inliers",
+    "register_images",
+    "register_pair",
+    "warp_moving",
+]
+
+
 CONVENTION = "moving (x, y, 1) -> fixed pixels, 0-based, x right, y down"
 
 
@@ -192,7 +203,7 @@ def match_with_inliers(fixed: np.ndarray, moving: np.ndarray, method: Method) ->
     return found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m)).flagged(inliers), problem
 
 
-def refusal_line(method: str, step: str, why: str) -> str:
+def _refusal_line(method: str, step: str, why: str) -> str:
     """A refusal's one line, naming who refused and the step that decided: ``"<method>, <step>: <why>"``.
 
     A method's own refusals name their step themselves (``classic, acceptance: ...``, ``loftr, rotation search 90
@@ -228,7 +239,7 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
         details = exc.details.copy()
         details.produced_by = details.produced_by or method.name  # ``auto`` refusing says "none"
         return Registration(
-            matrix=None, ok=False, reason=refusal_line(method.name, "", str(exc)),
+            matrix=None, ok=False, reason=_refusal_line(method.name, "", str(exc)),
             matches=Matches.empty().flagged(np.zeros(0, bool)),
             n_matches=details.matches or 0, inliers=details.inliers or 0,
             seconds=time.perf_counter() - start, parts=None, info=details, **common,
@@ -237,7 +248,7 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
     try:
         m_work, inliers = context.fit(found, context.working_size)
     except RegistrationFailed as exc:  # too few matches agree on one transform
-        why = refusal_line(_producer(found, method), "transform fit", str(exc))
+        why = _refusal_line(_producer(found, method), "transform fit", str(exc))
         return Registration(
             matrix=None, ok=False, reason=why, matches=original.flagged(np.zeros(len(found), bool)),
             n_matches=len(found), inliers=exc.details.inliers or 0, seconds=time.perf_counter() - start,
@@ -250,7 +261,7 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
         context.check(m_work, moving_hw_w, len(found), n_inliers)
         ok, reason = True, ""
     except RegistrationFailed as exc:
-        ok, reason = False, refusal_line(_producer(found, method), "result check", str(exc))
+        ok, reason = False, _refusal_line(_producer(found, method), "result check", str(exc))
     return Registration(
         matrix=m_orig, ok=ok, reason=reason, matches=original.flagged(inliers), n_matches=len(found),
         inliers=n_inliers, seconds=time.perf_counter() - start, parts=linear_parts(m_work, moving_hw_w),

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
 
+__all__ = ["finish_batch", "run_batch"]
+
 
 def _bad_rows(bad: list[Any] | None) -> list[dict[str, Any]]:
     """Rows for pairs skipped before the run (``(where, reason)`` with ``.name``, or plain tuples): errors."""
@@ -144,11 +146,11 @@ def run_batch(
         log.close()
     frame = finish_batch(summary, rows)
     if settings.qa_page:
-        write_batch_page(summary.parent)
+        _write_batch_page(summary.parent)
     return frame
 
 
-def write_batch_page(out_dir: Path) -> Path | None:
+def _write_batch_page(out_dir: Path) -> Path | None:
     """OUT_DIR/index.html, the QA page (:func:`vreg_cli.qa.write_qa_page`); the workers drew the pictures. A page
     that cannot be written is a warning, not a failed batch: every result is in summary.csv (``vreg qa`` retries)."""
     from vreg_cli.errors import VregError

@@ -12,6 +12,9 @@ from vreg_cli.errors import OutputError, VregError
 from vreg_cli.io import read_registrable
 from vreg_cli.outputs import OutputPaths, batch_stems, landmark_errors, save_outputs
 
+__all__ = ["ERRNO", "chunked", "error_row", "register_chunk", "register_record"]
+
+
 #: the per-process cache: one Registrar per worker process (a Dask worker's tasks share it across their threads)
 _WORKER: dict[str, Any] = {}
 _LOCK = threading.Lock()

@@ -15,6 +15,9 @@ from vreg_cli.limits import MIN_WORKING_SIZE, field_range
 from vreg_cli.methods.registry import METHODS, spec_with_option
 from vreg_cli.ui import warn
 
+__all__ = ["SizeOpt"]
+
+
 MethodOpt = Annotated[
     str,
     typer.Option(

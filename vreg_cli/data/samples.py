@@ -19,6 +19,8 @@ from vreg_cli.imageheader import PNG_SIGNATURE
 from vreg_cli.io import image_hw as io_image_hw
 from vreg_cli.io import read_image, registrable_problem
 
+__all__ = ["BadSample", "LoadedSample", "check_present", "image_hw", "load_sample"]
+
 
 class BadSample(VregError):
     """A sample that cannot be packed; the message is '<file>: <reason>'."""

@@ -14,6 +14,9 @@ from vreg_cli.limits import Range, check_fields
 from vreg_cli.methods.base import Matches, Method
 from vreg_cli.provenance import MatchInfo, RefusalDetails
 
+__all__ = ["SiftMethod"]
+
+
 if TYPE_CHECKING:
     pass
 

@@ -16,6 +16,8 @@ from vreg_cli.methods.classic.refine import Refined, Verification, patch_step, r
 from vreg_cli.methods.classic.search import Hypothesis, Prepared, given_pixels, hypotheses, prepare, resized
 from vreg_cli.provenance import MatchInfo, RefusalDetails
 
+__all__ = ["ClassicMethod"]
+
 
 class ClassicMethod(Method):
     """Vessel-map global search + patch refinement; see the package docstring."""

@@ -51,9 +51,12 @@ from vreg_cli.paths import BUNDLED_LOFTR
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
-MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
+__all__ = ["LoFTRMethod"]
+
+
+_MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
 #: a residual rotation (deg) beyond this after the rotation search gets one more pre-aligned pass
-REFINE_DEG = 10.0
+_REFINE_DEG = 10.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class _View:
     refine_scale: float | None
 
 
-def _load_matcher(options: LoFTROptions) -> tuple[MatchFn, str]:
+def _load_matcher(options: LoFTROptions) -> tuple[_MatchFn, str]:
     """The network the options name (else the bundled model) as a matcher, and a label saying which file it is."""
     from vreg_cli.methods.loftr.matcher import LoFTRMatcher
     from vreg_cli.model.device import resolve_device
@@ -100,7 +103,7 @@ class LoFTRMethod(Method):
         options: LoFTROptions | None = None,
         context: RegistrationContext | None = None,
         *,
-        matcher: MatchFn | None = None,
+        matcher: _MatchFn | None = None,
         prealigner: PrealignFn | None = None,
         verifier: VerifyFn | None = None,
     ) -> None:
@@ -327,7 +330,7 @@ class LoFTRMethod(Method):
         except RegistrationFailed:
             return tag(found, f"rotation search {angle:g} deg")
         residual = decompose_affine(m @ np.linalg.inv(pre))
-        if abs(residual.rotation_deg) > REFINE_DEG or not 0.8 <= residual.scale <= 1.25:
+        if abs(residual.rotation_deg) > _REFINE_DEG or not 0.8 <= residual.scale <= 1.25:
             refined = self._match_refined(fg, mg, m, inputs)
             if self._inliers(refined, fg.shape) >= scores[best]:
                 return tag(refined, f"rotation search {angle:g} deg + refine")

@@ -17,6 +17,8 @@ from vreg_cli.provenance import RefusalDetails
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
+__all__ = ["ClassicPrealigner", "PrealignFn", "Prealignment", "overlap_box", "rotation_candidates"]
+
 
 @dataclass(frozen=True)
 class Prealignment:

@@ -21,6 +21,9 @@ from vreg_cli.provenance import MatchInfo, RefusalDetails
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
+__all__ = ["RoughStartCheck", "VerifyFn"]
+
+
 # (fixed, moving, 3x3 moving -> fixed) -> the share of vessel patches that confirm the estimate (classic's check)
 VerifyFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 

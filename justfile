@@ -3,8 +3,9 @@
 set positional-arguments
 
 # The data the benchmark recipes read: the 8 annotated CF-FA pairs of the public MMIM multimodal retina database in
-# the landmarks-csv layout, and the unannotated sample pairs. Set VREG_DEV_PAIRS / VREG_SAMPLES to your copies; the
-# defaults are where the development machines keep them.
+# the landmarks-csv layout (`just mmim-pairs MMIM OUT` builds them from a clone of the database: docs/benchmarking.md),
+# and the unannotated sample pairs. Set VREG_DEV_PAIRS / VREG_SAMPLES to your copies; the defaults are where the
+# development machines keep them.
 dev_pairs := env_var_or_default("VREG_DEV_PAIRS", "../shared/data/mmim_retina_dev")
 samples := env_var_or_default("VREG_SAMPLES", "../shared/data/samples")
 
@@ -37,6 +38,10 @@ lint:
 # Data throughput: synth, pack and random-access HDF5 reads in samples/s (extra args: --n 200 --size 512 --compression gzip1 gzip4 lzf none)
 bench-data *args:
     python3 benchmarks/bench_data.py "$@"
+
+# The dev pairs (VREG_DEV_PAIRS) from a clone of the public MMIM database (docs/benchmarking.md): OUT/pair_NNN/ with fixed.png, moving.png, landmarks.csv (extra args: --ids 24,34)
+mmim-pairs mmim out *args:
+    python3 experiments/build_mmim_pairs.py --mmim {{quote(mmim)}} --out {{quote(out)}} {{args}}
 
 # Benchmark classic against SIFT on the real dev pairs (8 CF-FA pairs x 8 rotation bins) into bench/classic (extra args: --resume, --force)
 bench-classic *args:

@@ -41,6 +41,7 @@ from vreg_cli.cli import parse_numbers
 from vreg_cli.errors import VregError
 from vreg_cli.io import read_image
 from vreg_cli.methods import build_method
+from vreg_cli.provenance import MatchInfo
 from vreg_cli.registration import register_images
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -103,10 +104,11 @@ def build_cases(
     return cases
 
 
-def _stats(info: dict) -> dict[str, object]:
-    """The acceptance figures of a result (accepted or refused) for negatives.csv."""
-    keys = {"inliers": "inliers", "ratio": "inlier_ratio", "verified": "verified_ratio", "score": "global_score"}
-    return {k: info.get(v, "") for k, v in keys.items()}
+def _stats(info: MatchInfo) -> dict[str, object]:
+    """The acceptance figures of a result (accepted or refused) for negatives.csv ("" where not measured)."""
+    figures = {"inliers": info.inliers, "ratio": info.inlier_ratio, "verified": info.verified_ratio}
+    figures["score"] = info.global_score
+    return {k: "" if v is None else v for k, v in figures.items()}
 
 
 def _ints(text: str) -> tuple[int, ...]:

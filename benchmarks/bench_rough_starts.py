@@ -124,7 +124,7 @@ class Harness:
         start = time.perf_counter()
         try:
             found = self.method.match(fixed_w, moving_w)
-            row.update(matches=len(found), strategy=str(found.info.get("strategy", "")))
+            row.update(matches=len(found), strategy=found.info.strategy)
             try:  # the fit _rough_doubt makes: its inlier count, and the affine classic's patches check
                 m_work, inliers = self.method.context.fit(found, size, model="affine", min_inliers=3)
             except RegistrationFailed as exc:

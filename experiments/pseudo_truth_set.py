@@ -41,6 +41,11 @@ from vreg_cli.vessels import erode_mask, fov_mask, vessel_channel
 from vreg_cli.viz import checkerboard
 
 
+def _or_nan(value: float | None) -> float:
+    """VALUE, or NaN when the method did not report it."""
+    return float("nan") if value is None else value
+
+
 def vessel_landmarks(moving: np.ndarray, inside: np.ndarray, n: int, margin: int) -> np.ndarray:
     """(n, 2) points (x, y) of MOVING on its strongest vessels (top 3 % of the vessel map inside the mask INSIDE,
     at least MARGIN px from its border), spread out by farthest-point sampling."""
@@ -100,8 +105,8 @@ def main() -> int:
     info = reg.matches.info
     print(
         f"{args.copies} copies of {args.name} in {args.out}: pseudo truth by {args.method} "
-        f"(rotation {info.get('rotation_deg', float('nan')):.1f} deg, scale {info.get('scale', float('nan')):.3f}, "
-        f"{info.get('inliers')} inlier patches), {len(pm)} landmarks"
+        f"(rotation {_or_nan(info.rotation_deg):.1f} deg, scale {_or_nan(info.scale):.3f}, "
+        f"{info.inliers} inlier patches), {len(pm)} landmarks"
     )
     return 0
 

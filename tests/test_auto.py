@@ -16,6 +16,7 @@ from vreg_cli.methods import build_method, resolve_spec
 from vreg_cli.methods.auto import AutoMethod, AutoOptions
 from vreg_cli.methods.loftr import LoFTRMethod
 from vreg_cli.methods.loftr.prealign import Prealignment
+from vreg_cli.provenance import MatchInfo, RefusalDetails
 from vreg_cli.registration import register_images
 
 SIZE = 256
@@ -43,11 +44,15 @@ class FakeLoFTR:
         start = prealigner(fixed, moving)
         self.starts.append(start)
         if self.refuse:
-            raise RegistrationFailed("loftr: 3 inlier matches from a rough start; ... needs 24", inliers=3)
+            raise RegistrationFailed(
+                "loftr: 3 inlier matches from a rough start; ... needs 24", RefusalDetails(inliers=3)
+            )
         grid = np.stack(np.meshgrid(np.arange(20, 200, 20.0), np.arange(20, 200, 20.0)), -1).reshape(-1, 2)
         fixed_pts = (start.matrix @ np.c_[grid, np.ones(len(grid))].T).T[:, :2]
         found = Matches(fixed_pts, grid, np.ones(len(grid)))
-        found.info.update(strategy="pre-aligned by the classic global estimate", verified_ratio=0.31, rough_inliers=81)
+        found.info = MatchInfo(
+            strategy="pre-aligned by the classic global estimate", verified_ratio=0.31, rough_inliers=81
+        )
         return found
 
 
@@ -77,8 +82,7 @@ def test_a_refused_pair_goes_to_loftr_from_classics_rough_start(eye: dict) -> No
     def refuse(fixed: np.ndarray, moving: np.ndarray) -> Matches:
         raise RegistrationFailed(
             "classic, acceptance: result not trusted (19 inlier patches, 20 % of 95)",
-            global_matrix=rough,
-            global_score=0.4,
+            RefusalDetails(global_matrix=rough, global_score=0.4),
         )
 
     auto.classic.match = refuse  # type: ignore[method-assign]
@@ -86,8 +90,8 @@ def test_a_refused_pair_goes_to_loftr_from_classics_rough_start(eye: dict) -> No
     auto._loftr = fake  # type: ignore[assignment]
     found = auto.match(eye["cf"], eye["fa"])
     assert len(fake.starts) == 1 and np.allclose(fake.starts[0].matrix, rough) and not fake.starts[0].refined
-    assert found.info["produced_by"] == "loftr"
-    assert found.info["decision"] == (
+    assert found.info.produced_by == "loftr"
+    assert found.info.decision == (
         "auto: classic refused (acceptance: result not trusted (19 inlier patches, 20 % of 95)); "
         "loftr pre-aligned by the classic global estimate: 81 inliers, 31% confirmed"
     )
@@ -98,7 +102,8 @@ def test_when_both_refuse_the_reason_names_both(eye: dict) -> None:
 
     def refuse(fixed: np.ndarray, moving: np.ndarray) -> Matches:
         raise RegistrationFailed(
-            "classic, refinement: no hypothesis gives consistent vessel correspondences", global_score=0.01
+            "classic, refinement: no hypothesis gives consistent vessel correspondences",
+            RefusalDetails(global_score=0.01),
         )
 
     auto.classic.match = refuse  # type: ignore[method-assign]
@@ -110,6 +115,28 @@ def test_when_both_refuse_the_reason_names_both(eye: dict) -> None:
         "auto: classic refused (refinement: no hypothesis gives consistent vessel correspondences); loftr refused"
     )
     assert fake.starts == []  # classic's global score (0.01) was too weak to hand LoFTR as a rough start
+    assert reg.info.global_score == 0.01 and reg.inliers == 0
+
+
+def test_when_loftr_refuses_a_rough_start_the_details_hold_both_methods_facts(eye: dict) -> None:
+    """What LoFTR measured replaces classic's figure of the same name; classic's other figures stay."""
+    auto = AutoMethod()
+    rough = rotation_matrix(10, (128.0, 128.0), 1.05)
+
+    def refuse(fixed: np.ndarray, moving: np.ndarray) -> Matches:
+        raise RegistrationFailed(
+            "classic, acceptance: result not trusted (19 inlier patches, 20 % of 95)",
+            RefusalDetails(global_matrix=rough, global_score=0.4, matches=95, inliers=19, verified_ratio=0.1),
+        )
+
+    auto.classic.match = refuse  # type: ignore[method-assign]
+    fake = FakeLoFTR(refuse=True)
+    auto._loftr = fake  # type: ignore[assignment]
+    reg = register_images(eye["cf"], eye["fa"], auto)
+    assert not reg.ok and reg.produced_by == "none" and len(fake.starts) == 1
+    assert (reg.n_matches, reg.inliers) == (95, 3)  # LoFTR's inlier count, classic's match count
+    assert isinstance(reg.info, RefusalDetails) and np.allclose(reg.info.global_matrix, rough)
+    assert (reg.info.global_score, reg.info.verified_ratio) == (0.4, 0.1)
 
 
 @pytest.mark.slow

@@ -107,7 +107,7 @@ def test_matches_reproduce_the_estimate(eye: dict[str, np.ndarray], method: Clas
     assert len(found) >= ClassicOptions().min_inliers
     err = point_errors(np.linalg.inv(t), found.moving, found.fixed)
     assert np.median(err) < 1.0
-    assert found.info["quality"] > 0.0
+    assert found.info.quality is not None and found.info.quality > 0.0
 
 
 def test_global_estimate_finds_rotation_and_scale(eye: dict[str, np.ndarray], method: ClassicMethod) -> None:

@@ -11,9 +11,14 @@ from typer.testing import CliRunner
 
 import vreg_cli.outputs
 from vreg_cli.batch.records import MAX_PAIR_NAME_BYTES, as_records, read_pairs_csv
+from vreg_cli.batch.run import _disk_full
+from vreg_cli.batch.settings import BatchSettings
+from vreg_cli.batch.work import ERRNO, register_record
 from vreg_cli.cli import app
+from vreg_cli.context import RegistrationContext
+from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import InputError
-from vreg_cli.paths import SAMPLE_DIR
+from vreg_cli.paths import SAMPLE_DIR, failure_errno
 
 FIXED, MOVING = SAMPLE_DIR / "fixed.png", SAMPLE_DIR / "moving.png"
 runner = CliRunner()
@@ -75,3 +80,24 @@ def test_a_full_disk_stops_the_batch_and_says_how_to_go_on(tmp_path: Path, monke
     again = runner.invoke(app, [*args, "--resume"])
     assert again.exit_code in (0, 3), again.output
     assert sorted(r["name"] for r in csv.DictReader((out / "summary.csv").open())) == ["a", "b", "c"]
+
+
+def test_a_full_disk_is_told_by_its_errno_not_by_the_words_of_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's row keeps the OSError's errno (EDQUOT: a quota, under any message); a reason that merely holds
+    the words (a folder named after the message) does not stop the batch."""
+
+    def over_quota(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EDQUOT, "quota")
+
+    monkeypatch.setattr(vreg_cli.outputs, "write_image", over_quota)
+    settings = BatchSettings("classic", RegistrationContext(), tmp_path / "o", qa_page=False)
+    row = register_record(PairRecord("a", FIXED, MOVING), settings)
+    assert row["status"] == "error" and row[ERRNO] == errno.EDQUOT and _disk_full(row), row
+    words = {"name": "b", "status": "error", "reason": "/data/No space left on device/b.png: no such file"}
+    assert not _disk_full(words) and not _disk_full({**words, ERRNO: errno.ENOENT})
+    # the two failures without an errno attribute: numpy's short write, h5py's error text
+    assert failure_errno(OSError("80 requested and 0 written")) == errno.ENOSPC
+    assert failure_errno(RuntimeError(f"Can't write data (file write failed: errno = {errno.EDQUOT})")) == errno.EDQUOT
+    assert failure_errno(ValueError("No space left on device")) is None

@@ -77,8 +77,8 @@ def test_rotation_search_recovers_a_90_degree_pair(rotated_pair) -> None:
     method = LoFTRMethod(LoFTROptions(prealign="search"), CONFIG, matcher=ncc_matcher)
     reg = register_pair(fixed, moving, method)
     assert _error(reg.matrix, truth) < 2.0
-    assert reg.info["strategy"].startswith("rotation search") and abs(abs(reg.parts.rotation_deg) - 90) < 1.5
-    assert set(reg.info["search"]) == {"0", "90", "-90", "-180"}
+    assert reg.info.strategy.startswith("rotation search") and abs(abs(reg.parts.rotation_deg) - 90) < 1.5
+    assert set(reg.info.search or {}) == {"0", "90", "-90", "-180"}
 
 
 def test_prealignment_is_composed_back_to_the_original_moving_pixels(rotated_pair) -> None:
@@ -86,7 +86,7 @@ def test_prealignment_is_composed_back_to_the_original_moving_pixels(rotated_pai
     rough = affine_matrix(8, 1.05, (3, -2), center=CENTRE) @ truth  # a pre-alignment 8 deg / 5% / 4 px off
     method = LoFTRMethod(LoFTROptions(), CONFIG, matcher=ncc_matcher, prealigner=lambda f, m: Prealignment(rough, 1.0))
     reg = register_pair(fixed, moving, method)
-    assert reg.info["strategy"] == "pre-aligned by the classic global estimate"
+    assert reg.info.strategy == "pre-aligned by the classic global estimate"
     assert _error(reg.matrix, truth) < 2.0
 
 
@@ -236,8 +236,8 @@ def test_a_rough_start_needs_classics_vessel_patches_to_confirm_the_result(rotat
         return Prealignment(near, 1.0)
 
     confirmed = register_pair(fixed, moving, method(rough, 0.5))
-    assert _error(confirmed.matrix, truth) < 2.0 and confirmed.info["verified_ratio"] == 0.5
-    assert confirmed.info["rough_inliers"] >= 3  # the count of the check's own fit (rough_min_inliers=3), kept
+    assert _error(confirmed.matrix, truth) < 2.0 and confirmed.info.verified_ratio == 0.5
+    assert (confirmed.info.rough_inliers or 0) >= 3  # the count of the check's own fit (rough_min_inliers=3), kept
     assert _error(asked[-1], truth) < 2.0  # the verifier judged LoFTR's own estimate, not the start
     with pytest.raises(RegistrationFailed, match="confirm"):  # the global estimate's, then the search's result
         register_pair(fixed, moving, method(rough, 0.05))
@@ -261,9 +261,9 @@ def test_join_adds_classics_matches_only_to_a_start_classic_trusted(rotated_pair
 
     alone = method(True, False).match(fixed, moving)
     joined = method(True, True).match(fixed, moving)
-    assert len(joined) == len(alone) + 3 and joined.info["joined_matches"] == 3
+    assert len(joined) == len(alone) + 3 and joined.info.joined_matches == 3
     np.testing.assert_allclose(joined.moving[-3:], pts)
-    assert "joined_matches" not in method(False, True).match(fixed, moving).info  # a rough start is not joined
+    assert method(False, True).match(fixed, moving).info.joined_matches is None  # a rough start is not joined
 
 
 def test_partial_overlap_is_matched_in_the_overlap_box_only(rotated_pair) -> None:
@@ -299,7 +299,7 @@ def test_failed_or_wrong_prealignment_falls_back_to_the_search(rotated_pair) -> 
         reg = register_pair(
             fixed, moving, LoFTRMethod(LoFTROptions(), CONFIG, matcher=ncc_matcher, prealigner=prealigner)
         )
-        assert reg.info["strategy"].startswith("rotation search") and "prealign_failed" in reg.info
+        assert reg.info.strategy.startswith("rotation search") and reg.info.prealign_failed != ""
         assert _error(reg.matrix, truth) < 2.0
 
 
@@ -308,7 +308,7 @@ def test_max_rotation_narrows_the_search(rotated_pair) -> None:
     narrow = LoFTRMethod(
         LoFTROptions(), RegistrationContext(max_rotation=20, scale_range=(0.8, 1.2)), matcher=ncc_matcher
     )
-    assert narrow.match(fixed, moving).info["strategy"] == "direct"
+    assert narrow.match(fixed, moving).info.strategy == "direct"
     limited = LoFTRMethod(LoFTROptions(prealign="search"), RegistrationContext(max_rotation=100), matcher=ncc_matcher)
     assert {a for a, _ in limited._candidates((SIZE, SIZE), (SIZE, SIZE))} == {0.0, 90.0, -90.0}
 
@@ -430,7 +430,7 @@ def test_loftr_end_to_end_with_checkpoints_written_by_the_test(tmp_path: Path, r
     assert isinstance(method, LoFTRMethod) and "checkpoint" in method.describe()
     fixed, moving, _ = rotated_pair
     found = method.match(fixed, moving)
-    assert len(found) > 0 and found.info["strategy"].startswith("rotation search")
+    assert len(found) > 0 and found.info.strategy.startswith("rotation search")
     assert (found.moving.min(0) >= -0.5).all() and (found.moving.max(0) <= SIZE - 0.5).all()
 
     auto, why = build_method(f"auto:weights={minima}")

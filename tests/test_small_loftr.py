@@ -123,5 +123,5 @@ def test_bundled_checkpoint_loads_strictly_and_registers_the_sample_pair_upright
     fixed, moving = read_image(SAMPLE_DIR / "fixed.png"), read_image(SAMPLE_DIR / "moving.png")
     pts_fixed, pts_moving = read_landmarks(SAMPLE_DIR / "landmarks.csv")
     reg = register_pair(fixed, moving, method)
-    assert reg.info["strategy"] == "direct"
+    assert reg.info.strategy == "direct"
     assert float(np.median(point_errors(reg.matrix, pts_moving, pts_fixed))) < 10.0

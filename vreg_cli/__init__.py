@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from vreg_cli.errors import InputError, RegistrationFailed, VregError
     from vreg_cli.matches import Matches
     from vreg_cli.octvolume import OctVolume, read_volume
+    from vreg_cli.provenance import MatchInfo, RefusalDetails
     from vreg_cli.read_options import ReadOptions
     from vreg_cli.registration import Registration
 
@@ -41,6 +42,8 @@ _EXPORTS = {
     "ImageLike": "vreg_cli.api",
     "Registration": "vreg_cli.registration",
     "Matches": "vreg_cli.matches",
+    "MatchInfo": "vreg_cli.provenance",
+    "RefusalDetails": "vreg_cli.provenance",
     "InputError": "vreg_cli.errors",
     "VregError": "vreg_cli.errors",
     "RegistrationFailed": "vreg_cli.errors",
@@ -50,9 +53,9 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "ImageLike", "InputError", "Matches", "OctVolume", "ReadOptions", "Registrar", "Registration",
-    "RegistrationFailed", "VregError", "__version__", "as_image", "available_methods", "load_model", "match",
-    "read_volume", "register", "register_many",
+    "ImageLike", "InputError", "MatchInfo", "Matches", "OctVolume", "ReadOptions", "RefusalDetails", "Registrar",
+    "Registration", "RegistrationFailed", "VregError", "__version__", "as_image", "available_methods", "load_model",
+    "match", "read_volume", "register", "register_many",
 ]  # fmt: skip
 
 

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from vreg_cli.methods.base import Method
     from vreg_cli.model.loftr import LoFTRModel
 
+__all__ = ["ImageLike", "Registrar", "as_image", "available_methods", "load_model", "make_context", "match", "register"]
+
+
 ImageLike: TypeAlias = "str | os.PathLike[str] | np.ndarray | torch.Tensor | OctVolume"
 """What :func:`register` and :func:`match` accept for each image: a file path, a numpy array, a torch tensor, an
 OCT volume (:func:`~vreg_cli.octvolume.read_volume`'s result, or an ``eyepy.EyeVolume``)."""
@@ -223,14 +226,14 @@ class Registrar:
 
     def match(self, fixed: ImageLike, moving: ImageLike, read: ReadOptions | None = None) -> Matches:
         """Correspondences in ORIGINAL pixels: ``fixed``, ``moving`` (N, 2) float64 (x, y), ``confidence`` (N,) and
-        ``inliers`` (N,) bool from an affine fit (all False when no affine agrees; then ``info["problem"]`` says
+        ``inliers`` (N,) bool from an affine fit (all False when no affine agrees; then ``info.problem`` says
         why). A method that finds nothing it trusts (e.g. loftr from a rough start) raises RegistrationFailed, as
         ``vreg match`` exits 3."""
         found, problem = match_with_inliers(
             as_image(fixed, "fixed", read), as_image(moving, "moving", read), self.method
         )
         if problem:
-            found.info["problem"] = problem
+            found.info.problem = problem
         return found
 
     def __call__(self, fixed: ImageLike, moving: ImageLike) -> Registration:

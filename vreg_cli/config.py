@@ -8,6 +8,9 @@ from typing import Any, TypeVar
 
 from vreg_cli.errors import VregError
 
+__all__ = ["dataclass_from_dict"]
+
+
 T = TypeVar("T")
 
 

@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # numpy, OpenCV (estimate, geometry) load when a fit runs, no
     from vreg_cli.geometry import AffineParts
     from vreg_cli.matches import Matches
 
+__all__ = ["MODELS", "REFERENCE_SIDE", "RegistrationContext"]
+
+
 #: the transform models a registration can fit (``estimate.estimate_transform``)
 MODELS: tuple[str, ...] = ("affine", "similarity", "homography")
 

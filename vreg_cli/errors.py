@@ -6,6 +6,10 @@ Exit codes: 2 = bad input (missing/corrupt file, wrong layout, incompatible chec
 
 from __future__ import annotations
 
+from vreg_cli.provenance import RefusalDetails
+
+__all__ = ["InputError", "OutputError", "RegistrationFailed", "VregError", "first_line"]
+
 
 class VregError(Exception):
     """A problem the user can fix; the message is shown as one line."""
@@ -16,14 +20,26 @@ class VregError(Exception):
 class RegistrationFailed(VregError):
     """A registration result that vreg does not trust (never a silent identity).
 
-    ``details`` carries what was measured before giving up (matches, inliers, the rejected matrix...).
+    ``details`` (:class:`~vreg_cli.provenance.RefusalDetails`) carries what was measured before giving up (matches,
+    inliers, classic's global estimate, the refused result...); fields not measured keep their defaults.
     """
 
     exit_code = 3
 
-    def __init__(self, message: str, **details: object) -> None:
+    def __init__(self, message: str, details: RefusalDetails | None = None) -> None:
         super().__init__(message)
-        self.details = details
+        self.details = details if details is not None else RefusalDetails()
+
+
+class OutputError(VregError):
+    """An output that could not be written (a full disk, a read-only folder...); ``errno``: the OS error number of
+    the failure (``errno.ENOSPC`` for a full disk), None when the failure carried none."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 class InputError(VregError, ValueError):

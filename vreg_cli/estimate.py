@@ -14,10 +14,14 @@ import numpy as np
 
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import AffineParts, decompose_affine, fit_similarity, local_affine, warp_points
+from vreg_cli.provenance import RefusalDetails
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
     from vreg_cli.matches import Matches
+
+__all__ = ["check_plausible", "estimate_transform", "linear_parts"]
+
 
 Model = Literal["affine", "similarity", "homography"]
 _MIN_POINTS = {"affine": 3, "similarity": 2, "homography": 4}
@@ -38,14 +42,14 @@ def estimate_transform(
 
     ``similarity``: OpenCV's estimateAffinePartial2D has no MAGSAC++, so a MAGSAC++ affine selects the inliers, a
     closed-form similarity (Umeyama) is fitted on them, its own inliers (residual < threshold) are taken and it
-    is refitted once. Raises RegistrationFailed (with ``matches`` / ``inliers`` details) when there are too few
+    is refitted once. Raises RegistrationFailed (with ``matches`` / ``inliers`` in its details) when there are too few
     matches or inliers.
     """
     n = len(matches)
     need = max(min_inliers, _MIN_POINTS[model])
     if n < need:
         raise RegistrationFailed(
-            f"only {n} matches found; a trusted {model} needs at least {need}", matches=n, inliers=0
+            f"only {n} matches found; a trusted {model} needs at least {need}", RefusalDetails(matches=n, inliers=0)
         )
     src = matches.moving.astype(np.float32)
     dst = matches.fixed.astype(np.float32)
@@ -57,7 +61,8 @@ def estimate_transform(
             confidence=confidence, refineIters=10,
         )  # fmt: skip
     if m is None or mask is None:
-        raise RegistrationFailed(f"no {model} transform is consistent with the {n} matches", matches=n, inliers=0)
+        why = f"no {model} transform is consistent with the {n} matches"
+        raise RegistrationFailed(why, RefusalDetails(matches=n, inliers=0))
     inliers = mask.reshape(-1).astype(bool)
     m = np.vstack([m, [0.0, 0.0, 1.0]]) if m.shape == (2, 3) else np.asarray(m, np.float64)
     if model == "similarity" and inliers.sum() >= 2:
@@ -69,12 +74,13 @@ def estimate_transform(
     k = int(inliers.sum())
     if k < need:
         raise RegistrationFailed(
-            f"only {k} of {n} matches agree on one {model} transform (need {need})", matches=n, inliers=k
+            f"only {k} of {n} matches agree on one {model} transform (need {need})",
+            RefusalDetails(matches=n, inliers=k),
         )
     return m, inliers
 
 
-def perspective_strength(m: np.ndarray, hw: tuple[int, int]) -> float:
+def _perspective_strength(m: np.ndarray, hw: tuple[int, int]) -> float:
     """Largest |w - 1| of the projective denominator over the moving image's corners (0 for an affine)."""
     h, w = hw
     corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
@@ -114,8 +120,8 @@ def check_plausible(
         why = f"the transform has a strong shear ({parts.shear:.2f})"
     elif abs(parts.rotation_deg) > limits.max_rotation + 1e-9:
         why = f"rotation {parts.rotation_deg:.1f} deg exceeds --max-rotation {limits.max_rotation:g}"
-    elif perspective_strength(m, moving_hw) > limits.max_perspective:
+    elif _perspective_strength(m, moving_hw) > limits.max_perspective:
         why = "the homography is too perspective for a retinal image (try --model affine)"
     if why is not None:
-        raise RegistrationFailed(why, matches=n_matches, inliers=n_inliers)
+        raise RegistrationFailed(why, RefusalDetails(matches=n_matches, inliers=n_inliers))
     return parts

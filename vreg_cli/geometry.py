@@ -14,6 +14,26 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+__all__ = [
+    "AffineParts",
+    "affine_matrix",
+    "center_similarity",
+    "decompose_affine",
+    "fit_similarity",
+    "grid_points",
+    "local_affine",
+    "pixel_scale_matrix",
+    "point_errors",
+    "resize_image",
+    "resize_matrix",
+    "rotation_matrix",
+    "stretch",
+    "to_3x3",
+    "translation_matrix",
+    "warp_image",
+    "warp_points",
+]
+
 
 def to_3x3(m: np.ndarray) -> np.ndarray:
     """(2, 3) or (3, 3) -> (3, 3) float64."""

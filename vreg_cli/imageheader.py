@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import struct
 
+__all__ = ["PNG_SIGNATURE", "declared_size"]
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic ...), which carry the size
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})

@@ -20,6 +20,13 @@ from vreg_cli.limits import IMAGE_PIXELS_ENV, check_image_size, image_pixels_lim
 from vreg_cli.paths import atomic_output, check_input_file
 from vreg_cli.read_options import ReadOptions
 
+__all__ = [
+    "BadTable", "LANDMARK_COLUMNS", "check_same_settings", "clahe_gray", "image_hw", "read_image", "read_json",
+    "read_landmarks", "read_mask", "read_registrable", "registrable_problem", "resize_long_side", "to_gray",
+    "to_rgb", "to_uint8", "write_csv", "write_image", "write_json",
+]  # fmt: skip
+
+
 Mode = Literal["any", "gray", "rgb"]
 
 

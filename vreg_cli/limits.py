@@ -34,6 +34,33 @@ from typing import Any
 
 from vreg_cli.errors import VregError
 
+__all__ = [
+    "CHUNK_SIZE_RANGE",
+    "DEFAULT_MAX_VOLUME_VOXELS",
+    "IMAGE_PIXELS_ENV",
+    "MAX_CONFIG_NODES",
+    "MAX_H5_SAMPLES",
+    "MAX_LOFTR_PARAMETERS",
+    "MAX_LOFTR_SIDE",
+    "MAX_PICKLE_BYTES",
+    "MAX_PICKLE_DEPTH",
+    "MAX_WORKING_SIZE",
+    "MIN_WORKING_SIZE",
+    "Range",
+    "SEED_RANGE",
+    "VOLUME_VOXELS_ENV",
+    "WORKERS_RANGE",
+    "check_checkpoint_zip",
+    "check_fields",
+    "check_image_size",
+    "check_plain_data",
+    "check_value",
+    "check_volume_size",
+    "field_range",
+    "image_pixels_limit",
+]
+
+
 #: largest ``data.pkl`` of a checkpoint (the bundled LoFTR's is 21 889 bytes)
 MAX_PICKLE_BYTES = 64 * 2**20
 #: deepest nesting of the objects in a checkpoint's pickle, checked before torch reads it (the bundled LoFTR's and a

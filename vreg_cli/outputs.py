@@ -15,6 +15,8 @@ from vreg_cli.octvolume import OctVolume, bscans_in
 from vreg_cli.paths import check_output_paths, output_group
 from vreg_cli.registration import Registration
 
+__all__ = ["OutputPaths", "batch_stems", "landmark_errors", "save_outputs", "write_matches"]
+
 
 @dataclass(frozen=True)
 class OutputPaths:
@@ -161,8 +163,8 @@ def write_matches(path: str | Path, matches: Matches, inliers: np.ndarray, metho
             {
                 "convention": "original-image pixels, 0-based, x right, y down",
                 "method": method,
-                "produced_by": str(matches.info.get("produced_by", "")),
-                "decision": str(matches.info.get("decision", "")),
+                "produced_by": matches.info.produced_by,
+                "decision": matches.info.decision,
                 "count": len(frame),
                 "columns": list(MATCH_COLUMNS),
                 "matches": [[round(float(v), 3) for v in row[:5]] + [int(row[5])] for row in table],

@@ -7,6 +7,8 @@ import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
 
+__all__ = ["process_pool", "set_library_threads", "share_cores"]
+
 
 def share_cores(workers: int) -> None:
     """A worker's start: give its OpenCV and torch ``cpu_count // workers`` threads each (at least 1), and leave

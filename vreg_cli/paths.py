@@ -27,6 +27,21 @@ from collections.abc import Iterable, Iterator
 from importlib.resources import as_file, files
 from pathlib import Path
 
+__all__ = [
+    "BUNDLED_LOFTR",
+    "DATA_SPECS",
+    "HOST_TAG",
+    "SAMPLE_DIR",
+    "atomic_output",
+    "check_input_file",
+    "check_output_path",
+    "check_output_paths",
+    "failure_errno",
+    "output_group",
+    "remove_stale_temporaries",
+    "write_failure",
+]
+
 
 def _data_specs_dir() -> Path:
     """The bundled ``data_specs`` folder of the ``vreg_cli`` that is running, as a real directory.
@@ -115,14 +130,14 @@ def output_group() -> Iterator[None]:
 
 
 def _replace(tmp: Path, target: Path) -> None:
-    from vreg_cli.errors import VregError
+    from vreg_cli.errors import OutputError
 
     try:
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise VregError(f"{target}: cannot write ({exc.strerror or exc})") from None
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})", exc.errno) from None
 
 
 @contextlib.contextmanager
@@ -132,9 +147,9 @@ def atomic_output(target: str | os.PathLike, *, force: bool = True) -> Iterator[
     A crash or exception inside the block removes the temporary file, so a half-written output never
     appears under the target's name. With ``force=False`` an existing target is an error. Inside
     :func:`output_group` the rename waits for the group. An OSError (read-only file system, full disk, the target is
-    a directory) becomes one VregError line naming the target.
+    a directory) becomes one OutputError line naming the target, with the failure's errno when it carried one.
     """
-    from vreg_cli.errors import VregError
+    from vreg_cli.errors import OutputError, VregError
 
     target = Path(target)
     if target.exists() and not force:
@@ -147,7 +162,7 @@ def atomic_output(target: str | os.PathLike, *, force: bool = True) -> Iterator[
             prefix=f".{target.name}.vreg-{os.getpid()}@{HOST_TAG}-", suffix=".tmp" + target.suffix, dir=target.parent
         )
     except OSError as exc:
-        raise VregError(f"{target}: cannot write ({exc.strerror or exc})") from None
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})", exc.errno) from None
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600 files; outputs should get the permissions any new file would (umask)
@@ -162,7 +177,7 @@ def atomic_output(target: str | os.PathLike, *, force: bool = True) -> Iterator[
             reason = write_failure(exc)
             if reason is None:
                 raise
-            raise VregError(f"{target}: cannot write ({reason})") from None
+            raise OutputError(f"{target}: cannot write ({reason})", failure_errno(exc)) from None
         if pending is not None:
             pending.append((tmp_path, target))
         else:
@@ -190,6 +205,24 @@ def write_failure(exc: BaseException) -> str | None:
             if "requested and" in text:  # numpy's tofile on a short write
                 return f"{text}; is the disk full?"
             return text.splitlines()[0] if text else type(err).__name__
+    return None
+
+
+def failure_errno(exc: BaseException) -> int | None:
+    """The OS error number of a write failure: an OSError's ``errno``; None when it carries none.
+
+    Text is read only from the two failures that carry no errno attribute: an HDF5 library error (h5py's
+    RuntimeError) reports ``errno = N`` in its message, and numpy's ``tofile`` on a short write raises an OSError
+    without errno whose message says "requested and ... written": a full disk or quota, taken as ENOSPC."""
+    for err in (exc, exc.__context__):
+        if isinstance(err, OSError) and err.errno is not None:
+            return err.errno
+        if isinstance(err, (OSError, RuntimeError)):
+            found = re.search(r"errno = (\d+)", str(err))
+            if found:
+                return int(found.group(1))
+            if isinstance(err, OSError) and "requested and" in str(err):
+                return errno.ENOSPC
     return None
 
 

@@ -18,9 +18,21 @@ from vreg_cli.estimate import linear_parts
 from vreg_cli.geometry import AffineParts, warp_image, warp_points
 from vreg_cli.io import resize_long_side
 from vreg_cli.matches import Matches
+from vreg_cli.provenance import MatchInfo, RefusalDetails
 
 if TYPE_CHECKING:
     from vreg_cli.methods.base import Method
+
+__all__ = [
+    "CONVENTION",
+    "Registration",
+    "match_pair",
+    "match_with_inliers",
+    "register_images",
+    "register_pair",
+    "warp_moving",
+]
+
 
 CONVENTION = "moving (x, y, 1) -> fixed pixels, 0-based, x right, y down"
 
@@ -45,7 +57,8 @@ class Registration:
         parts: rotation / scale / shear of the working-size transform (the field-of-view scale, independent of the
             images' resolutions); None without a matrix.
         fixed_hw, moving_hw: (H, W) of the images registered.
-        info: the method's diagnostics (e.g. ``strategy`` for loftr).
+        info: the method's diagnostics (:class:`~vreg_cli.provenance.MatchInfo`, e.g. ``info.strategy`` for loftr);
+            for a method's own refusal its :class:`~vreg_cli.provenance.RefusalDetails`.
         fixed_image, moving_image: the registered images (uint8 (H, W) or (H, W, 3)), kept for :meth:`warp`,
             :meth:`checkerboard` and :meth:`overlay`.
     """
@@ -62,7 +75,7 @@ class Registration:
     parts: AffineParts | None
     fixed_hw: tuple[int, int]
     moving_hw: tuple[int, int]
-    info: dict[str, Any] = field(default_factory=dict)
+    info: MatchInfo = field(default_factory=MatchInfo)
     fixed_image: np.ndarray | None = field(default=None, repr=False)
     moving_image: np.ndarray | None = field(default=None, repr=False)
 
@@ -84,12 +97,12 @@ class Registration:
     @property
     def produced_by(self) -> str:
         """The method whose matches made this result (``auto``: classic or loftr; "none" when every one refused)."""
-        return str(self.info.get("produced_by", ""))
+        return self.info.produced_by
 
     @property
     def decision(self) -> str:
         """Which method produced the result and why, in one line (``auto``); "" for a method that was requested."""
-        return str(self.info.get("decision", ""))
+        return self.info.decision
 
     def _matrix(self) -> np.ndarray:
         if self.matrix is None:
@@ -143,10 +156,10 @@ class Registration:
         return overlay(*self._pair())
 
     def raise_if_refused(self) -> Registration:
-        """This result when it is trusted, else RegistrationFailed (exit 3) with the reason (``details
-        ["registration"]`` = this result)."""
+        """This result when it is trusted, else RegistrationFailed (exit 3) with the reason (``details.registration``
+        = this result)."""
         if not self.ok:
-            raise RegistrationFailed(self.reason, registration=self)
+            raise RegistrationFailed(self.reason, RefusalDetails(registration=self))
         return self
 
 
@@ -166,7 +179,7 @@ def _match_at_working_size(
     fixed_w, s_f = resize_long_side(fixed, size)
     moving_w, s_m = resize_long_side(moving, size)
     found = method.match(fixed_w, moving_w)
-    found.info.setdefault("produced_by", method.name)  # ``auto`` names classic or loftr itself
+    found.info.produced_by = found.info.produced_by or method.name  # ``auto`` names classic or loftr itself
     return found, s_f, s_m, moving_w.shape[:2]
 
 
@@ -190,17 +203,7 @@ def match_with_inliers(fixed: np.ndarray, moving: np.ndarray, method: Method) ->
     return found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m)).flagged(inliers), problem
 
 
-def _count(value: Any) -> int:
-    """A match / inlier count from a refusal's details (an array counts its entries or its true flags)."""
-    if isinstance(value, np.ndarray):
-        return int(value.sum()) if value.dtype == bool else len(value)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def refusal_line(method: str, step: str, why: str) -> str:
+def _refusal_line(method: str, step: str, why: str) -> str:
     """A refusal's one line, naming who refused and the step that decided: ``"<method>, <step>: <why>"``.
 
     A method's own refusals name their step themselves (``classic, acceptance: ...``, ``loftr, rotation search 90
@@ -214,7 +217,7 @@ def refusal_line(method: str, step: str, why: str) -> str:
 
 def _producer(found: Matches, method: Method) -> str:
     """The method whose matches these are (``auto`` says which of classic and loftr)."""
-    return str(found.info.get("produced_by", method.name))
+    return found.info.produced_by or method.name
 
 
 def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Registration:
@@ -233,22 +236,23 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
     try:
         found, s_f, s_m, moving_hw_w = _match_at_working_size(fixed, moving, method)
     except RegistrationFailed as exc:  # the method found nothing it trusts
-        details = {"produced_by": method.name, **exc.details}  # ``auto`` refusing says "none"
+        details = exc.details.copy()
+        details.produced_by = details.produced_by or method.name  # ``auto`` refusing says "none"
         return Registration(
-            matrix=None, ok=False, reason=refusal_line(method.name, "", str(exc)),
+            matrix=None, ok=False, reason=_refusal_line(method.name, "", str(exc)),
             matches=Matches.empty().flagged(np.zeros(0, bool)),
-            n_matches=_count(details.get("matches")), inliers=_count(details.get("inliers")),
+            n_matches=details.matches or 0, inliers=details.inliers or 0,
             seconds=time.perf_counter() - start, parts=None, info=details, **common,
         )  # fmt: skip
     original = found.mapped(np.linalg.inv(s_f), np.linalg.inv(s_m))
     try:
         m_work, inliers = context.fit(found, context.working_size)
     except RegistrationFailed as exc:  # too few matches agree on one transform
-        why = refusal_line(_producer(found, method), "transform fit", str(exc))
+        why = _refusal_line(_producer(found, method), "transform fit", str(exc))
         return Registration(
             matrix=None, ok=False, reason=why, matches=original.flagged(np.zeros(len(found), bool)),
-            n_matches=len(found), inliers=_count(exc.details.get("inliers")), seconds=time.perf_counter() - start,
-            parts=None, info=dict(found.info), **common,
+            n_matches=len(found), inliers=exc.details.inliers or 0, seconds=time.perf_counter() - start,
+            parts=None, info=found.info.copy(), **common,
         )  # fmt: skip
     m_orig = np.linalg.inv(s_f) @ m_work @ s_m
     m_orig /= m_orig[2, 2]
@@ -257,15 +261,15 @@ def register_images(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Re
         context.check(m_work, moving_hw_w, len(found), n_inliers)
         ok, reason = True, ""
     except RegistrationFailed as exc:
-        ok, reason = False, refusal_line(_producer(found, method), "result check", str(exc))
+        ok, reason = False, _refusal_line(_producer(found, method), "result check", str(exc))
     return Registration(
         matrix=m_orig, ok=ok, reason=reason, matches=original.flagged(inliers), n_matches=len(found),
         inliers=n_inliers, seconds=time.perf_counter() - start, parts=linear_parts(m_work, moving_hw_w),
-        info={"working_matrix": m_work, **found.info}, **common,
+        info=found.info.copy(), **common,
     )  # fmt: skip
 
 
 def register_pair(fixed: np.ndarray, moving: np.ndarray, method: Method) -> Registration:
     """:func:`register_images`, raising RegistrationFailed (exit 3) for a refused result: for scripts and tests
-    that treat a refusal as an error (``details["registration"]`` holds the refused result)."""
+    that treat a refusal as an error (``details.registration`` holds the refused result)."""
     return register_images(fixed, moving, method).raise_if_refused()

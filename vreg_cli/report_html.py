@@ -29,6 +29,21 @@ from vreg_cli.paths import atomic_output
 if TYPE_CHECKING:
     import jinja2
 
+__all__ = [
+    "CREATED_ID",
+    "Cell",
+    "EmbeddedPicture",
+    "Row",
+    "data_uri",
+    "encode_image",
+    "figure_png",
+    "num",
+    "render",
+    "utc_now",
+    "write_page",
+]
+
+
 #: the element that holds the creation time; two builds of the same report differ only inside it
 CREATED_ID = "created"
 

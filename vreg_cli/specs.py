@@ -15,17 +15,20 @@ from typing import Any
 from vreg_cli.errors import VregError
 from vreg_cli.paths import DATA_SPECS, check_input_file
 
+__all__ = ["available_specs", "check_glob", "format_template", "load_spec", "read_toml"]
+
+
 #: largest layout spec or config file read (TOML); the bundled specs are under 2 KB
-MAX_SPEC_BYTES = 1 << 20
+_MAX_SPEC_BYTES = 1 << 20
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
     """A small TOML file as a dict; one VregError naming ``path`` and ``what`` it is for anything else (not UTF-8,
-    malformed, larger than ``MAX_SPEC_BYTES``, nested deeper than Python's parser recurses, unreadable)."""
+    malformed, larger than ``_MAX_SPEC_BYTES``, nested deeper than Python's parser recurses, unreadable)."""
     check_input_file(path, f"a {what}")
     try:
-        if path.stat().st_size > MAX_SPEC_BYTES:
-            raise VregError(f"{path}: a {what} is small TOML; this file is over {MAX_SPEC_BYTES >> 20} MB")
+        if path.stat().st_size > _MAX_SPEC_BYTES:
+            raise VregError(f"{path}: a {what} is small TOML; this file is over {_MAX_SPEC_BYTES >> 20} MB")
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise VregError(f"{path}: malformed {what} ({exc})") from None

@@ -18,6 +18,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+__all__ = ["console", "progress", "progress_after", "stdout", "warn"]
+
+
 console = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False)
 

@@ -19,6 +19,17 @@ import numpy as np
 
 from vreg_cli.context import REFERENCE_SIDE
 
+__all__ = [
+    "DEFAULT_VESSELS",
+    "VesselMap",
+    "VesselSettings",
+    "erode_mask",
+    "fov_mask",
+    "line_strength",
+    "percentile",
+    "vessel_channel",
+]
+
 
 @dataclass(frozen=True)
 class VesselMap:
@@ -85,7 +96,7 @@ def erode_mask(mask: np.ndarray, px: float) -> np.ndarray:
     return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) > px
 
 
-def smooth_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+def _smooth_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur with a large ``sigma``, computed on a downsampled copy (the result is smooth anyway)."""
     h, w = img.shape
     f = min(1.0, 3.0 / sigma)  # keep about 3 samples per sigma
@@ -96,11 +107,11 @@ def smooth_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def fill_outside(gray: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+def _fill_outside(gray: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """Replace pixels outside ``mask`` by a normalised-convolution continuation of the inside (no step at the edge)."""
     m = mask.astype(np.float32)
-    num = smooth_blur(gray * m, sigma)
-    den = smooth_blur(m, sigma)
+    num = _smooth_blur(gray * m, sigma)
+    den = _smooth_blur(m, sigma)
     smooth = num / np.maximum(den, 1e-3)
     # Where even the wide blur sees no inside pixel, fall back to the mean of the inside.
     smooth[den < 1e-3] = float(gray[mask].mean()) if mask.any() else 0.0
@@ -146,12 +157,12 @@ def vessel_map(
     gray = vessel_channel(img)
     fov = fov_mask(gray)
     valid = erode_mask(fov, erode_px)
-    filled = fill_outside(gray, fov, 8.0)
+    filled = _fill_outside(gray, fov, 8.0)
     resp = line_strength(filled, sigmas, edge_weight)
     resp = np.maximum(resp, 0.0)
     resp[~valid] = 0.0
     m = valid.astype(np.float32)
-    ms = smooth_blur(resp * resp, norm_sigma) / np.maximum(smooth_blur(m, norm_sigma), 1e-3)
+    ms = _smooth_blur(resp * resp, norm_sigma) / np.maximum(_smooth_blur(m, norm_sigma), 1e-3)
     resp = resp / (np.sqrt(ms) + 1e-6 + 0.5 * float(np.sqrt((resp[valid] ** 2).mean() if valid.any() else 1.0)))
     strength = np.tanh(0.5 * resp).astype(np.float32)
     strength[~valid] = 0.0

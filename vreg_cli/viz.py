@@ -14,6 +14,17 @@ from vreg_cli.geometry import resize_image, warp_points
 from vreg_cli.io import clahe_gray, to_rgb
 from vreg_cli.matches import Matches
 
+__all__ = [
+    "checkerboard",
+    "cumulative_error_figure",
+    "draw_matches",
+    "overlay",
+    "pyplot",
+    "save_figure",
+    "success_vs_rotation_figure",
+]
+
+
 GREEN = (40, 220, 40)
 RED = (230, 40, 40)
 

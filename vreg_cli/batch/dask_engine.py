@@ -23,7 +23,10 @@ from vreg_cli.errors import VregError
 if TYPE_CHECKING:
     from distributed import Client
 
-INSTALL_HINT = "pip install 'vreg-cli[dask]'"
+__all__ = ["connect", "dask_rows", "slots"]
+
+
+_INSTALL_HINT = "pip install 'vreg-cli[dask]'"
 
 
 def connect(address: str, timeout_s: float = 10.0) -> Client:
@@ -32,7 +35,7 @@ def connect(address: str, timeout_s: float = 10.0) -> Client:
     try:
         from distributed import Client
     except ImportError:
-        raise VregError(f"--scheduler needs Dask, which is not installed: {INSTALL_HINT}") from None
+        raise VregError(f"--scheduler needs Dask, which is not installed: {_INSTALL_HINT}") from None
     try:
         return Client(address, timeout=timeout_s)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:

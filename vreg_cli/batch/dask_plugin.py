@@ -9,6 +9,9 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
+__all__ = ["OneCorePerTask", "undo_dask_malloc_trim"]
+
+
 #: glibc mallopt parameters (malloc.h) and the values glibc's own dynamic thresholds reach on 64-bit machines
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD_BYTES, _TRIM_THRESHOLD_BYTES = 32 * 2**20, 64 * 2**20

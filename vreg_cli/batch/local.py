@@ -10,6 +10,8 @@ from vreg_cli.batch.settings import BatchSettings
 from vreg_cli.batch.work import register_chunk
 from vreg_cli.data.pairs import PairRecord
 
+__all__ = ["local_rows"]
+
 
 def local_rows(
     chunks: list[list[PairRecord]], settings: BatchSettings, workers: int

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
 
+__all__ = ["PICTURES", "register_many"]
+
+
 #: the pictures a batch can write beside each pair's warped image and transform
 PICTURES = ("checkerboard", "overlay", "matches")
 

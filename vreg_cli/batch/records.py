@@ -13,6 +13,9 @@ from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import InputError, VregError
 from vreg_cli.paths import check_input_file
 
+__all__ = ["MAX_PAIR_NAME_BYTES", "PairsLike", "as_records", "read_pairs_csv"]
+
+
 #: what :func:`vreg_cli.register_many` takes as its pairs: a pairs CSV (columns fixed,moving[,name]) or a list of
 #: (fixed, moving) / (fixed, moving, name) tuples of paths, or of PairRecords
 PairsLike: TypeAlias = "str | os.PathLike[str] | Iterable[PairRecord | tuple[str | os.PathLike[str], ...]]"
@@ -23,7 +26,7 @@ PairsLike: TypeAlias = "str | os.PathLike[str] | Iterable[PairRecord | tuple[str
 MAX_PAIR_NAME_BYTES = 200
 
 
-def check_name(name: str, where: str) -> str:
+def _check_name(name: str, where: str) -> str:
     """NAME when it can name a pair: no control characters (a carriage return or newline would split summary.csv's
     row in other readers, and every --resume would run the pair again), at most ``MAX_PAIR_NAME_BYTES``; else
     InputError naming ``where``."""
@@ -66,7 +69,7 @@ def read_pairs_csv(path: str | os.PathLike[str]) -> list[PairRecord]:
                 if not any(cells.values()):
                     continue  # a blank line
                 name = cells.get("name") or Path(cells["moving"]).stem or f"pair_{i:04d}"
-                check_name(name, f"{path}, row {i + 1}")
+                _check_name(name, f"{path}, row {i + 1}")
                 fixed, moving = (Path(cells[k]) for k in ("fixed", "moving"))
                 fixed, moving = (p if p.is_absolute() else path.parent / p for p in (fixed, moving))
                 records.append(PairRecord(_unique(name, i, seen), fixed, moving))
@@ -96,7 +99,7 @@ def as_records(pairs: PairsLike) -> list[PairRecord]:
     seen: set[str] = set()
     for i, item in enumerate(pairs):
         if isinstance(item, PairRecord):
-            check_name(item.name, f"pairs[{i}]")
+            _check_name(item.name, f"pairs[{i}]")
             records.append(dataclasses.replace(item, name=_unique(item.name, i, seen)))
             continue
         if not isinstance(item, tuple | list) or len(item) not in (2, 3):
@@ -107,5 +110,5 @@ def as_records(pairs: PairsLike) -> list[PairRecord]:
             raise InputError(f"pairs[{i}]: the name must be a str, got {type(item[2]).__name__}")
         fixed, moving = Path(item[0]), Path(item[1])
         name = (cast(str, item[2]) if len(item) == 3 else "").strip() or moving.stem or f"pair_{i:04d}"
-        records.append(PairRecord(_unique(check_name(name, f"pairs[{i}]"), i, seen), fixed, moving))
+        records.append(PairRecord(_unique(_check_name(name, f"pairs[{i}]"), i, seen), fixed, moving))
     return records

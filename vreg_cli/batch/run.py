@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import os
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreg_cli.batch.settings import BatchSettings
 from vreg_cli.batch.summary import SummaryLog, read_summary, summary_frame
-from vreg_cli.batch.work import chunked
+from vreg_cli.batch.work import ERRNO, chunked
 from vreg_cli.data.pairs import PairRecord
 from vreg_cli.errors import VregError
 from vreg_cli.io import check_same_settings, write_csv, write_json
@@ -27,6 +26,8 @@ from vreg_cli.outputs import batch_stems
 if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
+
+__all__ = ["finish_batch", "run_batch"]
 
 
 def _bad_rows(bad: list[Any] | None) -> list[dict[str, Any]]:
@@ -39,12 +40,11 @@ def _bad_rows(bad: list[Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
-_DISK_FULL = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT), "is the disk full?")
-
-
-def _disk_full(reason: str) -> bool:
-    """Whether a pair's error REASON says the disk (or the user's quota) is full."""
-    return any(text in reason for text in _DISK_FULL)
+def _disk_full(row: dict[str, Any]) -> bool:
+    """Whether a pair's summary ROW says the disk (or the user's quota) is full: by the OS error number its exception
+    carried (``ERRNO``, set by the worker), never by the words of its reason, which hold the pair's paths. (The only
+    text read is that of the two failures that carry no errno attribute, in :func:`vreg_cli.paths.failure_errno`.)"""
+    return row.get(ERRNO) in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _append(log: SummaryLog, row: dict[str, Any]) -> bool:
@@ -135,7 +135,7 @@ def run_batch(
                     for chunk_rows in engine:
                         rows.extend(row for row in chunk_rows if _append(log, row))
                         bar.advance(task, len(chunk_rows))
-                        full = next((r for r in chunk_rows if _disk_full(str(r.get("reason", "")))), None)
+                        full = next((r for r in chunk_rows if _disk_full(r)), None)
                         if full is not None:  # every further pair would fail the same way: stop, say how to go on
                             raise VregError(
                                 f"{summary.parent}: the disk is full (pair {full['name']}: {full['reason']}); "
@@ -146,11 +146,11 @@ def run_batch(
         log.close()
     frame = finish_batch(summary, rows)
     if settings.qa_page:
-        write_batch_page(summary.parent)
+        _write_batch_page(summary.parent)
     return frame
 
 
-def write_batch_page(out_dir: Path) -> Path | None:
+def _write_batch_page(out_dir: Path) -> Path | None:
     """OUT_DIR/index.html, the QA page (:func:`vreg_cli.qa.write_qa_page`); the workers drew the pictures. A page
     that cannot be written is a warning, not a failed batch: every result is in summary.csv (``vreg qa`` retries)."""
     from vreg_cli.errors import VregError

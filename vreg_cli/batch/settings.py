@@ -11,6 +11,9 @@ from typing import Any
 from vreg_cli.context import RegistrationContext
 from vreg_cli.read_options import ReadOptions
 
+__all__ = ["BatchSettings", "SUMMARY_COLUMNS"]
+
+
 #: the columns of OUT_DIR/summary.csv, one row per pair, in this order
 SUMMARY_COLUMNS = [
     "name", "status", "reason", "method", "produced_by", "decision", "matches", "inliers", "inlier_ratio",

@@ -11,6 +11,8 @@ from vreg_cli.csvlog import CsvLog, read_log, write_log
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["SummaryLog", "batch_exit_code", "read_summary", "summary_frame"]
+
 
 def read_summary(path: Path) -> list[dict[str, str]]:
     """The complete rows of a batch summary.csv of this version; [] when there is none."""

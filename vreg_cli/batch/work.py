@@ -8,13 +8,19 @@ from typing import Any
 
 from vreg_cli.batch.settings import SUMMARY_COLUMNS, BatchSettings
 from vreg_cli.data.pairs import PairRecord
-from vreg_cli.errors import VregError
+from vreg_cli.errors import OutputError, VregError
 from vreg_cli.io import read_registrable
 from vreg_cli.outputs import OutputPaths, batch_stems, landmark_errors, save_outputs
+
+__all__ = ["ERRNO", "chunked", "error_row", "register_chunk", "register_record"]
+
 
 #: the per-process cache: one Registrar per worker process (a Dask worker's tasks share it across their threads)
 _WORKER: dict[str, Any] = {}
 _LOCK = threading.Lock()
+
+#: the key of an error row's OS error number (its exception's ``errno``, e.g. ENOSPC); not a summary column
+ERRNO = "errno"
 
 
 def _registrar(settings: BatchSettings) -> Any:
@@ -36,7 +42,8 @@ def _registrar(settings: BatchSettings) -> Any:
 def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, Any]:
     """Register one pair and write its outputs; never raises for a bad pair (the row says what went wrong).
 
-    Returns the pair's summary row (keys from SUMMARY_COLUMNS). Its outputs go to ``settings.out_dir`` under the
+    Returns the pair's summary row (keys from SUMMARY_COLUMNS, and :data:`ERRNO` in an error row whose exception
+    carried an OS error number: the batch stops on a full disk). Its outputs go to ``settings.out_dir`` under the
     stem ``settings.stems[record.name]``, written all or none, so a rerun of the pair (a killed worker's task run
     again) overwrites them cleanly.
     """
@@ -63,9 +70,18 @@ def register_record(record: PairRecord, settings: BatchSettings) -> dict[str, An
         row.update(output=str(paths.warped), transform=str(paths.transform))
     except VregError as exc:
         row.update(status="error", reason=str(exc))
+        _keep_errno(row, exc)
     except Exception as exc:  # noqa: BLE001 - one broken pair must not stop the batch; the row keeps the reason
         row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+        _keep_errno(row, exc)
     return row
+
+
+def _keep_errno(row: dict[str, Any], exc: Exception) -> None:
+    """ROW[ERRNO] = the OS error number of EXC (an OSError, or an output that could not be written), when it has one."""
+    number = exc.errno if isinstance(exc, (OSError, OutputError)) else None
+    if number is not None:
+        row[ERRNO] = number
 
 
 def render_qa_pictures(row: dict[str, Any], settings: BatchSettings) -> None:

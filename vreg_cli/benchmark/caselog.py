@@ -12,6 +12,8 @@ import pandas as pd
 from vreg_cli.benchmark.evaluate import COLUMNS
 from vreg_cli.csvlog import CsvLog, read_log, write_log
 
+__all__ = ["case_log", "load_frame", "read_rows", "write_rows"]
+
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     """The complete rows of a cases.csv (a row with the wrong number of fields, e.g. torn by a crash, is dropped)."""

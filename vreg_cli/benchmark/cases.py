@@ -29,6 +29,18 @@ from vreg_cli.benchmark.config import CaseConfig
 from vreg_cli.errors import VregError
 from vreg_cli.geometry import affine_matrix, rotation_matrix, translation_matrix, warp_image, warp_points
 
+__all__ = [
+    "CaseConfig",
+    "CaseData",
+    "CaseSpec",
+    "Degradation",
+    "carry_points",
+    "degrade_image",
+    "draw_case",
+    "in_view",
+    "present_moving",
+]
+
 
 @dataclass(frozen=True)
 class Degradation:
@@ -78,7 +90,7 @@ def _stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
-def case_rng(seed: int, pair: str, modality: str, bin_deg: int) -> np.random.Generator:
+def _case_rng(seed: int, pair: str, modality: str, bin_deg: int) -> np.random.Generator:
     """The generator of one case (independent of every other case and of the method)."""
     return np.random.default_rng(np.random.SeedSequence([seed, _stable_hash(pair), _stable_hash(modality), bin_deg]))
 
@@ -97,7 +109,7 @@ def draw_case(
     points: (N, 2) error points in the original moving image; the smallfov protocol redraws its window until at least
     ``config.min_points`` of them are in view (None: no such check).
     """
-    rng = case_rng(config.seed, pair, modality, bin_deg)
+    rng = _case_rng(config.seed, pair, modality, bin_deg)
     sign = 1.0 if rng.random() < 0.5 else -1.0
     if config.protocol == "smallfov":
         return _draw_window(config, rng, sign, pair, modality, index, bin_deg, hw, points)

@@ -15,6 +15,8 @@ from vreg_cli.errors import VregError
 from vreg_cli.limits import check_value, field_range
 from vreg_cli.ui import console, stdout, warn
 
+__all__ = ["case_config", "make_source", "report_only_from_cli", "run_from_cli", "window_ranges"]
+
 
 def make_source(
     data: Path | None, split: str, modality_pairs: tuple[str, ...], pairs_dir: Path | None, layout: str, skip_bad: bool

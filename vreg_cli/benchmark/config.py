@@ -15,6 +15,8 @@ from vreg_cli.limits import Range
 if TYPE_CHECKING:
     import numpy as np
 
+__all__ = ["BenchmarkSettings", "CaseConfig", "ERROR_SCALES", "PROTOCOLS", "ReportConfig", "SourceConfig", "Thresholds"]
+
 
 PROTOCOLS = ("standard", "smallfov")
 

@@ -17,6 +17,9 @@ from vreg_cli.benchmark.config import Thresholds
 from vreg_cli.benchmark.metrics import case_metrics, error_scale_diag
 from vreg_cli.geometry import point_errors
 
+__all__ = ["COLUMNS", "EvalContext", "MATRIX_COLUMNS", "MethodEntry", "evaluate_case"]
+
+
 MATRIX_COLUMNS = [f"m{r}{c}" for r in range(3) for c in range(3)]
 COLUMNS = [
     "method", "method_spec", "case_id", "pair", "modality", "bin", "angle", "scale", "shift_x", "shift_y",

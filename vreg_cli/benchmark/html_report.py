@@ -30,13 +30,16 @@ from vreg_cli.io import read_json
 from vreg_cli.report_html import Cell, Row, data_uri, figure_png, num, render, utc_now
 from vreg_cli.report_html import write_page as _write_page
 
+__all__ = ["build_report", "write_report"]
+
+
 REPORT = "report.html"
-DEFAULT_WORST = ReportConfig.worst
-RATE_COLUMNS = (("success", "success"), ("sr_me", "SR_ME"), ("sr_mae", "SR_MAE"))
+_DEFAULT_WORST = ReportConfig.worst
+_RATE_COLUMNS = (("success", "success"), ("sr_me", "SR_ME"), ("sr_mae", "SR_MAE"))
 
 
 # ---------------------------------------------------------------------------------------------------- inputs
-def load_run(out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+def _load_run(out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
     """(cases frame, run.json, methods.json or {}) of a benchmark folder; VregError when it holds no results."""
     cases, run = out_dir / "cases.csv", out_dir / "run.json"
     if not cases.is_file() or not run.is_file():
@@ -50,7 +53,7 @@ def load_run(out_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any
     return frame, read_json(run), methods
 
 
-def thresholds_of(run: dict[str, Any]) -> Thresholds:
+def _thresholds_of(run: dict[str, Any]) -> Thresholds:
     return Thresholds(**run.get("thresholds", {}))
 
 
@@ -80,7 +83,7 @@ def _settings(
     frame: pd.DataFrame, run: dict[str, Any], methods: dict[str, Any], labels: list[str]
 ) -> tuple[list[tuple[str, str | list[str]]], list[str]]:
     """(settings items, success criteria split at backticks)."""
-    t = thresholds_of(run)
+    t = _thresholds_of(run)
     n_pairs = frame[["pair", "modality"]].drop_duplicates().shape[0]
     bins = sorted(frame["bin"].unique().tolist())
     per_method = frame.groupby("method", sort=False).size()
@@ -135,7 +138,7 @@ def _success_table(summary: pd.DataFrame, labels: list[str]) -> tuple[list[str],
     bins = sorted(bins, key=int) + ["all"]
     rows: list[Row] = []
     groups: dict[int, str] = {}
-    for col, title in RATE_COLUMNS:
+    for col, title in _RATE_COLUMNS:
         groups[len(rows)] = title
         pivot = summary.pivot(index="method", columns="bin", values=col)
         counts = summary.pivot(index="method", columns="bin", values="cases")
@@ -165,7 +168,7 @@ def _plots(frame: pd.DataFrame, summary: pd.DataFrame, run: dict[str, Any], labe
     """(success plot, cumulative error plot, AUC limit text)."""
     from vreg_cli.viz import cumulative_error_figure
 
-    t = thresholds_of(run)
+    t = _thresholds_of(run)
     scale = run.get("error_scale", "native")
     success = figure_png(success_figure(summary, scale, t))
     errors = {m: frame.loc[frame["method"] == m, "mean_err"].to_numpy(np.float64) for m in labels}
@@ -175,11 +178,11 @@ def _plots(frame: pd.DataFrame, summary: pd.DataFrame, run: dict[str, Any], labe
 
 
 # ---------------------------------------------------------------------------------------------------- the page
-def report_data(out_dir: Path, worst: int = DEFAULT_WORST) -> BenchmarkPage:
+def report_data(out_dir: Path, worst: int = _DEFAULT_WORST) -> BenchmarkPage:
     """What the report of a benchmark folder shows (from its files only; see the module docstring)."""
-    frame, run, methods = load_run(out_dir)
+    frame, run, methods = _load_run(out_dir)
     labels = list(dict.fromkeys(frame["method"]))
-    summary = summarize(frame, thresholds_of(run), labels)
+    summary = summarize(frame, _thresholds_of(run), labels)
     settings, criteria = _settings(frame, run, methods, labels)
     success_header, success_rows, success_groups = _success_table(summary, labels)
     overall_header, overall_rows = _overall_table(summary, labels)
@@ -204,19 +207,19 @@ def report_data(out_dir: Path, worst: int = DEFAULT_WORST) -> BenchmarkPage:
     )
 
 
-def build_report(out_dir: Path, worst: int = DEFAULT_WORST, created: str | None = None) -> str:
+def build_report(out_dir: Path, worst: int = _DEFAULT_WORST, created: str | None = None) -> str:
     """The report.html document of a benchmark folder (from its files only; see the module docstring)."""
     return render("benchmark.html.j2", page=report_data(out_dir, worst), created=created or utc_now())
 
 
-def write_report(out_dir: str | Path, worst: int = DEFAULT_WORST, source: Any = None, specs: Any = None) -> Path:
+def write_report(out_dir: str | Path, worst: int = _DEFAULT_WORST, source: Any = None, specs: Any = None) -> Path:
     """Write OUT/report.html. With ``source`` and ``specs`` (the run that just finished) the thumbnails it needs are
     rendered first into OUT/report_images/; without them (``--report-only``) the stored ones are used."""
     out_dir = Path(out_dir)
     if worst < 0:
         raise VregError(f"--report-worst must be >= 0 (got {worst})")
     if source is not None:
-        frame, _, _ = load_run(out_dir)
+        frame, _, _ = _load_run(out_dir)
         shown = shown_cases(frame, worst)
         render_missing_thumbs(out_dir, frame, shown, source, specs or [])
         remove_unused_thumbs(out_dir, frame[frame["case_id"].isin(shown)])

@@ -22,6 +22,8 @@ from vreg_cli.errors import VregError
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["auc", "case_metrics", "error_scale_diag", "error_stats", "summarize"]
+
 
 def error_scale_diag(kind: str, fixed_hw: tuple[int, int]) -> np.ndarray:
     """(2,) per-axis factors (x, y) that turn fixed-image pixel error vectors into normalised ones."""

@@ -13,6 +13,9 @@ from vreg_cli.benchmark.config import Thresholds
 from vreg_cli.io import write_csv
 from vreg_cli.paths import atomic_output
 
+__all__ = ["COLUMNS", "SCALE_TEXT", "cell_text", "criteria_text", "rich_table", "success_figure", "write_reports"]
+
+
 SCALE_TEXT = {
     "long-side-640": "pixels of the fixed image scaled to a 640 px long side",
     "resize-512": "pixels of the fixed image resized to 512x512 (error vectors scaled per axis)",
@@ -37,7 +40,7 @@ COLUMNS: list[tuple[str, str, str]] = [
 
 
 # The terminal table keeps the decisive columns so that it fits about 100 characters; the files have them all.
-TERMINAL = [("cases", "n", "int"), ("failed", "fail", "int"), ("success", "success", "rate"),
+_TERMINAL = [("cases", "n", "int"), ("failed", "fail", "int"), ("success", "success", "rate"),
             ("sr_me", "SR_ME", "rate"), ("sr_mae", "SR_MAE", "rate"), ("acceptable", "accept", "rate"),
             ("auc", "AUC", "num"), ("median_mean_err", "mean err", "px"), ("mir", "MIR", "num"),
             ("seconds", "s", "num")]  # fmt: skip
@@ -83,7 +86,7 @@ def _case_text(meta: dict[str, Any]) -> str:
     )
 
 
-def write_markdown(summary: pd.DataFrame, path: Path, meta: dict[str, Any], t: Thresholds) -> Path:
+def _write_markdown(summary: pd.DataFrame, path: Path, meta: dict[str, Any], t: Thresholds) -> Path:
     """summary.md: settings, criteria, the method x bin table and a success-vs-rotation pivot."""
     n_cases = int(summary[summary["bin"] == "all"]["cases"].max()) if not summary.empty else 0
     lines = [
@@ -129,7 +132,7 @@ def success_figure(summary: pd.DataFrame, error_scale: str, t: Thresholds):
     return success_vs_rotation_figure(curves, note=note)
 
 
-def write_plot(summary: pd.DataFrame, path: Path, error_scale: str, t: Thresholds) -> Path:
+def _write_plot(summary: pd.DataFrame, path: Path, error_scale: str, t: Thresholds) -> Path:
     from vreg_cli.viz import save_figure
 
     return save_figure(success_figure(summary, error_scale, t), path)
@@ -139,8 +142,8 @@ def write_reports(summary: pd.DataFrame, out_dir: Path, meta: dict[str, Any], t:
     """summary.csv, summary.md and success_vs_rotation.png in ``out_dir``."""
     return [
         write_csv(out_dir / "summary.csv", summary),
-        write_markdown(summary, out_dir / "summary.md", meta, t),
-        write_plot(summary, out_dir / "success_vs_rotation.png", meta["error_scale"], t),
+        _write_markdown(summary, out_dir / "summary.md", meta, t),
+        _write_plot(summary, out_dir / "success_vs_rotation.png", meta["error_scale"], t),
     ]
 
 
@@ -150,9 +153,9 @@ def rich_table(summary: pd.DataFrame, error_scale: str) -> Table:
     table = Table(title=f"vreg benchmark: {n} cases per method, errors {error_scale}", title_style="bold")
     table.add_column("method")
     table.add_column("bin", justify="right")
-    for _, header, _ in TERMINAL:
+    for _, header, _ in _TERMINAL:
         table.add_column(header, justify="right")
     for _, r in summary.iterrows():
-        cells = [str(r["method"]), str(r["bin"])] + [cell_text(r[c], k) for c, _, k in TERMINAL]
+        cells = [str(r["method"]), str(r["bin"])] + [cell_text(r[c], k) for c, _, k in _TERMINAL]
         table.add_row(*cells, style="bold" if r["bin"] == "all" else None, end_section=r["bin"] == "all")
     return table

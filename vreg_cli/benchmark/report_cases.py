@@ -13,6 +13,8 @@ import pandas as pd
 from vreg_cli.benchmark.thumbnails import estimated_matrix, thumb_paths
 from vreg_cli.report_html import EmbeddedPicture, data_uri
 
+__all__ = ["GridRow", "WorstCases", "pair_grid", "shown_cases", "worst_blocks", "worst_cases"]
+
 
 def worst_cases(frame: pd.DataFrame, method: str, n: int) -> list[str]:
     """Case ids of ``method``'s n worst cases, spread over the pairs: the worst case of every pair first (largest mean

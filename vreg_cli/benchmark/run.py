@@ -28,6 +28,9 @@ from vreg_cli.ui import progress
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
+__all__ = ["METHODS_FILE", "parse_methods", "run_benchmark"]
+
+
 _LABEL = re.compile(r"^[A-Za-z0-9_.+\-]+$")
 
 

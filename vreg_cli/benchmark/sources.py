@@ -26,11 +26,14 @@ from vreg_cli.errors import VregError
 from vreg_cli.geometry import grid_points
 from vreg_cli.io import read_image
 
-MAX_BIFURCATIONS = 64
+__all__ = ["H5Source", "PairsSource", "vessel_bifurcations"]
+
+
+_MAX_BIFURCATIONS = 64
 
 
 def vessel_bifurcations(
-    vessel: np.ndarray, keep: np.ndarray | None = None, limit: int = MAX_BIFURCATIONS
+    vessel: np.ndarray, keep: np.ndarray | None = None, limit: int = _MAX_BIFURCATIONS
 ) -> np.ndarray:
     """Branch points of a vessel mask (H, W) bool -> (K, 2) (x, y), K <= limit, optionally only where ``keep``.
 

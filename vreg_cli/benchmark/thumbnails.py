@@ -22,9 +22,12 @@ import pandas as pd
 
 from vreg_cli.benchmark.evaluate import MATRIX_COLUMNS
 
-IMAGE_DIR = "report_images"
-THUMB_SIDE = 340  # stored long side (px); shown at half that, sharp on high-density screens
-MAX_DRAWN_POINTS = 60
+__all__ = ["estimated_matrix", "remove_unused_thumbs", "render_missing_thumbs", "thumb_paths"]
+
+
+_IMAGE_DIR = "report_images"
+_THUMB_SIDE = 340  # stored long side (px); shown at half that, sharp on high-density screens
+_MAX_DRAWN_POINTS = 60
 
 
 def estimated_matrix(row: pd.Series) -> np.ndarray | None:
@@ -33,7 +36,7 @@ def estimated_matrix(row: pd.Series) -> np.ndarray | None:
     return m if np.all(np.isfinite(m)) else None
 
 
-def thumb_stem(row: pd.Series) -> str:
+def _thumb_stem(row: pd.Series) -> str:
     """File stem of a (method, case) thumbnail: readable prefix + crc32 of everything that defines the picture."""
     key = "|".join(
         str(row[c]) for c in ("method", "method_spec", "case_id", "angle", "scale", "shift_x", "shift_y", "status")
@@ -45,22 +48,22 @@ def thumb_stem(row: pd.Series) -> str:
 
 def thumb_paths(out_dir: Path, row: pd.Series) -> tuple[Path, Path]:
     """(checkerboard, overlay) thumbnail paths of a (method, case) row."""
-    stem = out_dir / IMAGE_DIR / thumb_stem(row)
+    stem = out_dir / _IMAGE_DIR / _thumb_stem(row)
     return stem.with_name(stem.name + "_cb.jpg"), stem.with_name(stem.name + "_ov.jpg")
 
 
 def _small(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A THUMB_SIDE px RGB thumbnail and the exact 3x3 map from the image's pixels to the thumbnail's."""
+    """A _THUMB_SIDE px RGB thumbnail and the exact 3x3 map from the image's pixels to the thumbnail's."""
     from vreg_cli.io import resize_long_side, to_rgb
 
-    return resize_long_side(to_rgb(image), THUMB_SIDE)
+    return resize_long_side(to_rgb(image), _THUMB_SIDE)
 
 
 def _draw_points(canvas: np.ndarray, to_thumb: np.ndarray, fixed_pts: np.ndarray, mapped: np.ndarray) -> np.ndarray:
     """Control points on a thumbnail: fixed ones white, the estimate's mapping of the moving ones yellow, joined.
-    At most MAX_DRAWN_POINTS (an even subset) so that a grid of hundreds of points stays legible."""
-    if len(fixed_pts) > MAX_DRAWN_POINTS:
-        keep = np.linspace(0, len(fixed_pts) - 1, MAX_DRAWN_POINTS).round().astype(int)
+    At most _MAX_DRAWN_POINTS (an even subset) so that a grid of hundreds of points stays legible."""
+    if len(fixed_pts) > _MAX_DRAWN_POINTS:
+        keep = np.linspace(0, len(fixed_pts) - 1, _MAX_DRAWN_POINTS).round().astype(int)
         fixed_pts, mapped = fixed_pts[keep], mapped[keep]
     from vreg_cli.geometry import warp_points
 
@@ -74,7 +77,7 @@ def _draw_points(canvas: np.ndarray, to_thumb: np.ndarray, fixed_pts: np.ndarray
     return out
 
 
-def render_thumbs(out_dir: Path, data: Any, row: pd.Series) -> None:
+def _render_thumbs(out_dir: Path, data: Any, row: pd.Series) -> None:
     """Write the two thumbnails of one (method, case): checkerboard and overlay of the estimate (with the control
     points), or the fixed image and the presented moving image when the method returned no matrix.
 
@@ -115,14 +118,14 @@ def render_missing_thumbs(out_dir: Path, frame: pd.DataFrame, case_ids: Sequence
         for spec, need in todo:
             data = source.load(spec)
             for r in need:
-                render_thumbs(out_dir, data, r)
+                _render_thumbs(out_dir, data, r)
             advance(1)
 
 
 def remove_unused_thumbs(out_dir: Path, shown: pd.DataFrame) -> None:
     """Delete thumbnails in OUT/report_images/ that the report does not show (e.g. left by an earlier --force run)."""
     keep = {p.name for _, r in shown.iterrows() for p in thumb_paths(out_dir, r)}
-    folder = out_dir / IMAGE_DIR
+    folder = out_dir / _IMAGE_DIR
     for path in folder.glob("*.jpg") if folder.is_dir() else ():
         if path.name not in keep:
             path.unlink()

@@ -20,6 +20,18 @@ try:  # typer >= 0.20 carries its own click
 except ImportError:  # pragma: no cover - older typer depends on click itself
     from click.exceptions import ClickException  # type: ignore[assignment]  # older typer: click's own class
 
+__all__ = [
+    "app",
+    "field_default",
+    "main",
+    "parse_numbers",
+    "parse_range",
+    "renamed_option",
+    "show_default",
+    "shown_default",
+    "user_errors",
+]
+
 
 class _OneLineErrors(typer.core.TyperGroup):
     """The command group, with usage errors (an unknown option, a value outside an option's range, a missing

@@ -31,6 +31,9 @@ from vreg_cli.errors import VregError
 from vreg_cli.limits import SEED_RANGE, WORKERS_RANGE, Range, check_value
 from vreg_cli.methods.registry import METHODS
 
+__all__: list[str] = []
+
+
 # Every default below is its owner's: the cases' (CaseConfig), the success thresholds' (Thresholds), the source's
 # (SourceConfig), the run's (BenchmarkSettings), the report's (ReportConfig) or the registration's
 # (RegistrationContext); tests/test_cli_defaults.py checks each option against its owner.

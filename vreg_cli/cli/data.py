@@ -14,6 +14,8 @@ from vreg_cli.errors import VregError
 from vreg_cli.limits import check_value, field_range
 from vreg_cli.ui import console, stdout
 
+__all__: list[str] = []
+
 
 @app.command()
 @user_errors

@@ -8,6 +8,8 @@ import typer
 
 from vreg_cli.cli import app, user_errors
 
+__all__: list[str] = []
+
 
 @app.command()
 @user_errors

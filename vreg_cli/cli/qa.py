@@ -11,6 +11,8 @@ from vreg_cli.cli import app, field_default, user_errors
 from vreg_cli.qa.config import QaConfig
 from vreg_cli.ui import console
 
+__all__: list[str] = []
+
 
 @app.command()
 @user_errors

@@ -16,6 +16,9 @@ from vreg_cli.methods.registry import METHODS, spec_with_option
 from vreg_cli.read_options import OCT_IMAGES, ReadOptions
 from vreg_cli.ui import warn
 
+__all__ = ["SizeOpt"]
+
+
 MethodOpt = Annotated[
     str,
     typer.Option(
@@ -123,8 +126,8 @@ def _summary_rows(reg: Any, why: str, landmarks: dict[str, float] | None) -> dic
     }
     if reg.decision:
         rows["decision"] = reg.decision
-    if reg.info.get("strategy"):
-        rows["strategy"] = str(reg.info["strategy"])
+    if reg.info.strategy:
+        rows["strategy"] = reg.info.strategy
     if landmarks:
         lm = landmarks
         rows["landmark error"] = (
@@ -332,8 +335,8 @@ def match(
     registrar = Registrar(method_spec(method, weights, checkpoint), context=context)
     found = registrar.match(fixed_img, moving_img)
     inliers = found.inliers if found.inliers is not None else np.zeros(len(found), bool)
-    if "problem" in found.info:
-        warn(f"no affine agrees with the matches ({found.info['problem']}); every inlier flag is 0")
+    if found.info.problem:
+        warn(f"no affine agrees with the matches ({found.info.problem}); every inlier flag is 0")
     with output_group():
         write_matches(output, found, inliers, registrar.describe())
         if plot is not None:
@@ -342,5 +345,5 @@ def match(
         f"{registrar.describe()} ({registrar.why}): {len(found)} matches, {int(inliers.sum())} affine inliers "
         f"-> {output}"
     )
-    if found.info.get("decision"):
-        stdout.print(str(found.info["decision"]))
+    if found.info.decision:
+        stdout.print(found.info.decision)

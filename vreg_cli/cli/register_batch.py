@@ -9,6 +9,8 @@ from typing import Any
 from vreg_cli.errors import VregError
 from vreg_cli.limits import CHUNK_SIZE_RANGE, WORKERS_RANGE, check_value
 
+__all__ = ["batch_register"]
+
 
 def batch_register(
     pairs: Path | None, pairs_dir: Path | None, layout: str, out_dir: Path | None, spec: str, context: Any,

@@ -11,6 +11,8 @@ from vreg_cli.cli import app, renamed_option, user_errors
 from vreg_cli.training.config import REPORT_EXAMPLES
 from vreg_cli.ui import console
 
+__all__: list[str] = []
+
 
 @app.command()
 @user_errors

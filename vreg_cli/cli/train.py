@@ -15,6 +15,9 @@ from vreg_cli.model.loss_config import LossConfig
 from vreg_cli.training.config import TrainConfig
 from vreg_cli.ui import console
 
+__all__: list[str] = []
+
+
 _AUG = "Augmentation"
 _OPT = "Optimisation"
 _RUN = "Run"

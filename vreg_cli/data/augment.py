@@ -8,7 +8,10 @@ from typing import Annotated
 from vreg_cli.errors import VregError
 from vreg_cli.limits import Range
 
-PAIRS = ("cf-fa", "cf-oct", "cf-octa")
+__all__ = ["AugmentConfig", "parse_pairs"]
+
+
+_PAIRS = ("cf-fa", "cf-oct", "cf-octa")
 
 
 #: a (low, high) pair of positive factors (scale, gamma)
@@ -34,7 +37,7 @@ class AugmentConfig:
 def parse_pairs(spec: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """ "cf-fa,cf-oct" -> ("cf-fa", "cf-oct"); unknown kinds are a VregError."""
     names = tuple(p.strip().lower() for p in (spec.split(",") if isinstance(spec, str) else spec) if p.strip())
-    bad = [p for p in names if p not in PAIRS]
+    bad = [p for p in names if p not in _PAIRS]
     if bad or not names:
-        raise VregError(f"unknown pair kind(s) {', '.join(bad) or '(none)'}; choose from {', '.join(PAIRS)}")
+        raise VregError(f"unknown pair kind(s) {', '.join(bad) or '(none)'}; choose from {', '.join(_PAIRS)}")
     return names

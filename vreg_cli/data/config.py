@@ -8,6 +8,9 @@ from typing import Annotated
 
 from vreg_cli.limits import MAX_WORKING_SIZE, SEED_RANGE, Range
 
+__all__ = ["DEFAULT_LAYOUT", "PackConfig", "SynthConfig"]
+
+
 #: the layout of a folder of annotated pairs when none is named (`--pairs-layout`)
 DEFAULT_LAYOUT = "landmarks-csv"
 

@@ -21,6 +21,8 @@ from vreg_cli.geometry import affine_matrix, resize_image, warp_image
 from vreg_cli.io import to_gray
 from vreg_cli.model.inputs import model_input
 
+__all__ = ["AugmentConfig", "PairDataset", "parse_pairs", "random_affine"]
+
 
 def random_affine(rng: np.random.Generator, cfg: AugmentConfig, hw: tuple[int, int]) -> tuple[np.ndarray, float]:
     """A 3x3 map original -> augmented moving pixels about the image centre, and its rotation in degrees."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+__all__ = ["fov_from_cf"]
+
 
 def fov_from_cf(cf: np.ndarray) -> np.ndarray:
     """(H, W) bool field of view of a (H, W, 3) RGB or (H, W) grey fundus image.

@@ -29,6 +29,9 @@ import numpy as np
 from vreg_cli.errors import VregError
 from vreg_cli.limits import MAX_H5_SAMPLES, check_image_size
 
+__all__ = ["SPLITS", "VregH5"]
+
+
 FORMAT = "vreg"
 SCHEMA_VERSION = 1
 SPLITS = ("train", "val", "test")

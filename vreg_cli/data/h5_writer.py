@@ -20,6 +20,9 @@ import numpy as np
 from vreg_cli.data import h5 as schema
 from vreg_cli.data.samples import LoadedSample
 
+__all__ = ["create_datasets", "encode_sample", "ordered_map", "write_sample"]
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 

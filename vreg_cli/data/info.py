@@ -10,6 +10,8 @@ import h5py
 from vreg_cli.data.h5 import SPLITS, VregH5
 from vreg_cli.errors import VregError
 
+__all__ = ["describe_h5"]
+
 
 def describe_h5(path: str | os.PathLike) -> dict:
     """Summary of a vreg HDF5 file: samples, split counts, size, modalities, masks, storage, attributes.

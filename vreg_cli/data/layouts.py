@@ -24,9 +24,12 @@ from typing import Any
 from vreg_cli.errors import VregError
 from vreg_cli.specs import check_glob, format_template, load_spec
 
-ENTRIES = ("cf", "fa", "oct", "octa", "vessel", "fov")
-REQUIRED_ENTRIES = ("cf", "fa", "oct", "vessel")  # the HDF5 schema needs these for every sample
-SYNTH_LETTERS = "ADGN"  # FIVES categories (AMD, DR, glaucoma, normal), cycled by synth ids
+__all__ = ["SampleFiles", "TripletLayout", "load_layout"]
+
+
+_ENTRIES = ("cf", "fa", "oct", "octa", "vessel", "fov")
+_REQUIRED_ENTRIES = ("cf", "fa", "oct", "vessel")  # the HDF5 schema needs these for every sample
+_SYNTH_LETTERS = "ADGN"  # FIVES categories (AMD, DR, glaucoma, normal), cycled by synth ids
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class TripletLayout:
 
     def synth_sample_id(self, k: int) -> str:
         """Id of the k-th (0-based) synthetic sample; must match the discovery pattern."""
-        return self.synth_id.format(n=k + 1, letter=SYNTH_LETTERS[k % len(SYNTH_LETTERS)])
+        return self.synth_id.format(n=k + 1, letter=_SYNTH_LETTERS[k % len(_SYNTH_LETTERS)])
 
     def output_paths(self, sample_id: str, size: int) -> dict[str, str]:
         """Relative path of every entry of a sample as written by ``vreg synth``: the first candidate, skipping one
@@ -138,15 +141,15 @@ def _parse_rule(path: Path, name: str, table: Any) -> FileRule:
             format_template(c, {"id": "x"}, f"[files.{name}]")
         except VregError as exc:
             raise _fail(path, str(exc)) from None
-    required = table.get("required", name in REQUIRED_ENTRIES)
+    required = table.get("required", name in _REQUIRED_ENTRIES)
     if not isinstance(required, bool):
         raise _fail(path, f"[files.{name}].required must be true or false")
-    if name in REQUIRED_ENTRIES and not required:
+    if name in _REQUIRED_ENTRIES and not required:
         raise _fail(path, f"{name} must be required (the HDF5 schema stores it for every sample)")
     return FileRule(tuple(cands), required)
 
 
-def parse_layout(spec: dict[str, Any], path: Path) -> TripletLayout:
+def _parse_layout(spec: dict[str, Any], path: Path) -> TripletLayout:
     """Validate a loaded spec dict; every problem is one VregError naming the spec file."""
     extra = set(spec) - {"kind", "description", "samples", "files"}
     if extra:
@@ -179,17 +182,17 @@ def parse_layout(spec: dict[str, Any], path: Path) -> TripletLayout:
     files = spec.get("files")
     if not isinstance(files, dict):
         raise _fail(path, "missing [files] table")
-    unknown = set(files) - set(ENTRIES)
+    unknown = set(files) - set(_ENTRIES)
     if unknown:
-        raise _fail(path, f"unknown [files] entries {sorted(unknown)} (known: {', '.join(ENTRIES)})")
-    absent = [n for n in REQUIRED_ENTRIES if n not in files]
+        raise _fail(path, f"unknown [files] entries {sorted(unknown)} (known: {', '.join(_ENTRIES)})")
+    absent = [n for n in _REQUIRED_ENTRIES if n not in files]
     if absent:
         raise _fail(path, f"[files] lacks {', '.join(absent)}")
-    rules = {name: _parse_rule(path, name, files[name]) for name in ENTRIES if name in files}
+    rules = {name: _parse_rule(path, name, files[name]) for name in _ENTRIES if name in files}
     return TripletLayout(path.stem, path, sample_type, tuple(globs), pattern, str(synth_id), rules)
 
 
 def load_layout(name_or_path: str) -> TripletLayout:
     """Load a bundled triplet layout by name (``fives-generated``, ``flat``) or a spec file by path."""
     spec, path = load_spec(name_or_path, "triplets")
-    return parse_layout(spec, path)
+    return _parse_layout(spec, path)

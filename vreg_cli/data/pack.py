@@ -27,6 +27,8 @@ from vreg_cli.paths import atomic_output, check_output_path
 from vreg_cli.ui import progress as progress_bar
 from vreg_cli.ui import warn
 
+__all__ = ["pack"]
+
 
 @dataclass
 class PackResult:

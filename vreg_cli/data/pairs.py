@@ -31,6 +31,9 @@ from vreg_cli.errors import VregError
 from vreg_cli.io import LANDMARK_COLUMNS, BadTable, read_landmarks
 from vreg_cli.specs import check_glob, format_template, load_spec
 
+__all__ = ["DEFAULT_LAYOUT", "PairRecord", "find_pairs", "image_hw"]
+
+
 MIN_POINTS = 3
 # A point may sit on the outer half of an edge pixel (pixel centres are integers, edges at -0.5 and W - 0.5).
 EDGE_TOLERANCE = 0.5

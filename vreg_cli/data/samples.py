@@ -20,6 +20,8 @@ from vreg_cli.io import image_hw as io_image_hw
 from vreg_cli.io import read_image, registrable_problem, to_gray, to_uint8
 from vreg_cli.octvolume import is_volume, read_volume
 
+__all__ = ["BadSample", "LoadedSample", "check_present", "image_hw", "load_sample"]
+
 
 class BadSample(VregError):
     """A sample that cannot be packed; the message is '<file>: <reason>'."""

@@ -17,6 +17,8 @@ from vreg_cli.data.h5 import SPLITS
 from vreg_cli.errors import VregError
 from vreg_cli.ui import warn
 
+__all__ = ["assign_splits", "parse_fractions", "read_split_file"]
+
 
 def parse_fractions(split: tuple[float, ...] | list[float] | str) -> tuple[float, float, float]:
     """'0.8,0.1,0.1' or a 3-sequence -> (train, val, test); non-negative and summing to 1 (+-1e-6)."""

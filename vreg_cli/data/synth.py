@@ -18,7 +18,10 @@ from vreg_cli.data.synth_render import render_cf, render_fa, render_oct, render_
 from vreg_cli.data.synth_vessels import drive_scene, procedural_scene
 from vreg_cli.errors import VregError
 
-VESSEL_SOURCES = ("procedural", "drive")
+__all__ = ["make_triplet", "write_synth_dataset"]
+
+
+_VESSEL_SOURCES = ("procedural", "drive")
 
 
 def make_triplet(
@@ -31,10 +34,10 @@ def make_triplet(
     DRIVE manual annotation) or a folder in DRIVE's layout (``vessels/<id>.png``, ``fov/<id>.png``). The same int
     seed always gives the same arrays.
     """
-    source = Path(vessels) if vessels not in VESSEL_SOURCES else None
+    source = Path(vessels) if vessels not in _VESSEL_SOURCES else None
     if source is not None and not source.is_dir():
         raise VregError(
-            f"unknown vessel source {vessels!r}; expected one of {', '.join(VESSEL_SOURCES)} or a DRIVE-layout folder"
+            f"unknown vessel source {vessels!r}; expected one of {', '.join(_VESSEL_SOURCES)} or a DRIVE-layout folder"
         )
     if size < 32:
         raise VregError(f"synthetic images need size >= 32 (got {size})")

@@ -11,8 +11,10 @@ import numpy as np
 
 from vreg_cli.data.synth_vessels import VesselScene
 
+__all__ = ["render_cf", "render_fa", "render_oct", "render_octa"]
 
-def smooth_noise(rng: np.random.Generator, size: int, scale_px: float) -> np.ndarray:
+
+def _smooth_noise(rng: np.random.Generator, size: int, scale_px: float) -> np.ndarray:
     """(S, S) float32 zero-mean unit-std noise with features of about ``scale_px`` pixels (cheap: upsampled)."""
     n = max(2, int(round(size / max(scale_px, 1.0))))
     low = rng.standard_normal((n, n)).astype(np.float32)
@@ -20,7 +22,7 @@ def smooth_noise(rng: np.random.Generator, size: int, scale_px: float) -> np.nda
     return (up - up.mean()) / (up.std() + 1e-6)
 
 
-def capillary_net(rng: np.random.Generator, size: int, scale_px: float) -> np.ndarray:
+def _capillary_net(rng: np.random.Generator, size: int, scale_px: float) -> np.ndarray:
     """(S, S) float32 in [0, 1]: a fine mesh of thin lines (zero crossings of band-pass noise), like capillaries."""
     white = rng.standard_normal((size, size)).astype(np.float32)
     band = cv2.GaussianBlur(white, (0, 0), scale_px) - cv2.GaussianBlur(white, (0, 0), 2.0 * scale_px)
@@ -83,8 +85,8 @@ def render_cf(scene: VesselScene, rng: np.random.Generator) -> np.ndarray:
     """(S, S, 3) uint8 RGB colour fundus: orange-red, dark vessels, bright disc, darker fovea, vignetting."""
     m, size = _maps(scene), scene.vessel.shape[0]
     base = np.array([rng.uniform(0.74, 0.9), rng.uniform(0.33, 0.45), rng.uniform(0.2, 0.32)], np.float32)
-    illum = (1.0 - 0.5 * np.clip(m["r"], 0, 1.2) ** 2.5) * (1.0 + 0.07 * smooth_noise(rng, size, size / 4))
-    texture = 1.0 + 0.035 * smooth_noise(rng, size, size / 60) + 0.02 * smooth_noise(rng, size, size / 150)
+    illum = (1.0 - 0.5 * np.clip(m["r"], 0, 1.2) ** 2.5) * (1.0 + 0.07 * _smooth_noise(rng, size, size / 4))
+    texture = 1.0 + 0.035 * _smooth_noise(rng, size, size / 60) + 0.02 * _smooth_noise(rng, size, size / 150)
     img = base[None, None, :] * (illum * texture)[..., None]
     disc_col = np.array([0.98, 0.82, 0.58], np.float32)
     img = img * (1 - 0.85 * m["disc"][..., None]) + disc_col * 0.85 * m["disc"][..., None]
@@ -101,8 +103,8 @@ def render_fa(scene: VesselScene, rng: np.random.Generator) -> np.ndarray:
     """(S, S) uint8 fluorescein angiogram: bright vessels on a dark mottled background, bright disc, spots."""
     m, size = _maps(scene), scene.vessel.shape[0]
     level = rng.uniform(0.22, 0.32)
-    bg = level * (1.0 + 0.1 * smooth_noise(rng, size, size / 40) + 0.08 * smooth_noise(rng, size, size / 8))
-    bg = bg + 0.05 * capillary_net(rng, size, size / 300) * (1.0 - m["faz"])
+    bg = level * (1.0 + 0.1 * _smooth_noise(rng, size, size / 40) + 0.08 * _smooth_noise(rng, size, size / 8))
+    bg = bg + 0.05 * _capillary_net(rng, size, size / 300) * (1.0 - m["faz"])
     bg = bg * (1.0 - 0.55 * m["fovea"])
     gain = rng.uniform(0.3, 0.45)
     vessels = gain * (1.1 * scene.artery + scene.vein).clip(0, 1)
@@ -117,7 +119,7 @@ def render_fa(scene: VesselScene, rng: np.random.Generator) -> np.ndarray:
 def render_oct(scene: VesselScene, rng: np.random.Generator) -> np.ndarray:
     """(S, S) uint8 OCT en-face: grey, speckle, vessels as dark shadows, dark cup with a bright disc rim."""
     m, size = _maps(scene), scene.vessel.shape[0]
-    base = rng.uniform(0.45, 0.6) * (1.0 + 0.08 * smooth_noise(rng, size, size / 6))
+    base = rng.uniform(0.45, 0.6) * (1.0 + 0.08 * _smooth_noise(rng, size, size / 6))
     shadow = cv2.GaussianBlur(scene.profile, (0, 0), 0.6)
     img = base * (1.0 - rng.uniform(0.45, 0.6) * shadow) * (1.0 - 0.25 * m["fovea"])
     rim = np.exp(-(((m["disc_d"] - 1.0) / 0.18) ** 2))
@@ -133,7 +135,7 @@ def render_oct(scene: VesselScene, rng: np.random.Generator) -> np.ndarray:
 def render_octa(scene: VesselScene, rng: np.random.Generator) -> np.ndarray:
     """(S, S) uint8 OCTA: bright vessels and a dense capillary mesh on black, dark foveal avascular zone."""
     m, size = _maps(scene), scene.vessel.shape[0]
-    cap = capillary_net(rng, size, max(0.8, size / 250)) * (1.0 + 0.3 * smooth_noise(rng, size, size / 20))
+    cap = _capillary_net(rng, size, max(0.8, size / 250)) * (1.0 + 0.3 * _smooth_noise(rng, size, size / 20))
     img = 0.05 + 0.45 * cap * (1.0 - m["faz"]) * (1.0 - 0.6 * m["disc"])
     img = np.maximum(img, rng.uniform(0.8, 0.95) * scene.profile)
     grain = rng.gamma(6.0, 1.0 / 6.0, (size, size)).astype(np.float32)

@@ -18,10 +18,13 @@ import numpy as np
 from vreg_cli.errors import VregError
 from vreg_cli.paths import DATA_SPECS
 
-DRIVE_DIR = DATA_SPECS / "drive"
+__all__ = ["VesselScene", "drive_scene", "procedural_scene"]
+
+
+_DRIVE_DIR = DATA_SPECS / "drive"
 # A vessel pixel is one whose soft (anti-aliased) profile reaches this value.
-MASK_LEVEL = 0.4
-SUPERSAMPLE = 2  # draw at 2x and area-downsample: sub-pixel widths and smooth edges
+_MASK_LEVEL = 0.4
+_SUPERSAMPLE = 2  # draw at 2x and area-downsample: sub-pixel widths and smooth edges
 
 
 @dataclass
@@ -47,7 +50,7 @@ class VesselScene:
         return np.maximum(self.artery, self.vein)
 
 
-def circular_fov(size: int, radius_frac: float = 0.47) -> np.ndarray:
+def _circular_fov(size: int, radius_frac: float = 0.47) -> np.ndarray:
     """(S, S) bool disc centred in the canvas, as a fundus camera's round field of view."""
     yy, xx = np.mgrid[0:size, 0:size]
     c = (size - 1) / 2.0
@@ -107,13 +110,13 @@ def _grow(
 
 def _draw(segments: list, size: int) -> np.ndarray:
     """Rasterise segments into a (S, S) float32 soft profile via supersampled drawing."""
-    big = np.zeros((size * SUPERSAMPLE, size * SUPERSAMPLE), np.uint8)
+    big = np.zeros((size * _SUPERSAMPLE, size * _SUPERSAMPLE), np.uint8)
     shift = 4  # cv2 fixed-point coordinates: sub-pixel accurate endpoints
-    k = SUPERSAMPLE * (1 << shift)
+    k = _SUPERSAMPLE * (1 << shift)
     for x0, y0, x1, y1, w in segments:
         p0 = (round(x0 * k), round(y0 * k))
         p1 = (round(x1 * k), round(y1 * k))
-        cv2.line(big, p0, p1, 255, max(1, round(w * SUPERSAMPLE)), cv2.LINE_AA, shift)
+        cv2.line(big, p0, p1, 255, max(1, round(w * _SUPERSAMPLE)), cv2.LINE_AA, shift)
     small = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
     return small.astype(np.float32) / 255.0
 
@@ -162,25 +165,25 @@ def procedural_scene(rng: np.random.Generator, size: int) -> VesselScene:
         head = temporal + math.radians(rng.uniform(-25.0, 25.0))
         start = (disc[0] + disc_r * math.cos(head), disc[1] + disc_r * math.sin(head))
         _grow(rng, arteries if rng.random() < 0.5 else veins, start, head, width(2.0), 0.0, ctx, 3)
-    fov = circular_fov(size)
+    fov = _circular_fov(size)
     artery, vein = _draw(arteries, size) * fov, _draw(veins, size) * fov
-    vessel = np.maximum(artery, vein) >= MASK_LEVEL
+    vessel = np.maximum(artery, vein) >= _MASK_LEVEL
     return VesselScene(artery, vein, vessel, fov, disc, disc_r, fovea)
 
 
-def drive_ids(source: Path | None = None) -> list[str]:
+def _drive_ids(source: Path | None = None) -> list[str]:
     """Ids of the bundled DRIVE masks (``data_specs/drive/<id>_vessel.png``), or of a folder in DRIVE's own layout
     (``SOURCE/vessels/<id>.png`` with ``SOURCE/fov/<id>.png``)."""
     if source is None:
-        return sorted(p.name.split("_")[0] for p in DRIVE_DIR.glob("*_vessel.png"))
+        return sorted(p.name.split("_")[0] for p in _DRIVE_DIR.glob("*_vessel.png"))
     return sorted(p.stem for p in (source / "vessels").glob("*.png") if (source / "fov" / p.name).is_file())
 
 
 def _drive_masks(pick: str, source: Path | None) -> tuple[np.ndarray, np.ndarray]:
     """(vessel, fov) uint8 masks of one DRIVE id in the bundled format (half size, vessels area-averaged)."""
     if source is None:
-        soft = cv2.imread(str(DRIVE_DIR / f"{pick}_vessel.png"), cv2.IMREAD_GRAYSCALE)
-        fov_mask = cv2.imread(str(DRIVE_DIR / f"{pick}_fov.png"), cv2.IMREAD_GRAYSCALE)
+        soft = cv2.imread(str(_DRIVE_DIR / f"{pick}_vessel.png"), cv2.IMREAD_GRAYSCALE)
+        fov_mask = cv2.imread(str(_DRIVE_DIR / f"{pick}_fov.png"), cv2.IMREAD_GRAYSCALE)
         return cast(np.ndarray, soft), cast(np.ndarray, fov_mask)  # bundled files: always readable
     vessel = cv2.imread(str(source / "vessels" / f"{pick}.png"), cv2.IMREAD_GRAYSCALE)
     fov = cv2.imread(str(source / "fov" / f"{pick}.png"), cv2.IMREAD_GRAYSCALE)
@@ -198,9 +201,9 @@ def drive_scene(rng: np.random.Generator, size: int, source: Path | None = None)
 
     ``source``: a folder in DRIVE's layout (all 40 DRIVE masks, say) instead of the six bundled ones.
     """
-    ids = drive_ids(source)
+    ids = _drive_ids(source)
     if not ids:
-        raise VregError(f"no DRIVE masks in {source or DRIVE_DIR} (expected vessels/<id>.png and fov/<id>.png)")
+        raise VregError(f"no DRIVE masks in {source or _DRIVE_DIR} (expected vessels/<id>.png and fov/<id>.png)")
     pick = ids[int(rng.integers(len(ids)))]
     soft, fov = _drive_masks(pick, source)
     flip = rng.random() < 0.5

@@ -33,6 +33,7 @@ from vreg_cli.errors import RegistrationFailed
 from vreg_cli.io import to_gray
 from vreg_cli.limits import Range, check_fields
 from vreg_cli.methods.base import Matches, Method
+from vreg_cli.provenance import RefusalDetails
 from vreg_cli.vessels import DEFAULT_VESSELS
 
 __all__ = ["TemplateMethod", "TemplateOptions"]
@@ -80,7 +81,7 @@ class TemplateMethod(Method):
         if response < self.options.min_response:
             raise RegistrationFailed(
                 f"template: weak phase-correlation peak ({response:.3f} < {self.options.min_response:g})",
-                matches=0,
+                RefusalDetails(matches=0),
             )
         n = self.options.grid
         mh, mw = moving.shape[:2]

@@ -6,7 +6,7 @@ hypothesis, the "rough start"; a rotation search when that is too weak) under th
 from accepting negatives (``loftr``'s ``rough_min_inliers`` and ``rough_min_verified``). So a pair ``classic``
 registers costs exactly ``classic``'s time, and the LoFTR model (and torch) is loaded on the first refusal only.
 
-Every result says which method produced it and why (``info["produced_by"]``, ``info["decision"]``), e.g.
+Every result says which method produced it and why (``info.produced_by``, ``info.decision``), e.g.
 ``auto: classic refused (acceptance: result not trusted (19 inlier patches, ...)); loftr pre-aligned by the classic
 global estimate: 57 inliers, 31 % confirmed``.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 
@@ -82,29 +82,30 @@ class AutoMethod(Method):
         except RegistrationFailed as exc:
             refused = exc
         else:
-            found.info.update(produced_by="classic", decision="auto: classic trusted its result")
+            found.info.produced_by, found.info.decision = "classic", "auto: classic trusted its result"
             return found
-        details: dict[str, Any] = dict(refused.details)
+        details = refused.details
         why = f"classic refused ({str(refused).removeprefix('classic, ')})"
 
         def rough_start(_fixed: np.ndarray, _moving: np.ndarray) -> Prealignment:
             """Classic's best global hypothesis of this pair, without running classic again."""
-            return self._starts.rough_start(details.get("global_matrix"), float(details.get("global_score", 0.0)))
+            return self._starts.rough_start(details.global_matrix, details.global_score or 0.0)
 
         try:
             found = self.loftr.match_from(fixed, moving, rough_start)
         except RegistrationFailed as exc:
+            both = details.merged(exc.details)
+            both.produced_by = "none"
             raise RegistrationFailed(
-                f"auto: {why}; loftr refused too ({str(exc).removeprefix('loftr, ')})",
-                **{**details, **exc.details, "produced_by": "none"},
+                f"auto: {why}; loftr refused too ({str(exc).removeprefix('loftr, ')})", both
             ) from None
-        found.info.update(produced_by="loftr", decision=f"auto: {why}; loftr {self._summary(found)}")
+        found.info.produced_by, found.info.decision = "loftr", f"auto: {why}; loftr {self._summary(found)}"
         return found
 
     @staticmethod
     def _summary(found: Matches) -> str:
         """The decision line's "<strategy>: N inliers, P% confirmed", from LoFTR's own rough-start check."""
-        text = f"{found.info.get('strategy', 'matches')}: {found.info.get('rough_inliers', 0)} inliers"
-        if "verified_ratio" in found.info:
-            text += f", {found.info['verified_ratio']:.0%} confirmed"
+        text = f"{found.info.strategy or 'matches'}: {found.info.rough_inliers or 0} inliers"
+        if found.info.verified_ratio is not None:
+            text += f", {found.info.verified_ratio:.0%} confirmed"
         return text

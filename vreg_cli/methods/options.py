@@ -21,6 +21,8 @@ from typing import Any
 from vreg_cli.errors import VregError
 from vreg_cli.limits import Range
 
+__all__ = ["Option", "declared_options", "parse_options"]
+
 
 @dataclass(frozen=True)
 class Option:
@@ -101,7 +103,7 @@ def _convert(base: Any, text: str) -> Any:
     raise TypeError(f"unsupported option type {base!r}")
 
 
-def option_help(options_class: type) -> dict[str, str]:
+def _option_help(options_class: type) -> dict[str, str]:
     """``name -> help`` from the ``Options:`` section of the class docstring (continuation lines are joined)."""
     doc = inspect.getdoc(options_class) or ""
     helps: dict[str, str] = {}
@@ -122,7 +124,7 @@ def option_help(options_class: type) -> dict[str, str]:
 def declared_options(options_class: type) -> tuple[Option, ...]:
     """The options a dataclass declares, in field order (fields without a default are not options)."""
     hints = typing.get_type_hints(options_class, include_extras=True)
-    helps = option_help(options_class)
+    helps = _option_help(options_class)
     out = []
     for f in dataclasses.fields(options_class):
         if f.default is dataclasses.MISSING or not f.init:

@@ -12,6 +12,10 @@ from vreg_cli.errors import RegistrationFailed
 from vreg_cli.io import clahe_gray
 from vreg_cli.limits import Range, check_fields
 from vreg_cli.methods.base import Matches, Method
+from vreg_cli.provenance import MatchInfo, RefusalDetails
+
+__all__ = ["SiftMethod"]
+
 
 if TYPE_CHECKING:
     pass
@@ -49,7 +53,8 @@ class SiftMethod(Method):
         kp_f, des_f = sift.detectAndCompute(clahe_gray(fixed), None)
         kp_m, des_m = sift.detectAndCompute(clahe_gray(moving), None)
         if des_f is None or des_m is None or len(kp_f) < 2 or len(kp_m) < 2:
-            raise RegistrationFailed("sift, keypoints: too few found (blank or featureless image?)", matches=0)
+            why = "sift, keypoints: too few found (blank or featureless image?)"
+            raise RegistrationFailed(why, RefusalDetails(matches=0))
         pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(des_m, des_f, k=2)
         good = [(a, a.distance / max(b.distance, 1e-9)) for a, b in (p for p in pairs if len(p) == 2)]
         good = [(a, r) for a, r in good if r < self.options.ratio]
@@ -58,4 +63,4 @@ class SiftMethod(Method):
         fixed_pts = np.array([kp_f[a.trainIdx].pt for a, _ in good])
         moving_pts = np.array([kp_m[a.queryIdx].pt for a, _ in good])
         conf = np.array([1.0 - r for _, r in good])
-        return Matches(fixed_pts, moving_pts, conf, {"keypoints": (len(kp_f), len(kp_m))})
+        return Matches(fixed_pts, moving_pts, conf, MatchInfo(keypoints=(len(kp_f), len(kp_m))))

@@ -16,8 +16,11 @@ from vreg_cli.config import dataclass_from_dict
 from vreg_cli.errors import VregError
 from vreg_cli.limits import Range, check_fields
 
+__all__ = ["ARCHS", "DEFAULT_FREEZE", "INPUTS", "LoFTRConfig", "MODULE_NAMES", "parse_freeze"]
+
+
 #: most attention layers of either LoFTR transformer (MINIMA has 8 coarse, 2 fine)
-MAX_LAYERS = 32
+_MAX_LAYERS = 32
 #: Submodules, in forward order, named exactly as in the original LoFTR (state-dict prefixes).
 MODULE_NAMES: tuple[str, ...] = (
     "backbone",
@@ -30,7 +33,7 @@ MODULE_NAMES: tuple[str, ...] = (
 )
 #: Modules a policy may freeze. coarse_matching / fine_matching hold no weights and their train/eval flag switches
 #: LoFTR's ground-truth padding of the coarse matches, so they always follow ``model.train()``.
-FREEZABLE: tuple[str, ...] = ("backbone", "pos_encoding", "loftr_coarse", "fine_preprocess", "loftr_fine")
+_FREEZABLE: tuple[str, ...] = ("backbone", "pos_encoding", "loftr_coarse", "fine_preprocess", "loftr_fine")
 #: The plan's default: keep MINIMA's multimodal features, adapt only the two transformers.
 DEFAULT_FREEZE: tuple[str, ...] = ("backbone", "pos_encoding", "fine_preprocess")
 #: What the network sees: "gray" (the image /255, MINIMA's input) or "vessels" (both images through the
@@ -74,9 +77,9 @@ def parse_freeze(spec: str) -> tuple[str, ...]:
 
 
 def _check_freeze(names: tuple[str, ...]) -> None:
-    bad = [n for n in names if n not in FREEZABLE]
+    bad = [n for n in names if n not in _FREEZABLE]
     if bad:
-        raise VregError(f"cannot freeze {', '.join(bad)}: choose from {', '.join(FREEZABLE)}, or 'default' / 'none'")
+        raise VregError(f"cannot freeze {', '.join(bad)}: choose from {', '.join(_FREEZABLE)}, or 'default' / 'none'")
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,8 @@ class LoFTRConfig:
             raise VregError(f"LoFTR config: {exc}") from None
         for name in ("coarse_layer_names", "fine_layer_names"):
             names = getattr(self, name)
-            if not 1 <= len(names) <= MAX_LAYERS or not all(n in ("self", "cross") for n in names):
-                raise VregError(f"LoFTR {name} must be 1 to {MAX_LAYERS} of 'self' / 'cross'")
+            if not 1 <= len(names) <= _MAX_LAYERS or not all(n in ("self", "cross") for n in names):
+                raise VregError(f"LoFTR {name} must be 1 to {_MAX_LAYERS} of 'self' / 'cross'")
         if self.resolution != (8, 2):
             raise VregError(f"LoFTR resolution {self.resolution} is not supported (only (8, 2), as MINIMA)")
         if self.attention != "linear":

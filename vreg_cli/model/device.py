@@ -6,7 +6,10 @@ import torch
 
 from vreg_cli.errors import VregError
 
-DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
+__all__ = ["resolve_device"]
+
+
+_DEVICES: tuple[str, ...] = ("auto", "cuda", "mps", "cpu")
 
 
 def resolve_device(name: str | torch.device, local_rank: int = 0, option: str = "--device") -> torch.device:
@@ -32,4 +35,4 @@ def resolve_device(name: str | torch.device, local_rank: int = 0, option: str = 
         return torch.device("mps")
     if name == "cpu":
         return torch.device("cpu")
-    raise VregError(f"unknown {option} {name!r}; choose {', '.join(DEVICES)}")
+    raise VregError(f"unknown {option} {name!r}; choose {', '.join(_DEVICES)}")

@@ -14,6 +14,8 @@ from torch import nn
 
 from vreg_cli.model.config import MODULE_NAMES
 
+__all__ = ["apply_freeze", "parameter_counts", "parameter_table", "trainable_share"]
+
 
 def apply_freeze(model: nn.Module, frozen: tuple[str, ...]) -> None:
     """Set ``requires_grad`` of every submodule's parameters from the policy and put frozen modules in eval."""

@@ -15,6 +15,8 @@ import numpy as np
 
 from vreg_cli.vessels import DEFAULT_VESSELS
 
+__all__ = ["model_input", "vessel_input"]
+
 
 def vessel_input(image: np.ndarray) -> np.ndarray:
     """(H, W) uint8 vessel strength x 255 of IMAGE ((H, W) or (H, W, 3), uint8 or float in 0..255)."""

@@ -33,7 +33,7 @@ from vreg_cli.model.freeze import apply_freeze, parameter_table
 from vreg_cli.model.padded_matching import PaddedCoarseMatching
 from vreg_cli.model.safe_load import read_checkpoint
 
-__all__ = ["LoFTRConfig", "LoFTRModel", "checkpoint_payload", "load_model", "parameter_table"]
+__all__ = ["LoFTRConfig", "LoFTRModel", "check_model_size", "checkpoint_payload", "load_model", "parameter_table"]
 
 
 @contextlib.contextmanager

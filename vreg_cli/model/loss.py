@@ -16,6 +16,8 @@ import torch
 
 from vreg_cli.model.loss_config import LossConfig
 
+__all__ = ["LossConfig", "coarse_weight", "fine_loss", "focal_coarse_loss", "loftr_loss"]
+
 
 def coarse_weight(data: dict, eps: float) -> torch.Tensor:
     """W (B, L0, L1) = valid0(i) valid1(j) (M0(i) M1(j) + eps); without vessel masks W = valid only."""

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from vreg_cli.limits import Range
 
+__all__ = ["LossConfig"]
+
 
 @dataclass
 class LossConfig:

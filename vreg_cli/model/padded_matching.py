@@ -22,8 +22,10 @@ from typing import Any
 import torch
 from kornia.feature.loftr.utils.coarse_matching import CoarseMatching, compute_max_candidates
 
+__all__ = ["PaddedCoarseMatching"]
 
-def pad_with_ground_truth(
+
+def _pad_with_ground_truth(
     pred: dict[str, torch.Tensor],
     conf_matrix: torch.Tensor,
     data: dict[str, Any],
@@ -107,4 +109,4 @@ class PaddedCoarseMatching(CoarseMatching):
             self.training = training
         if not training:
             return pred
-        return pad_with_ground_truth(pred, conf_matrix, data, self.train_coarse_percent, self.train_pad_num_gt_min)
+        return _pad_with_ground_truth(pred, conf_matrix, data, self.train_coarse_percent, self.train_pad_num_gt_min)

@@ -33,6 +33,9 @@ from vreg_cli.model.pickle_depth import PickleTooDeep, pickle_depth
 from vreg_cli.paths import check_input_file
 from vreg_cli.ui import warn
 
+__all__ = ["read_checkpoint"]
+
+
 #: modules whose globals in a checkpoint can only be a code-execution payload: the file is refused
 _PAYLOAD_MODULES = frozenset(
     "os posix nt sys subprocess shutil socket runpy importlib pickle _pickle marshal ctypes code codeop pty "

@@ -20,18 +20,21 @@ import torch
 import torch.nn.functional as F
 from kornia.geometry.linalg import transform_points
 
-COARSE_STRIDE = 8
-FINE_STRIDE = 2
-FINE_WINDOW = 5
+__all__ = ["coarse_vessel", "spvs_coarse", "spvs_fine"]
 
 
-def coarse_grid(h_c: int, w_c: int, stride: int, device: torch.device | str = "cpu") -> torch.Tensor:
+_COARSE_STRIDE = 8
+_FINE_STRIDE = 2
+_FINE_WINDOW = 5
+
+
+def _coarse_grid(h_c: int, w_c: int, stride: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """Pixel positions (x, y) of the coarse cells in row-major order: (h_c * w_c, 2) float32, cell k at stride*k."""
     ys, xs = torch.meshgrid(torch.arange(h_c, device=device), torch.arange(w_c, device=device), indexing="ij")
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1).float() * stride
 
 
-def coarse_vessel(vessel: torch.Tensor, stride: int = COARSE_STRIDE) -> torch.Tensor:
+def coarse_vessel(vessel: torch.Tensor, stride: int = _COARSE_STRIDE) -> torch.Tensor:
     """(B, H, W) bool/float vessel mask -> (B, H/stride * W/stride) float in {0, 1}.
 
     A cell is vessel when ANY vessel pixel falls inside its window (max-pool); plain subsampling would miss
@@ -61,7 +64,7 @@ def _nearest_cell(pts: torch.Tensor, h_c: int, w_c: int, stride: int) -> tuple[t
 
 
 @torch.no_grad()
-def spvs_coarse(data: dict, stride: int = COARSE_STRIDE) -> None:
+def spvs_coarse(data: dict, stride: int = _COARSE_STRIDE) -> None:
     """Fill the coarse ground truth in place.
 
     Reads: "image0" (B, 1, H0, W0) fixed, "image1" (B, 1, H1, W1) moving, "moving_to_fixed" (B, 3, 3), optional
@@ -82,8 +85,8 @@ def spvs_coarse(data: dict, stride: int = COARSE_STRIDE) -> None:
     m10 = data["moving_to_fixed"].to(device=device, dtype=dtype)  # moving -> fixed
     m01 = torch.linalg.inv(m10)  # fixed -> moving
 
-    pt0 = coarse_grid(h0c, w0c, stride, device).to(dtype)[None].expand(b, -1, -1)  # (B, L0, 2)
-    pt1 = coarse_grid(h1c, w1c, stride, device).to(dtype)[None].expand(b, -1, -1)
+    pt0 = _coarse_grid(h0c, w0c, stride, device).to(dtype)[None].expand(b, -1, -1)  # (B, L0, 2)
+    pt1 = _coarse_grid(h1c, w1c, stride, device).to(dtype)[None].expand(b, -1, -1)
     w_pt0 = transform_points(m01, pt0)  # fixed cells in moving pixels
     w_pt1 = transform_points(m10, pt1)  # moving cells in fixed pixels
 
@@ -132,7 +135,7 @@ def spvs_coarse(data: dict, stride: int = COARSE_STRIDE) -> None:
 
 
 @torch.no_grad()
-def spvs_fine(data: dict, fine_stride: int = FINE_STRIDE, window: int = FINE_WINDOW) -> None:
+def spvs_fine(data: dict, fine_stride: int = _FINE_STRIDE, window: int = _FINE_WINDOW) -> None:
     """After the forward: "expec_f_gt" (M, 2) for the model's (b_ids, i_ids, j_ids).
 
     The target is where fixed cell i truly lands in the moving image, relative to the centre of the fine window

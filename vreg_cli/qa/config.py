@@ -7,6 +7,8 @@ from typing import Annotated
 
 from vreg_cli.limits import WORKERS_RANGE, Range
 
+__all__ = ["QaConfig"]
+
 
 @dataclass(frozen=True)
 class QaConfig:

@@ -18,11 +18,14 @@ from vreg_cli.qa.config import QaConfig
 from vreg_cli.qa.rows import STATUS_RANK, SUMMARY, PairRow, load_rows, resolve
 from vreg_cli.qa.thumbs import QA_DIR, SUFFIXES, PictureJob, remove_unused, render_stale
 
+__all__ = ["picture_job", "write_qa_page"]
+
+
 PAGE = "index.html"
 #: summary column -> key in the page's JSON rows (short keys keep 10,000 rows light)
-TEXT_KEYS = {"name": "n", "status": "s", "reason": "r", "method": "me", "produced_by": "pb", "decision": "d",
+_TEXT_KEYS = {"name": "n", "status": "s", "reason": "r", "method": "me", "produced_by": "pb", "decision": "d",
              "fixed": "fx", "moving": "mv", "output": "o", "transform": "tf"}  # fmt: skip
-NUMBER_KEYS = {"matches": "m", "inliers": "i", "inlier_ratio": "ir", "rotation_deg": "rot", "scale": "sc",
+_NUMBER_KEYS = {"matches": "m", "inliers": "i", "inlier_ratio": "ir", "rotation_deg": "rot", "scale": "sc",
                "seconds": "t", "lm_mean": "lm", "lm_median": "lmd", "lm_max": "lx"}  # fmt: skip
 
 
@@ -47,12 +50,12 @@ def _number(value: float) -> float | int | None:
     return int(value) if value.is_integer() and abs(value) < 2**53 else float(f"{value:.5g}")
 
 
-def page_record(row: PairRow, pictures: str) -> dict[str, Any]:
+def _page_record(row: PairRow, pictures: str) -> dict[str, Any]:
     """One row of the page's JSON array: texts and numbers under short keys, the picture key and the letters of
     the pictures that exist (``thumbs.SUFFIXES``); empty texts and missing numbers are left out."""
-    record: dict[str, Any] = {k: row.fields.get(c, "") for c, k in TEXT_KEYS.items() if row.fields.get(c, "")}
+    record: dict[str, Any] = {k: row.fields.get(c, "") for c, k in _TEXT_KEYS.items() if row.fields.get(c, "")}
     record["s"] = row.status
-    record.update({k: v for c, k in NUMBER_KEYS.items() if (v := _number(row.number(c))) is not None})
+    record.update({k: v for c, k in _NUMBER_KEYS.items() if (v := _number(row.number(c))) is not None})
     record.update(k=row.key, p=pictures)
     return record
 
@@ -99,7 +102,7 @@ def write_qa_page(out_dir: Path, *, progress: bool = True, config: QaConfig | No
         render_stale(stale, config.workers)
     present = [j.present() for j in jobs]
     remove_unused(out_dir / QA_DIR, {f"{j.key}{SUFFIXES[c]}" for j, p in zip(jobs, present, strict=True) for c in p})
-    records = [page_record(r, p) for r, p in zip(rows, present, strict=True)]
+    records = [_page_record(r, p) for r, p in zip(rows, present, strict=True)]
     statuses = sorted(Counter(r.status for r in rows).items(), key=lambda kv: (STATUS_RANK.get(kv[0], 0), kv[0]))
     document = render(
         "qa.html.j2",

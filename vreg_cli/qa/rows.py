@@ -10,6 +10,9 @@ from pathlib import Path
 
 from vreg_cli.errors import VregError
 
+__all__ = ["PairRow", "STATUS_RANK", "SUMMARY", "load_rows", "picture_keys", "resolve", "worst_first"]
+
+
 SUMMARY = "summary.csv"
 #: status -> rank in the worst-first order (any other status, e.g. a new one, ranks with the errors)
 STATUS_RANK = {"error": 0, "failed": 1, "ok": 2}
@@ -40,7 +43,7 @@ class PairRow:
             return math.nan
 
 
-def read_summary_rows(out_dir: Path) -> list[dict[str, str]]:
+def _read_summary_rows(out_dir: Path) -> list[dict[str, str]]:
     """Every complete row of OUT_DIR/summary.csv as {column: text}; VregError (one line) when it is missing or
     unreadable. Columns are taken from the file's header (a missing column reads as ''), so summaries of earlier
     or later vreg versions still show; a row torn by a crash (fewer cells than the header) is dropped."""
@@ -75,12 +78,12 @@ def picture_keys(names: list[str]) -> dict[str, str]:
 
 def load_rows(out_dir: Path) -> list[PairRow]:
     """The summary's rows with their picture keys, sorted worst first (:func:`worst_first`)."""
-    raw = read_summary_rows(out_dir)
+    raw = _read_summary_rows(out_dir)
     keys = picture_keys([r.get("name", "") for r in raw])
     return worst_first([PairRow(r, keys[r.get("name", "")]) for r in raw])
 
 
-def sort_key(row: PairRow) -> tuple[int, float, float, str]:
+def _sort_key(row: PairRow) -> tuple[int, float, float, str]:
     """Errors first, then refusals ('failed'), then ok rows; within each, fewest inliers first (none counts as
     fewest), then the larger mean landmark error, then the name."""
     inliers = row.number("inliers")
@@ -94,8 +97,8 @@ def sort_key(row: PairRow) -> tuple[int, float, float, str]:
 
 
 def worst_first(rows: list[PairRow]) -> list[PairRow]:
-    """``rows`` in the page's order (:func:`sort_key`)."""
-    return sorted(rows, key=sort_key)
+    """``rows`` in the page's order (:func:`_sort_key`)."""
+    return sorted(rows, key=_sort_key)
 
 
 def resolve(text: str, out_dir: Path, *, in_out_dir: bool = False) -> Path | None:

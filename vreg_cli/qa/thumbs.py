@@ -12,6 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+__all__ = ["PictureJob", "QA_DIR", "SUFFIXES", "remove_unused", "render_pictures", "render_stale"]
+
+
 QA_DIR = "qa"
 #: picture letter -> file suffix. Thumbnails: c checkerboard, o overlay, F fixed, M moving; full-size view (display
 #: size): f fixed, w warped moving, m moving as given

@@ -19,6 +19,16 @@ from vreg_cli.training.config import TrainConfig
 from vreg_cli.training.distributed import DistInfo, ResumableSampler
 from vreg_cli.ui import console, warn
 
+__all__ = [
+    "build_model",
+    "make_datasets",
+    "make_loader",
+    "make_optimizer",
+    "make_val_loader",
+    "total_steps",
+    "train_size",
+]
+
 
 def build_model(
     cfg: TrainConfig, info: DistInfo, resume: Path | None = None, state: dict[str, Any] | None = None

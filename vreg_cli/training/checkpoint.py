@@ -17,6 +17,9 @@ from vreg_cli.model.checkpoint import checkpoint_payload, is_vreg_checkpoint
 from vreg_cli.model.safe_load import read_checkpoint
 from vreg_cli.paths import atomic_output
 
+__all__ = ["BEST", "LAST", "load_trainer_state", "resume_path", "rng_state", "save_checkpoint", "set_rng_state"]
+
+
 LAST, BEST = "last.ckpt", "best.ckpt"
 
 

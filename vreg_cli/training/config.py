@@ -13,9 +13,12 @@ from vreg_cli.limits import SEED_RANGE, Range, check_fields
 from vreg_cli.model.config import ARCHS, INPUTS, parse_freeze
 from vreg_cli.model.loss_config import LossConfig
 
+__all__ = ["REPORT_EXAMPLES", "TrainConfig"]
+
+
 #: keys of older runs' config.json / train_config, dropped on loading: validation now fits with the registration
 #: context and judges success with the benchmark's Thresholds (vreg_cli/training/validation.py)
-RETIRED_KEYS = ("success_px", "ransac_px")
+_RETIRED_KEYS = ("success_px", "ransac_px")
 #: validation pairs whose matches ``vreg report`` shows (``--examples``)
 REPORT_EXAMPLES = 4
 
@@ -103,8 +106,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """The config ``to_dict`` wrote (also an older run's: its RETIRED_KEYS are dropped); unknown keys fail."""
-        return dataclass_from_dict(cls, {k: v for k, v in data.items() if k not in RETIRED_KEYS}, "training config")
+        """The config ``to_dict`` wrote (also an older run's: its _RETIRED_KEYS are dropped); unknown keys fail."""
+        return dataclass_from_dict(cls, {k: v for k, v in data.items() if k not in _RETIRED_KEYS}, "training config")
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

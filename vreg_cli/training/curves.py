@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+__all__ = ["CURVES", "curves_figure", "write_curves"]
+
+
 CURVES = "curves.png"
 _LOSS_NAMES = {"loss": "total", "loss_c": "coarse (focal, vessel-weighted)", "loss_f": "fine (l2 with std)"}
 _VAL_NAMES = {"val_precision": "precision", "val_recall": "recall", "val_top1": "top-1"}

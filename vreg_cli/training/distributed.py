@@ -16,6 +16,9 @@ from torch.utils.data import DistributedSampler
 from vreg_cli.errors import VregError
 from vreg_cli.model.device import resolve_device
 
+__all__ = ["DistInfo", "ResumableSampler"]
+
+
 T = TypeVar("T")
 
 

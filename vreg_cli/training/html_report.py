@@ -30,8 +30,11 @@ from vreg_cli.report_html import (
 )
 from vreg_cli.training.config import REPORT_EXAMPLES
 
+__all__ = ["NOT_SET", "TrainingPage", "ValidationMatches", "write_report"]
+
+
 REPORT = "report.html"
-CORRECT_PX = 5.0  # a match is drawn green when the true transform maps its moving point within this of its fixed one
+_CORRECT_PX = 5.0  # a match is drawn green when the true transform maps its moving point within this of its fixed one
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Validat
             conf = out["confidence"].detach().float().cpu().numpy()
             m_true = item["moving_to_fixed"].double().numpy()
             err = np.linalg.norm(warp_points(m_true, kp1) - kp0, axis=1) if len(kp0) else np.zeros(0)
-            correct = err < CORRECT_PX
+            correct = err < _CORRECT_PX
             to_u8 = lambda t: (t[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # noqa: E731
             picture = draw_matches(to_u8(item["image0"]), to_u8(item["image1"]), Matches(kp0, kp1, conf), correct,
                                    height=320)  # fmt: skip
@@ -178,7 +181,7 @@ def _match_pictures(model: Any, config: dict[str, Any], n_pairs: int) -> Validat
             rotation = float(item["rotation_deg"])
             caption = (
                 f"validation item {k} ({pair}, sample {int(item['sample'])}, rotation {rotation:.0f}°):"
-                f" {len(kp0)} matches, {int(correct.sum())} correct (< {CORRECT_PX:g} px under the true transform)"
+                f" {len(kp0)} matches, {int(correct.sum())} correct (< {_CORRECT_PX:g} px under the true transform)"
             )
             pictures.append(EmbeddedPicture(data_uri(encode_image(picture)), caption))
             advance(1)

@@ -50,6 +50,8 @@ from vreg_cli.training.metrics_log import MetricsLog
 from vreg_cli.training.validation import to_device, validate
 from vreg_cli.ui import console, progress, warn
 
+__all__ = ["train"]
+
 
 @dataclass
 class TrainResult:

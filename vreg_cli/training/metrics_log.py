@@ -15,6 +15,8 @@ import pandas as pd
 from vreg_cli.io import write_csv
 from vreg_cli.training.curves import CURVES, write_curves
 
+__all__ = ["MetricsLog"]
+
 
 class MetricsLog:
     """Rows of {"step", "kind" ("train" | "val"), metric...}; a resumed run drops rows after its step."""

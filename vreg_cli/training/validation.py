@@ -31,12 +31,15 @@ from vreg_cli.matches import Matches
 from vreg_cli.model.loftr import LoFTRModel
 from vreg_cli.model.supervision import spvs_coarse, spvs_fine
 
+__all__ = ["rotation_bin", "to_device", "validate"]
+
+
 #: the benchmark's rotation bins (degrees) and its default error normalisation ("long-side-640")
-BINS: tuple[int, ...] = CaseConfig().bins
-ERROR_SCALE = ERROR_SCALES[0]
+_BINS: tuple[int, ...] = CaseConfig().bins
+_ERROR_SCALE = ERROR_SCALES[0]
 
 
-def rotation_bin(angle_deg: float, bins: Sequence[int] = BINS) -> int:
+def rotation_bin(angle_deg: float, bins: Sequence[int] = _BINS) -> int:
     """The bin nearest to |angle_deg| (ties go to the smaller bin); a benchmark case drawn at +-b lies in bin b."""
     angle = abs((float(angle_deg) + 180.0) % 360.0 - 180.0)
     return int(min(bins, key=lambda b: (abs(angle - b), b)))
@@ -47,7 +50,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
     return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
 
-def pair_errors(data: dict, b: int, context: RegistrationContext) -> np.ndarray | None:
+def _pair_errors(data: dict, b: int, context: RegistrationContext) -> np.ndarray | None:
     """Control-point errors (N,) of batch element ``b``'s fitted affine, in benchmark-normalised px; None = no fit.
 
     ``data``: the batch after the forward (``m_bids``, ``mkpts0_f`` / ``mkpts1_f`` (M, 2), ``mconf`` (M,)) with
@@ -69,7 +72,7 @@ def pair_errors(data: dict, b: int, context: RegistrationContext) -> np.ndarray 
     if len(pts) == 0:
         pts = grid_points(hw, max(4, min(hw) // 8))
     m_true = data["moving_to_fixed"][b].double().cpu().numpy()
-    return point_errors(m_est, pts, warp_points(m_true, pts), scale=error_scale_diag(ERROR_SCALE, fixed_hw))
+    return point_errors(m_est, pts, warp_points(m_true, pts), scale=error_scale_diag(_ERROR_SCALE, fixed_hw))
 
 
 @torch.no_grad()
@@ -120,7 +123,7 @@ def validate(
             offset = data["spv_w_pt0_i"][gt_b, gt_i] - data["spv_pt1_i"][gt_b, j_best]
             n_top1 += int((offset.abs().amax(1) < model.config.stride_f * (window // 2)).sum())
             for k in range(data["image0"].shape[0]):
-                errors = pair_errors(data, k, context)
+                errors = _pair_errors(data, k, context)
                 ok.append(thresholds.succeeded(errors))
                 mean_errors.append(error_stats(errors)[0])
                 bins.append(rotation_bin(float(data["rotation_deg"][k])))
@@ -135,7 +138,7 @@ def validate(
         "val_cp_error_median": float(np.median(mean_errors)) if mean_errors else float("inf"),
         "val_items": float(seen),
     }
-    for b in BINS:
+    for b in _BINS:
         members = success[in_bin == b]
         metrics[f"val_success_rot{b}"] = float(members.mean()) if len(members) else float("nan")
     return metrics

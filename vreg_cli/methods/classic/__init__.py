@@ -14,7 +14,7 @@ Pipeline (all on polarity-free vessel maps, see ``vessels.py``), one module per 
 
 Options and the measurements behind their defaults: :mod:`~vreg_cli.methods.classic.options`.
 
-Quality score (``Matches.info["quality"]``, 0..1): global vessel correlation / 0.5, inlier count / 40 and inlier
+Quality score (``Matches.info.quality``, 0..1): global vessel correlation / 0.5, inlier count / 40 and inlier
 share of the searched patches, multiplied (each capped at 1).
 """
 

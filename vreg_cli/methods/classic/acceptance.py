@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from vreg_cli.methods.classic.options import ClassicOptions
     from vreg_cli.methods.classic.refine import Refined
 
+__all__ = ["doubts", "few_patches", "weak"]
+
 
 def few_patches(c: ClassicOptions) -> str:
     """The doubt of a result with too few inlier patches (see :func:`doubts`)."""

@@ -20,6 +20,8 @@ import numpy as np
 
 from vreg_cli.geometry import resize_image
 
+__all__ = ["Candidate", "global_search"]
+
 
 @dataclass(frozen=True)
 class Candidate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from vreg_cli.methods.classic.acceptance import doubts, few_patches, weak
 from vreg_cli.methods.classic.options import ClassicOptions, scaled_copy
 from vreg_cli.methods.classic.refine import Refined, Verification, patch_step, refine, verified
 from vreg_cli.methods.classic.search import Hypothesis, Prepared, given_pixels, hypotheses, prepare, resized
+from vreg_cli.provenance import MatchInfo, RefusalDetails
+
+__all__ = ["ClassicMethod"]
 
 
 class ClassicMethod(Method):
@@ -90,43 +94,38 @@ class ClassicMethod(Method):
                 results.append(r)
                 if self._settled(c, r) and len(r.ncc) >= c.clear_inlier_ratio * r.attempted:
                     break  # clearly right: refining the runner-up is not worth its time
-        details = {
-            "global_score": cands[0].score,
-            "candidates": [(k.angle_deg, k.scale, k.score) for k in cands],
+        details = RefusalDetails(
+            global_score=cands[0].score,
+            candidates=[(k.angle_deg, k.scale, k.score) for k in cands],
             # the best global hypothesis in the pixels of the images given (a rough start for another matcher)
-            "global_matrix": given_pixels(cands[0].matrix, f, hyps[0].moving),
-        }
+            global_matrix=given_pixels(cands[0].matrix, f, hyps[0].moving),
+        )
         if not results:
             why = "no hypothesis gives consistent vessel correspondences"
-            raise RegistrationFailed(f"classic, refinement: {why}", **details)
+            raise RegistrationFailed(f"classic, refinement: {why}", details)
         # The most inlier patches wins, among the trusted results when there are any.
         best = max([r for r in results if self._trusted(c, r)] or results, key=lambda r: len(r.ncc))
         n_in, ratio = len(best.ncc), len(best.ncc) / max(best.attempted, 1)
-        details.update(
-            matches=best.attempted,
-            inliers=n_in,
-            inlier_ratio=ratio,
-            verified_ratio=best.verified_ratio,
-            matrix=best.matrix.tolist(),
-        )
         if not self._trusted(c, best):
+            details = replace(
+                details, matches=best.attempted, inliers=n_in, inlier_ratio=ratio, verified_ratio=best.verified_ratio
+            )
             raise RegistrationFailed(
                 f"classic, acceptance: result not trusted ({n_in} inlier patches, {ratio:.0%} of {best.attempted}, "
                 f"{best.verified_ratio:.0%} verified, vessel correlation {best.candidate.score:.2f}: "
                 f"{', '.join(self._doubts(c, best))})",
-                **details,
+                details,
             )
         parts = decompose_affine(given_pixels(best.matrix, f, best.moving_level))
         quality = float(min(1.0, best.candidate.score / 0.5) * min(1.0, n_in / 40) * ratio)
-        info = {
-            "method": self.name,
-            "quality": quality,
-            "global_score": best.candidate.score,
-            "inliers": n_in,
-            "inlier_ratio": ratio,
-            "verified_ratio": best.verified_ratio,
-            "rotation_deg": parts.rotation_deg,
-            "scale": parts.scale,
-        }
+        info = MatchInfo(
+            quality=quality,
+            global_score=best.candidate.score,
+            inliers=n_in,
+            inlier_ratio=ratio,
+            verified_ratio=best.verified_ratio,
+            rotation_deg=parts.rotation_deg,
+            scale=parts.scale,
+        )
         work = Matches(best.fixed, best.moving, np.clip(best.ncc, 0.0, 1.0), info)
         return work.mapped(np.linalg.inv(f.to_work), np.linalg.inv(best.moving_level.to_work))

@@ -15,6 +15,8 @@ from vreg_cli.context import REFERENCE_SIDE
 from vreg_cli.limits import Range, check_fields
 from vreg_cli.vessels import DEFAULT_VESSELS, VesselMap, VesselSettings
 
+__all__ = ["ClassicOptions", "scaled_copy"]
+
 
 @dataclass(frozen=True)
 class ClassicOptions:

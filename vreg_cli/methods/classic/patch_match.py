@@ -17,6 +17,8 @@ import numpy as np
 from vreg_cli.geometry import to_3x3, warp_points
 from vreg_cli.vessels import VesselMap
 
+__all__ = ["PatchMatches", "patch_matches"]
+
 
 @dataclass(frozen=True)
 class PatchMatches:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
     from vreg_cli.methods.classic.options import ClassicOptions
 
+__all__ = ["Refined", "Verification", "patch_step", "refine", "verified"]
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -70,7 +72,7 @@ def refine(context: RegistrationContext, c: ClassicOptions, f: Prepared, hyp: Hy
     step = patch_step(c, f, m, mat)
     pm, inl = None, None
     for radius in c.radii:
-        pm = patch_search(c, f, m, mat, step, radius)
+        pm = _patch_search(c, f, m, mat, step, radius)
         found = fit(context, pm, side)
         if found is None:
             return None
@@ -84,7 +86,7 @@ def refine(context: RegistrationContext, c: ClassicOptions, f: Prepared, hyp: Hy
     )  # fmt: skip
 
 
-def patch_search(c: ClassicOptions, f: Prepared, m: Prepared, mat: np.ndarray, step: int, radius: int) -> PatchMatches:
+def _patch_search(c: ClassicOptions, f: Prepared, m: Prepared, mat: np.ndarray, step: int, radius: int) -> PatchMatches:
     """Vessel patches of M on a grid of STEP px, each searched within RADIUS px of where MAT puts it in F: the
     one patch search of the refinement passes and the verification pass (same grid, different radii)."""
     return patch_matches(
@@ -103,7 +105,7 @@ def verified(
     the threshold of the prediction about pi t^2 / (2 R + 1)^2 of the time (~1 % at R = 24), unlike the last
     refinement pass (R = 5: ~25 %).
     """
-    vm = patch_search(c, f, m, mat, step, c.verify_radius)
+    vm = _patch_search(c, f, m, mat, step, c.verify_radius)
     residual = np.linalg.norm(warp_points(mat, vm.moving) - vm.fixed, axis=1)
     return int((residual <= context.threshold_for(max(f.image.shape[:2]))).sum()), vm.attempted
 

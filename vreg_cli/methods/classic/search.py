@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
     from vreg_cli.methods.classic.options import ClassicOptions
 
+__all__ = ["Hypothesis", "Prepared", "given_pixels", "hypotheses", "prepare", "resized"]
+
 
 @dataclass(frozen=True)
 class Prepared:

@@ -20,6 +20,8 @@ from vreg_cli.io import resize_long_side
 from vreg_cli.limits import MAX_LOFTR_SIDE
 from vreg_cli.methods.base import Matches
 
+__all__ = ["LoFTRMatcher"]
+
 
 class LoFTRMatcher:
     """Callable (fixed_gray (H, W) uint8, moving_gray (H', W') uint8) -> Matches, backed by a LoFTRModel.

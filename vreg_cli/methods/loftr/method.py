@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -51,9 +51,12 @@ from vreg_cli.paths import BUNDLED_LOFTR
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
-MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
+__all__ = ["LoFTRMethod"]
+
+
+_MatchFn = Callable[[np.ndarray, np.ndarray], Matches]
 #: a residual rotation (deg) beyond this after the rotation search gets one more pre-aligned pass
-REFINE_DEG = 10.0
+_REFINE_DEG = 10.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class _View:
     refine_scale: float | None
 
 
-def _load_matcher(options: LoFTROptions) -> tuple[MatchFn, str]:
+def _load_matcher(options: LoFTROptions) -> tuple[_MatchFn, str]:
     """The network the options name (else the bundled model) as a matcher, and a label saying which file it is."""
     from vreg_cli.methods.loftr.matcher import LoFTRMatcher
     from vreg_cli.model.device import resolve_device
@@ -100,7 +103,7 @@ class LoFTRMethod(Method):
         options: LoFTROptions | None = None,
         context: RegistrationContext | None = None,
         *,
-        matcher: MatchFn | None = None,
+        matcher: _MatchFn | None = None,
         prealigner: PrealignFn | None = None,
         verifier: VerifyFn | None = None,
     ) -> None:
@@ -139,7 +142,7 @@ class LoFTRMethod(Method):
         return lambda fixed, moving, matrix: classic.verify(fixed, moving, matrix).ratio
 
     def match(self, fixed: np.ndarray, moving: np.ndarray) -> Matches:
-        """Matches MOVING -> FIXED in the given images' pixels; ``info["strategy"]`` says how they were found."""
+        """Matches MOVING -> FIXED in the given images' pixels; ``info.strategy`` says how they were found."""
         return self.match_from(fixed, moving, self.prealigner)
 
     def match_from(self, fixed: np.ndarray, moving: np.ndarray, prealigner: PrealignFn) -> Matches:
@@ -158,31 +161,31 @@ class LoFTRMethod(Method):
         )
         mode = "none" if self.options.prealign == "auto" and self.context.narrow else self.options.prealign
         if mode == "none":
-            return self._tag(self.matcher(inputs.fixed, inputs.moving), strategy="direct")
-        notes: dict[str, Any] = {}
+            return self._tag(self.matcher(inputs.fixed, inputs.moving), "direct")
+        prealign_failed = ""
         if mode in ("auto", "classic"):
             try:
                 pre = prealigner(fixed, moving)
                 self._check_limits(pre.matrix, moving.shape[:2])
                 found = self._match_refined(fg, mg, pre.matrix, inputs, refined=pre.refined)
                 start = "classic registration" if pre.refined else "classic global estimate"
-                found = self._tag(found, strategy=f"pre-aligned by the {start}", prealign_score=pre.score)
+                found = self._tag(found, f"pre-aligned by the {start}", prealign_score=pre.score)
                 if pre.refined:
                     if mode == "classic" or self._inliers(found, fixed.shape) >= self.context.min_inliers:
                         return self._joined(found, pre)  # (too few inliers: the context refuses it in mode classic)
-                    notes["prealign_failed"] = f"from the {start}, too few matches agree"
+                    prealign_failed = f"from the {start}, too few matches agree"
                 elif mode == "classic":  # no search to fall back on
                     return self._supported(found, fixed, moving)
                 else:
                     doubt = self._rough_doubt(found, fixed, moving)
                     if doubt is None:
                         return found
-                    notes["prealign_failed"] = f"from the {start}, {doubt}"
+                    prealign_failed = f"from the {start}, {doubt}"
             except RegistrationFailed as exc:
                 if mode == "classic":
                     raise
-                notes["prealign_failed"] = str(exc)
-        return self._supported(self._rotation_search(fg, mg, notes, inputs), fixed, moving)
+                prealign_failed = str(exc)
+        return self._supported(self._rotation_search(fg, mg, prealign_failed, inputs), fixed, moving)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -210,10 +213,26 @@ class LoFTRMethod(Method):
         """FOUND with the pre-aligner's own matches added (``join``), else FOUND."""
         if not self.options.join or pre.matches is None or not len(pre.matches):
             return found
-        return self._tag(found.joined(pre.matches), joined_matches=len(pre.matches))
+        joined = found.joined(pre.matches)
+        joined.info.joined_matches = len(pre.matches)
+        return joined
 
-    def _tag(self, found: Matches, **info: Any) -> Matches:
-        found.info.update(info)
+    @staticmethod
+    def _tag(
+        found: Matches,
+        strategy: str,
+        prealign_score: float | None = None,
+        prealign_failed: str = "",
+        search: dict[str, int] | None = None,
+    ) -> Matches:
+        """FOUND with how it was found in its info (``strategy``, and the start's figures where there are some)."""
+        found.info.strategy = strategy
+        if prealign_score is not None:
+            found.info.prealign_score = prealign_score
+        if prealign_failed:
+            found.info.prealign_failed = prealign_failed
+        if search is not None:
+            found.info.search = search
         return found
 
     def _check_limits(self, pre: np.ndarray, moving_hw: tuple[int, int]) -> None:
@@ -283,7 +302,9 @@ class LoFTRMethod(Method):
         """(angle, moving -> fixed-frame similarity) for every k * step within the allowed rotation."""
         return rotation_candidates(self.context, self.options.step, fixed_hw, moving_hw)
 
-    def _rotation_search(self, fg: np.ndarray, mg: np.ndarray, notes: dict[str, Any], inputs: _View) -> Matches:
+    def _rotation_search(self, fg: np.ndarray, mg: np.ndarray, prealign_failed: str, inputs: _View) -> Matches:
+        """The best start of the rotation search (the most agreeing matches), refined when its residual rotation is
+        large; PREALIGN_FAILED (why the pre-aligned attempt failed, or "") goes into the result's info."""
         candidates = self._candidates(fg.shape[:2], mg.shape[:2])
         fixed_in, scale = inputs.fixed, inputs.scale
         warped = [warp_image(inputs.moving, pre, fg.shape[:2]) for _, pre in candidates]
@@ -296,17 +317,21 @@ class LoFTRMethod(Method):
         best = int(np.argmax(scores))
         angle, pre = candidates[best]
         found = results[best].mapped(moving_map=np.linalg.inv(pre))
-        notes["search"] = {f"{a:g}": s for (a, _), s in zip(candidates, scores, strict=True)}
+        search = {f"{a:g}": s for (a, _), s in zip(candidates, scores, strict=True)}
+
+        def tag(result: Matches, strategy: str) -> Matches:
+            return self._tag(result, strategy, prealign_failed=prealign_failed, search=search)
+
         if scores[best] < 3:
-            return self._tag(found, strategy="rotation search (nothing agreed)", **notes)
+            return tag(found, "rotation search (nothing agreed)")
         # A residual rotation far from 0 deg (true angle between two steps) is matched again from a closer start.
         try:
             m, _ = self.context.fit(found, max(fg.shape[:2]), model="similarity", min_inliers=3)
         except RegistrationFailed:
-            return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)
+            return tag(found, f"rotation search {angle:g} deg")
         residual = decompose_affine(m @ np.linalg.inv(pre))
-        if abs(residual.rotation_deg) > REFINE_DEG or not 0.8 <= residual.scale <= 1.25:
+        if abs(residual.rotation_deg) > _REFINE_DEG or not 0.8 <= residual.scale <= 1.25:
             refined = self._match_refined(fg, mg, m, inputs)
             if self._inliers(refined, fg.shape) >= scores[best]:
-                return self._tag(refined, strategy=f"rotation search {angle:g} deg + refine", **notes)
-        return self._tag(found, strategy=f"rotation search {angle:g} deg", **notes)
+                return tag(refined, f"rotation search {angle:g} deg + refine")
+        return tag(found, f"rotation search {angle:g} deg")

@@ -7,6 +7,9 @@ from typing import Annotated, Literal, get_args
 
 from vreg_cli.limits import MAX_LOFTR_SIDE, Range, check_fields
 
+__all__ = ["Device", "LoFTROptions", "PREALIGN_MODES"]
+
+
 Prealign = Literal["auto", "classic", "search", "none"]
 PREALIGN_MODES: tuple[str, ...] = get_args(Prealign)
 Device = Literal["cpu", "cuda", "mps", "auto"]

@@ -12,9 +12,12 @@ import numpy as np
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.geometry import center_similarity
 from vreg_cli.methods.base import Matches
+from vreg_cli.provenance import RefusalDetails
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
+
+__all__ = ["ClassicPrealigner", "PrealignFn", "Prealignment", "overlap_box", "rotation_candidates"]
 
 
 @dataclass(frozen=True)
@@ -47,16 +50,16 @@ class ClassicPrealigner:
         try:
             found = self.classic.match(fixed, moving)
             matrix, _ = self.classic.context.fit(found, max(fixed.shape[:2]), model="affine")
-            return Prealignment(matrix, float(found.info["global_score"]), refined=True, matches=found)
+            return Prealignment(matrix, found.info.global_score or 0.0, refined=True, matches=found)
         except RegistrationFailed as exc:
-            rough = exc.details.get("global_matrix")
-            return self.rough_start(rough, float(exc.details.get("global_score", 0.0)))  # type: ignore[arg-type]
+            return self.rough_start(exc.details.global_matrix, exc.details.global_score or 0.0)
 
     def rough_start(self, matrix: np.ndarray | None, score: float) -> Prealignment:
         """Classic's global estimate MATRIX (3x3, moving -> fixed) as a rough start, or RegistrationFailed when there is
         none or its correlation SCORE is under classic's ``min_score``."""
         if matrix is None or score < self.classic.options.min_score:
-            raise RegistrationFailed(f"classic pre-alignment too weak (correlation {score:.2f})", global_score=score)
+            why = f"classic pre-alignment too weak (correlation {score:.2f})"
+            raise RegistrationFailed(why, RefusalDetails(global_score=score))
         return Prealignment(np.asarray(matrix, dtype=np.float64), score)
 
 

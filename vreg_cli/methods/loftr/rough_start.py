@@ -16,9 +16,13 @@ import numpy as np
 
 from vreg_cli.errors import RegistrationFailed
 from vreg_cli.methods.base import Matches
+from vreg_cli.provenance import MatchInfo, RefusalDetails
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
+
+__all__ = ["RoughStartCheck", "VerifyFn"]
+
 
 # (fixed, moving, 3x3 moving -> fixed) -> the share of vessel patches that confirm the estimate (classic's check)
 VerifyFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
@@ -45,7 +49,7 @@ class RoughStartCheck:
             n, no_fit = int(inliers.sum()), None
         except RegistrationFailed as exc:
             matrix, n, no_fit = None, 0, exc
-        found.info["rough_inliers"] = n
+        found.info.rough_inliers = n
         if n < self.min_inliers:
             need = self.min_inliers
             return f"{n} inlier matches; from a rough start (not a registration classic trusted) it needs {need}"
@@ -54,7 +58,7 @@ class RoughStartCheck:
                 assert no_fit is not None  # matrix is None only where the fit failed
                 raise no_fit  # no affine at all (only reachable with rough_min_inliers=0)
             share = self.verifier(fixed, moving, matrix)
-            found.info["verified_ratio"] = share
+            found.info.verified_ratio = share
             if share < self.min_verified:
                 return (
                     f"{n} inlier matches from a rough start, but only {share:.0%} of classic's vessel patches "
@@ -67,15 +71,16 @@ class RoughStartCheck:
         doubt = self.doubt(found, fixed, moving)
         if doubt is not None:
             # the refusal's counts are this result's (matches >= inliers), whatever an earlier method reported
-            details = {**found.info, "matches": len(found), "inliers": found.info["rough_inliers"]}
-            raise RegistrationFailed(refusal(found.info, doubt), **details)
+            details = RefusalDetails().merged(found.info)
+            details.matches, details.inliers = len(found), found.info.rough_inliers
+            raise RegistrationFailed(refusal(found.info, doubt), details)
         return found
 
 
-def refusal(info: dict, doubt: str) -> str:
+def refusal(info: MatchInfo, doubt: str) -> str:
     """The one line of a rough-start refusal: the step that decided (INFO's ``strategy``: the pre-aligned start or
     the rotation search) and its DOUBT, then what happened to the pre-aligned attempt when the search came after it."""
-    text = f"loftr, {info.get('strategy', 'search')}: {doubt}"
-    if info.get("prealign_failed"):
-        text += f"; before it, the pre-aligned attempt failed: {info['prealign_failed']}"
+    text = f"loftr, {info.strategy or 'search'}: {doubt}"
+    if info.prealign_failed:
+        text += f"; before it, the pre-aligned attempt failed: {info.prealign_failed}"
     return text

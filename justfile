@@ -111,6 +111,10 @@ bench-learned *args:
     vreg benchmark --pairs-dir {{dev_pairs}} --method classic --method loftr --out bench/learned "$@"
     vreg benchmark --pairs-dir {{dev_pairs}} --bins 0,15,30 --method classic --method loftr:prealign=none --out bench/learned_direct "$@"
 
+# Where classic refuses, is the truth among its ranked global hypotheses, and what does auto's LoFTR fallback get from each start (extra args: --pairs-dir DIR --protocol smallfov --bins ... --auto auto:starts=8 --out DIR)
+bench-ranked-starts *args:
+    python3 benchmarks/bench_ranked_starts.py "$@"
+
 # How loftr:rough_min_verified was chosen: every LoFTR start forced rough on the late-FA windows (out/tune_mf_fa, `just bench-real-windows` builds it), verified share vs error per case into bench/rough_starts (extra args: --limit 3, --thresholds 0.05,0.1)
 bench-rough-starts *args:
     python3 benchmarks/bench_rough_starts.py --pairs-dir out/tune_mf_fa --protocol smallfov --bins 0,45,90,135,180 --out bench/rough_starts "$@"

@@ -53,6 +53,7 @@ from vreg_cli.methods.loftr import LoFTRMethod
 from vreg_cli.methods.loftr.options import LoFTROptions
 from vreg_cli.methods.loftr.prealign import ClassicPrealigner, Prealignment
 from vreg_cli.methods.options import parse_options
+from vreg_cli.provenance import RefusalDetails
 
 COLUMNS = [
     "case_id", "pair", "bin", "angle", "scale", "status", "error", "start_score", "start_mean_err", "strategy",
@@ -78,7 +79,8 @@ class RoughOnlyPrealigner:
     def __call__(self, fixed: np.ndarray, moving: np.ndarray) -> Prealignment:
         """The rough start for (fixed, moving) as the LoFTR method gives them (working-size images)."""
         self.last = None
-        self.last = self.inner.rough_start(*self.inner.classic.global_estimate(fixed, moving))
+        matrix, score = self.inner.classic.global_estimate(fixed, moving)
+        self.last = self.inner.rough_start(RefusalDetails(global_matrix=matrix, global_score=score))
         return self.last
 
 

@@ -303,6 +303,53 @@ def test_failed_or_wrong_prealignment_falls_back_to_the_search(rotated_pair) -> 
         assert _error(reg.matrix, truth) < 2.0
 
 
+def test_the_search_starts_from_classics_ranked_hypotheses_with_their_rotation_and_scale() -> None:
+    """A pair at 45 deg and 1.25x: the 90-degree grid at scale 1 misses it; classic's second hypothesis (right turn
+    and scale, its translation 30 px off) registers it, centred on the frame, and the strategy names its rank."""
+    fa = make_triplet(3, size=160)["fa"]
+    fixed = np.ascontiguousarray(fa[32:128, 32:128])
+    fixed_to_moving = affine_matrix(45, 1.25, (3, -2), center=CENTRE)
+    moving = warp_image(fixed, fixed_to_moving, fixed.shape)
+    truth = np.linalg.inv(fixed_to_moving)
+    wrong = affine_matrix(180, 1.0, center=CENTRE) @ truth
+    near = affine_matrix(0, 1.0, (30, 0)) @ truth  # the right turn and scale, shifted off the truth
+    starts = (wrong, wrong @ affine_matrix(3, 1.0, center=CENTRE), near)
+
+    def rough(f: np.ndarray, m: np.ndarray) -> Prealignment:
+        return Prealignment(wrong, 1.0, ranked=starts)
+
+    grid_only = LoFTRMethod(LoFTROptions(), CONFIG, matcher=ncc_matcher, prealigner=rough)
+    with pytest.raises(RegistrationFailed):
+        register_pair(fixed, moving, grid_only)
+    ranked = LoFTRMethod(LoFTROptions(starts=3), CONFIG, matcher=ncc_matcher, prealigner=rough)
+    reg = register_pair(fixed, moving, ranked)
+    # the second start repeats the first's turn and scale (3 deg apart): dropped, so the near one keeps its rank, 3
+    assert reg.info.strategy.startswith("classic hypothesis 3 (-45 deg, scale 0.80)"), reg.info.strategy
+    assert _error(reg.matrix, truth) < 2.0
+    assert set(reg.info.search or {}) >= {"0", "90", "-90", "-180"}  # the grid stays, after the ranked starts
+
+
+def test_hypothesis_starts_keep_distinct_turns_and_scales_inside_the_context() -> None:
+    from vreg_cli.methods.loftr.prealign import hypothesis_starts
+
+    context = RegistrationContext(max_rotation=180, scale_range=(0.5, 2.0))
+    ranked = [
+        affine_matrix(30, 1.0, (40, 0)),
+        affine_matrix(34, 1.05, (-40, 9)),  # the same turn and scale as the first: dropped
+        affine_matrix(30, 1.3, (0, 0)),  # another scale: kept
+        affine_matrix(30, 4.0, (0, 0)),  # outside the scale range: dropped
+        affine_matrix(-120, 1.0, (0, 0)),
+    ]
+    starts = hypothesis_starts(ranked, 8, (100, 100), (50, 50), context)
+    assert [label.split(" (")[0] for label, _ in starts] == [
+        "classic hypothesis 1", "classic hypothesis 3", "classic hypothesis 5"
+    ]  # fmt: skip
+    _, first = starts[0]
+    np.testing.assert_allclose(warp_points(first, np.array([[24.5, 24.5]])), [[49.5, 49.5]])  # centre on centre
+    assert len(hypothesis_starts(ranked, 2, (100, 100), (50, 50), context)) == 2
+    assert hypothesis_starts(ranked, 0, (100, 100), (50, 50), context) == []
+
+
 def test_max_rotation_narrows_the_search(rotated_pair) -> None:
     fixed, moving, _ = rotated_pair
     narrow = LoFTRMethod(

@@ -83,6 +83,8 @@ class RefusalDetails(MatchInfo):
         global_matrix: classic: its best global hypothesis (3x3, moving -> fixed, the pixels of the images given), a
             rough start for another matcher (``auto``'s LoFTR).
         candidates: classic: every global hypothesis as (angle deg, scale, vessel correlation), best first.
+        global_matrices: classic: every global hypothesis as a 3x3 (moving -> fixed, the pixels of the images
+            given), in the order of ``candidates``: the ranked rough starts another matcher may try.
         registration: the refused result, when a :class:`~vreg_cli.registration.Registration` was refused
             (:meth:`~vreg_cli.registration.Registration.raise_if_refused`).
     """
@@ -90,6 +92,7 @@ class RefusalDetails(MatchInfo):
     matches: int | None = None
     global_matrix: np.ndarray | None = None
     candidates: list[tuple[float, float, float]] | None = None
+    global_matrices: list[np.ndarray] | None = None
     registration: Registration | None = None
 
 

@@ -38,10 +38,12 @@ class AutoOptions:
 
     Options:
         step: rotation-search step (deg) of the LoFTR fallback when classic's rough start is too weak or refused
+        starts: classic's ranked global hypotheses the LoFTR fallback's search adds as starts (see loftr's starts)
         device: torch device of the LoFTR fallback: auto | cpu | cuda | mps
     """
 
     step: Annotated[float, Range(1, 180)] = LoFTROptions.step
+    starts: Annotated[int, Range(0, 12)] = LoFTROptions.starts
     device: Device = LoFTROptions.device
 
     def __post_init__(self) -> None:
@@ -70,7 +72,7 @@ class AutoMethod(Method):
         """The LoFTR fallback, loaded on first use (one for every thread: it keeps no per-call state)."""
         with self._lock:
             if self._loftr is None:
-                options = LoFTROptions(step=self.options.step, device=self.options.device)
+                options = LoFTROptions(step=self.options.step, starts=self.options.starts, device=self.options.device)
                 self._loftr = LoFTRMethod(options, self.context)
             return self._loftr
 
@@ -89,7 +91,7 @@ class AutoMethod(Method):
 
         def rough_start(_fixed: np.ndarray, _moving: np.ndarray) -> Prealignment:
             """Classic's best global hypothesis of this pair, without running classic again."""
-            return self._starts.rough_start(details.global_matrix, details.global_score or 0.0)
+            return self._starts.rough_start(details)
 
         try:
             found = self.loftr.match_from(fixed, moving, rough_start)

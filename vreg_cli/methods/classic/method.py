@@ -99,6 +99,7 @@ class ClassicMethod(Method):
             candidates=[(k.angle_deg, k.scale, k.score) for k in cands],
             # the best global hypothesis in the pixels of the images given (a rough start for another matcher)
             global_matrix=given_pixels(cands[0].matrix, f, hyps[0].moving),
+            global_matrices=[given_pixels(h.candidate.matrix, f, h.moving) for h in hyps],
         )
         if not results:
             why = "no hypothesis gives consistent vessel correspondences"

@@ -42,6 +42,7 @@ from vreg_cli.methods.loftr.prealign import (
     ClassicPrealigner,
     PrealignFn,
     Prealignment,
+    hypothesis_starts,
     overlap_box,
     rotation_candidates,
 )
@@ -163,9 +164,11 @@ class LoFTRMethod(Method):
         if mode == "none":
             return self._tag(self.matcher(inputs.fixed, inputs.moving), "direct")
         prealign_failed = ""
+        ranked: tuple[np.ndarray, ...] | list[np.ndarray] = ()  # classic's ranked hypotheses, for the search
         if mode in ("auto", "classic"):
             try:
                 pre = prealigner(fixed, moving)
+                ranked = pre.ranked
                 self._check_limits(pre.matrix, moving.shape[:2])
                 found = self._match_refined(fg, mg, pre.matrix, inputs, refined=pre.refined)
                 start = "classic registration" if pre.refined else "classic global estimate"
@@ -185,7 +188,8 @@ class LoFTRMethod(Method):
                 if mode == "classic":
                     raise
                 prealign_failed = str(exc)
-        return self._supported(self._rotation_search(fg, mg, prealign_failed, inputs), fixed, moving)
+                ranked = ranked or (exc.details.global_matrices if exc.details is not None else None) or ()
+        return self._supported(self._rotation_search(fg, mg, prealign_failed, inputs, ranked), fixed, moving)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -302,10 +306,17 @@ class LoFTRMethod(Method):
         """(angle, moving -> fixed-frame similarity) for every k * step within the allowed rotation."""
         return rotation_candidates(self.context, self.options.step, fixed_hw, moving_hw)
 
-    def _rotation_search(self, fg: np.ndarray, mg: np.ndarray, prealign_failed: str, inputs: _View) -> Matches:
+    def _rotation_search(
+        self, fg: np.ndarray, mg: np.ndarray, prealign_failed: str, inputs: _View,
+        ranked: tuple[np.ndarray, ...] | list[np.ndarray] = (),
+    ) -> Matches:  # fmt: skip
         """The best start of the rotation search (the most agreeing matches), refined when its residual rotation is
-        large; PREALIGN_FAILED (why the pre-aligned attempt failed, or "") goes into the result's info."""
-        candidates = self._candidates(fg.shape[:2], mg.shape[:2])
+        large; PREALIGN_FAILED (why the pre-aligned attempt failed, or "") goes into the result's info. The starts:
+        classic's RANKED hypotheses (``starts`` of them, :func:`hypothesis_starts`), then every ``step`` degrees;
+        all are matched against the same fixed features."""
+        ranked_starts = hypothesis_starts(ranked, self.options.starts, fg.shape[:2], mg.shape[:2], self.context)
+        grid = [(f"{a:g}", pre) for a, pre in self._candidates(fg.shape[:2], mg.shape[:2])]
+        candidates = ranked_starts + grid
         fixed_in, scale = inputs.fixed, inputs.scale
         warped = [warp_image(inputs.moving, pre, fg.shape[:2]) for _, pre in candidates]
         many = getattr(self.matcher, "match_many", None)
@@ -314,10 +325,11 @@ class LoFTRMethod(Method):
         else:
             results = many(fixed_in, warped) if scale is None else many(fixed_in, warped, scale=scale)
         scores = [self._inliers(found, fg.shape) for found in results]
-        best = int(np.argmax(scores))
-        angle, pre = candidates[best]
+        best = int(np.argmax(scores))  # the first of equal counts: a ranked hypothesis before the grid
+        label, pre = candidates[best]
+        start = label if best < len(ranked_starts) else f"rotation search {label} deg"
         found = results[best].mapped(moving_map=np.linalg.inv(pre))
-        search = {f"{a:g}": s for (a, _), s in zip(candidates, scores, strict=True)}
+        search = {a: s for (a, _), s in zip(candidates, scores, strict=True)}
 
         def tag(result: Matches, strategy: str) -> Matches:
             return self._tag(result, strategy, prealign_failed=prealign_failed, search=search)
@@ -328,10 +340,10 @@ class LoFTRMethod(Method):
         try:
             m, _ = self.context.fit(found, max(fg.shape[:2]), model="similarity", min_inliers=3)
         except RegistrationFailed:
-            return tag(found, f"rotation search {angle:g} deg")
+            return tag(found, start)
         residual = decompose_affine(m @ np.linalg.inv(pre))
         if abs(residual.rotation_deg) > _REFINE_DEG or not 0.8 <= residual.scale <= 1.25:
             refined = self._match_refined(fg, mg, m, inputs)
             if self._inliers(refined, fg.shape) >= scores[best]:
-                return tag(refined, f"rotation search {angle:g} deg + refine")
-        return tag(found, f"rotation search {angle:g} deg")
+                return tag(refined, f"{start} + refine")
+        return tag(found, start)

@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vreg_cli.errors import RegistrationFailed
-from vreg_cli.geometry import center_similarity
+from vreg_cli.geometry import center_similarity, decompose_affine
 from vreg_cli.methods.base import Matches
 from vreg_cli.provenance import RefusalDetails
 
 if TYPE_CHECKING:
     from vreg_cli.context import RegistrationContext
 
-__all__ = ["ClassicPrealigner", "PrealignFn", "Prealignment", "overlap_box", "rotation_candidates"]
+__all__ = [
+    "ClassicPrealigner", "PrealignFn", "Prealignment", "hypothesis_starts", "overlap_box", "rotation_candidates"
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Prealignment:
     score: float
     refined: bool = False
     matches: Matches | None = None  # a refined registration's own agreeing matches (given pixels), when it has them
+    #: a rough start's ranked alternatives: every global hypothesis of classic (3x3, moving -> fixed), best first
+    ranked: tuple[np.ndarray, ...] = ()
 
 
 PrealignFn = Callable[[np.ndarray, np.ndarray], Prealignment]
@@ -52,15 +56,46 @@ class ClassicPrealigner:
             matrix, _ = self.classic.context.fit(found, max(fixed.shape[:2]), model="affine")
             return Prealignment(matrix, found.info.global_score or 0.0, refined=True, matches=found)
         except RegistrationFailed as exc:
-            return self.rough_start(exc.details.global_matrix, exc.details.global_score or 0.0)
+            return self.rough_start(exc.details)
 
-    def rough_start(self, matrix: np.ndarray | None, score: float) -> Prealignment:
-        """Classic's global estimate MATRIX (3x3, moving -> fixed) as a rough start, or RegistrationFailed when there is
-        none or its correlation SCORE is under classic's ``min_score``."""
+    def rough_start(self, refused: RefusalDetails) -> Prealignment:
+        """The best global hypothesis of a pair classic REFUSED (its ``global_matrix``, 3x3, moving -> fixed) as a
+        rough start, with the ranked ones (``global_matrices``) as its alternatives; RegistrationFailed when there is
+        none or its correlation is under classic's ``min_score`` (the ranked hypotheses then travel in the
+        refusal's details, for the rotation search)."""
+        matrix, score = refused.global_matrix, refused.global_score or 0.0
+        ranked = tuple(np.asarray(m, np.float64) for m in refused.global_matrices or ())
         if matrix is None or score < self.classic.options.min_score:
             why = f"classic pre-alignment too weak (correlation {score:.2f})"
-            raise RegistrationFailed(why, RefusalDetails(global_score=score))
-        return Prealignment(np.asarray(matrix, dtype=np.float64), score)
+            raise RegistrationFailed(why, RefusalDetails(global_score=score, global_matrices=list(ranked)))
+        return Prealignment(np.asarray(matrix, dtype=np.float64), score, ranked=ranked)
+
+
+def hypothesis_starts(
+    ranked: tuple[np.ndarray, ...] | list[np.ndarray], count: int, fixed_hw: tuple[int, int],
+    moving_hw: tuple[int, int], context: RegistrationContext,
+) -> list[tuple[str, np.ndarray]]:  # fmt: skip
+    """The rotation search's starts from classic's RANKED hypotheses: (label, moving -> fixed-frame similarity) for
+    the first COUNT with a distinct rotation and scale (10 deg, 1.15x apart) inside the context's rotation and scale
+    range (with the search's margins), each turned and scaled as its hypothesis, centred on the fixed frame. Its
+    translation is dropped: LoFTR finds it over the whole fixed frame, which a start shifted off the truth (matched
+    only in its overlap) cannot. Label: "classic hypothesis K (R deg, scale S)", K its rank from 1."""
+    lo, hi = context.scale_range
+    kept: list[tuple[float, float]] = []
+    starts: list[tuple[str, np.ndarray]] = []
+    for rank, matrix in enumerate(ranked, 1):
+        if len(starts) >= count:
+            break
+        parts = decompose_affine(matrix)
+        angle, scale = parts.rotation_deg, parts.scale
+        if parts.mirrored or abs(angle) > context.max_rotation + 10 or not lo / 1.25 <= scale <= hi * 1.25:
+            continue
+        if any(abs((angle - a + 180) % 360 - 180) < 10 and max(scale / s, s / scale) < 1.15 for a, s in kept):
+            continue
+        kept.append((angle, scale))
+        label = f"classic hypothesis {rank} ({angle:.0f} deg, scale {scale:.2f})"
+        starts.append((label, center_similarity(moving_hw, fixed_hw, angle, scale)))
+    return starts
 
 
 def overlap_box(valid: np.ndarray, min_share: float = 0.02, margin: int = 8, min_side: int = 64) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import typer
+from script_modules import load_script
 
 from vreg_cli.cli import app
 
@@ -94,13 +95,7 @@ def test_no_page_points_at_the_development_data() -> None:
 
 
 def _docs_hooks() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/hooks.py")
 
 
 def test_every_object_of_the_api_reference_has_a_docstring() -> None:

@@ -5,16 +5,15 @@ the retina folder's ``RetinaFix_N.png`` (angiogram), ``RetinaMove_N.png`` (photo
 from __future__ import annotations
 
 import errno
-import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from scipy.io import savemat
+from script_modules import load_script
 
 from vreg_cli.data.pairs import find_pairs
 from vreg_cli.io import read_landmarks, write_image
@@ -23,16 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RETINA = Path("Multimodal_Image_Matching_Datasets/Medical/Retina")
 
 
-def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_mmim_pairs", ROOT / "experiments" / "build_mmim_pairs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-BUILD = _builder()
+BUILD = load_script("experiments/build_mmim_pairs.py")
 
 
 def _clone(root: Path, ids: tuple[int, ...] = (7, 12), hw: tuple[int, int] = (48, 64)) -> Path:

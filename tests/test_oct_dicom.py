@@ -7,16 +7,15 @@ The DICOM files are the bundled pair written by pydicom.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import struct
 import sys
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from script_modules import load_script
 from typer.testing import CliRunner
 
 import vreg_cli
@@ -35,15 +34,7 @@ SAMPLE = ROOT / "data_specs" / "sample"
 BOX = (150, 200, 449, 419)
 
 
-def _demo() -> Any:
-    spec = importlib.util.spec_from_file_location("oct_demo_volume", ROOT / "experiments" / "oct_demo_volume.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-DEMO = _demo()
+DEMO = load_script("experiments/oct_demo_volume.py")
 MOVING = cv2.imread(str(SAMPLE / "moving.png"), cv2.IMREAD_GRAYSCALE)
 CROP = MOVING[BOX[1] : BOX[3] + 1, BOX[0] : BOX[2] + 1]
 

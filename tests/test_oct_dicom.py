@@ -334,3 +334,21 @@ def test_prepare_packs_a_volume_s_en_face_for_the_oct_modality(tmp_path: Path) -
         provenance = f["provenance/oct"][0].decode()
     assert np.abs(packed.astype(int) - grey).max() <= 1
     assert provenance.startswith("oct/s1.eye (OCT volume: en-face")
+
+
+def test_a_pair_folder_s_points_are_checked_against_the_chosen_picture(
+    volumes: dict[str, Path], tmp_path: Path
+) -> None:
+    """The bundled pair's landmarks lie in the localizer (the whole moving image), outside the en-face crop: the
+    pair is good for the localizer and bad for --oct-image enface, which the check names."""
+    from vreg_cli.data.pairs import find_pairs
+
+    pair = tmp_path / "pairs" / "p1"
+    pair.mkdir(parents=True)
+    for name in ("fixed.png", "landmarks.csv"):
+        (pair / name).write_bytes((SAMPLE / name).read_bytes())
+    (pair / "moving.vol").write_bytes(volumes["vol"].read_bytes())
+    good, bad = find_pairs(tmp_path / "pairs", skip_bad=True)
+    assert len(good) == 1 and not bad
+    with pytest.raises(VregError, match=r"lies outside moving.vol \(300x220\)"):
+        find_pairs(tmp_path / "pairs", skip_bad=True, read=ReadOptions(oct_image="enface"))

@@ -145,7 +145,7 @@ def _as_mode(img: np.ndarray, mode: Mode) -> np.ndarray:
     return img
 
 
-def image_hw(path: str | os.PathLike) -> tuple[int, int]:
+def image_hw(path: str | os.PathLike, options: ReadOptions | None = None) -> tuple[int, int]:
     """(H, W) of an image file from its header when ``vreg_cli.imageheader`` reads it (cheap), else by decoding it.
 
     Raises:
@@ -158,8 +158,8 @@ def image_hw(path: str | os.PathLike) -> tuple[int, int]:
     except OSError as exc:
         raise VregError(f"{path}: cannot read ({exc.strerror or exc})") from None
     declared = declared_size(head)
-    if declared is None:
-        h, w = read_image(path).shape[:2]
+    if declared is None:  # (DICOM and OCT volumes too: the size of the picture ``options`` chooses)
+        h, w = read_image(path, options=options).shape[:2]
         return h, w
     check_image_size(path, *declared)
     return declared[1], declared[0]

@@ -49,7 +49,7 @@ def batch_register(
         from vreg_cli.data.pairs import find_pairs
 
         assert pairs_dir is not None  # batch mode runs for --pairs or --pairs-dir
-        source, bad = find_pairs(pairs_dir, layout, skip_bad=True)
+        source, bad = find_pairs(pairs_dir, layout, skip_bad=True, read=read)
     frame = register_many(
         source, spec, out_dir=out_dir, scheduler=scheduler, workers=workers,
         resume=resume, chunk_size=chunk_size, pictures=pictures, force_output=force_output, qa_page=qa_page,

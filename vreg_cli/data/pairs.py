@@ -29,6 +29,7 @@ import numpy as np
 from vreg_cli.data.config import DEFAULT_LAYOUT
 from vreg_cli.errors import VregError
 from vreg_cli.io import LANDMARK_COLUMNS, BadTable, read_landmarks
+from vreg_cli.read_options import ReadOptions
 from vreg_cli.specs import check_glob, format_template, load_spec
 
 __all__ = ["DEFAULT_LAYOUT", "PairRecord", "find_pairs", "image_hw"]
@@ -74,14 +75,15 @@ class BadEntry:
         return (self.where, self.reason)[index]
 
 
-def image_hw(path: Path) -> tuple[int, int]:
-    """(H, W) of an image, from its header when possible (cheap, :func:`vreg_cli.io.image_hw`), else by decoding it."""
+def image_hw(path: Path, read: ReadOptions | None = None) -> tuple[int, int]:
+    """(H, W) of an image, from its header when possible (cheap, :func:`vreg_cli.io.image_hw`), else by decoding it
+    (a DICOM frame or an OCT volume's picture as ``read`` chooses)."""
     if not path.is_file():
         raise BadPair(path, "no such file")
     from vreg_cli.io import image_hw as io_image_hw
 
     try:
-        return io_image_hw(path)
+        return io_image_hw(path, read)
     except VregError as exc:
         raise BadPair(path, str(exc).removeprefix(f"{path}: ")) from None
 
@@ -154,7 +156,7 @@ def _load_points(spec_points: dict[str, Any], fields: dict[str, str]) -> tuple[A
     raise VregError(f"pairs layout: unknown points format {fmt!r} (expected 'csv' or 'xy-lines')")
 
 
-def _make_record(root: Path, fixed: Path, spec: dict[str, Any]) -> PairRecord:
+def _make_record(root: Path, fixed: Path, spec: dict[str, Any], read: ReadOptions | None = None) -> PairRecord:
     suffix = spec.get("fixed_suffix", "")
     base = fixed.name[: -len(suffix)] if suffix and fixed.name.endswith(suffix) else fixed.stem
     rel = os.path.relpath(fixed.parent, root)
@@ -163,19 +165,21 @@ def _make_record(root: Path, fixed: Path, spec: dict[str, Any]) -> PairRecord:
     if name == ".":
         name = root.resolve().name
     try:
-        return _check_record(name, fixed, fields, spec)
+        return _check_record(name, fixed, fields, spec, read)
     except BadPair as exc:
         exc.name = name
         raise
 
 
-def _check_record(name: str, fixed: Path, fields: dict[str, str], spec: dict[str, Any]) -> PairRecord:
+def _check_record(
+    name: str, fixed: Path, fields: dict[str, str], spec: dict[str, Any], read: ReadOptions | None = None
+) -> PairRecord:
     templates = [spec["moving"]] if isinstance(spec["moving"], str) else list(spec["moving"])
     candidates = [Path(_fmt(t, fields)) for t in templates]
     moving = next((c for c in candidates if c.is_file()), candidates[0])
     if not moving.is_file():
         raise BadPair(fixed, f"has no moving image {' or '.join(c.name for c in candidates)} beside it")
-    fixed_hw, moving_hw = image_hw(fixed), image_hw(moving)
+    fixed_hw, moving_hw = image_hw(fixed, read), image_hw(moving, read)
     fpts = mpts = None
     if "points" in spec:
         fpts, mpts, fsource, msource = _load_points(spec["points"], fields)
@@ -188,9 +192,11 @@ def _check_record(name: str, fixed: Path, fields: dict[str, str], spec: dict[str
 
 
 def find_pairs(
-    root: str | os.PathLike, layout: str = DEFAULT_LAYOUT, skip_bad: bool = False
+    root: str | os.PathLike, layout: str = DEFAULT_LAYOUT, skip_bad: bool = False, read: ReadOptions | None = None
 ) -> tuple[list[PairRecord], list[BadEntry]]:
     """Find and validate every pair under ``root`` described by a pairs spec (bundled name or .toml path).
+
+    ``read``: which DICOM frame and which OCT volume picture the points are checked against (None: the defaults).
 
     Returns (pairs sorted by name, bad) where bad lists BadEntry (unpacks as (file, reason); ``.name``). Without
     ``skip_bad`` the first bad pair raises a VregError naming the file and the reason. No pair at all is an error.
@@ -215,7 +221,7 @@ def find_pairs(
     bad: list[BadEntry] = []
     for fixed in fixed_files:
         try:
-            pairs.append(_make_record(root, fixed, spec))
+            pairs.append(_make_record(root, fixed, spec, read))
         except BadPair as exc:
             if not skip_bad:
                 raise VregError(f"{exc.where}: {exc.reason} (use --skip-bad to skip bad pairs)") from None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from vreg_cli.context import RegistrationContext
-from vreg_cli.errors import InputError, VregError
+from vreg_cli.errors import InputError, VregError, first_line
 from vreg_cli.io import read_registrable, to_uint8
 from vreg_cli.matches import Matches
 from vreg_cli.octvolume import OctVolume, from_eyepy
@@ -75,9 +75,8 @@ def _tensor_to_numpy(image: Any, what: str) -> np.ndarray:
             image = image.float()  # bfloat16 / float16 have no numpy twin on every version
         return image.cpu().numpy()
     except (RuntimeError, TypeError) as exc:  # e.g. a device this build cannot read from
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"{what}: torch cannot copy this {image.dtype} tensor on {image.device} to numpy ({first})"
+            f"{what}: torch cannot copy this {image.dtype} tensor on {image.device} to numpy ({first_line(exc)})"
         ) from None
 
 

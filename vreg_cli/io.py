@@ -13,7 +13,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from vreg_cli.errors import VregError
+from vreg_cli.errors import VregError, first_line
 from vreg_cli.geometry import resize_image
 from vreg_cli.imageheader import declared_size
 from vreg_cli.limits import IMAGE_PIXELS_ENV, check_image_size, image_pixels_limit
@@ -308,7 +308,7 @@ def read_landmarks(path: str | os.PathLike, columns: Sequence[str] = LANDMARK_CO
     except pd.errors.ParserWarning:
         raise BadTable(f"{path}:2", "more fields than the header has") from None
     except (pd.errors.ParserError, OSError) as exc:
-        text = str(exc).strip().splitlines()[0]
+        text = first_line(exc)
         longer = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
         if longer:
             n, line, saw = longer.groups()

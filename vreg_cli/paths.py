@@ -191,6 +191,8 @@ def write_failure(exc: BaseException) -> str | None:
     """Why a write failed, in a few words (``No space left on device``), for an OSError or an HDF5 library error
     that carries an errno (h5py raises RuntimeError when closing a file on a full disk); None for anything else.
     """
+    from vreg_cli.errors import first_line
+
     for err in (exc, exc.__context__):
         if not isinstance(err, (OSError, RuntimeError)):
             continue
@@ -204,7 +206,7 @@ def write_failure(exc: BaseException) -> str | None:
                 return os.strerror(err.errno)
             if "requested and" in text:  # numpy's tofile on a short write
                 return f"{text}; is the disk full?"
-            return text.splitlines()[0] if text else type(err).__name__
+            return first_line(err)
     return None
 
 

@@ -188,7 +188,7 @@ class LoFTRMethod(Method):
                 if mode == "classic":
                     raise
                 prealign_failed = str(exc)
-                ranked = ranked or (exc.details.global_matrices if exc.details is not None else None) or ()
+                ranked = ranked or exc.details.global_matrices or ()
         return self._supported(self._rotation_search(fg, mg, prealign_failed, inputs, ranked), fixed, moving)
 
     # -- helpers -------------------------------------------------------------------------------------------------

@@ -147,7 +147,9 @@ def read_volume(path: str | os.PathLike, which: OctImage = "localizer", crop: bo
     level, quiet.level = quiet.level, logging.ERROR
     try:
         volume = importers[kind](path)
-        data = volume.data  # eyepy's intensity transform for the format, computed here, inside the guard
+        # eyepy's intensity transform for the format, computed here, inside the guard; only the en-face picture
+        # needs it (in a fresh process its first call also imports scikit-image: about 0.3 s the localizer skips)
+        data = volume.data if which == "enface" else None
     except Exception as exc:  # noqa: BLE001 - eyepy's parsers raise many types for a truncated or odd file
         raise VregError(f"{path}: not a readable {kind} volume ({first_line(exc)})") from None
     finally:
@@ -158,11 +160,15 @@ def read_volume(path: str | os.PathLike, which: OctImage = "localizer", crop: bo
 def from_eyepy(volume: Any, which: OctImage = "localizer") -> OctVolume:
     """The picture ``which`` of an ``eyepy.EyeVolume`` the caller already holds (the API's way in)."""
     check_volume_size("EyeVolume", *volume.shape)
-    return _from_volume(volume, volume.data, which, "<EyeVolume>")
+    return _from_volume(volume, volume.data if which == "enface" else None, which, "<EyeVolume>")
 
 
-def _from_volume(volume: Any, data: np.ndarray, which: OctImage, source: str, crop: bool = True) -> OctVolume:
-    shape = tuple(int(v) for v in data.shape)
+def _from_volume(
+    volume: Any, data: np.ndarray | None, which: OctImage, source: str, crop: bool = True
+) -> OctVolume:  # fmt: skip
+    """The picture ``which`` of an eyepy volume; ``data``: its intensity-transformed samples (the en-face picture's
+    source; None for the localizer)."""
+    shape = tuple(int(v) for v in volume.shape)
     if len(shape) != 3:
         raise VregError(f"{source}: the volume's data has shape {shape}, not B-scans x depth x width")
     check_volume_size(source, *shape)
@@ -175,6 +181,7 @@ def _from_volume(volume: Any, data: np.ndarray, which: OctImage, source: str, cr
     lines = _bscan_lines(volume, shape)
     if which == "localizer":
         return OctVolume(localizer, which, shape, lines, np.eye(3), source)  # type: ignore[arg-type]
+    assert data is not None  # the callers compute it for the en-face picture
     # row r of eyepy's projection is B-scan n-1-r (its localizer transform maps the last B-scan to the top row)
     projection = np.ascontiguousarray(np.nanmean(np.asarray(data, np.float32), axis=1)[::-1])
     to_localizer = np.asarray(volume.localizer_transform.params, np.float64)
